@@ -1,0 +1,1 @@
+"""pucha.basemaps."""

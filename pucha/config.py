@@ -1,0 +1,199 @@
+"""The project TOML file: one table per step, unknown keys rejected.
+
+Layout (every section optional except ``[project]`` and ``[layers.buildings]``)::
+
+    [project]
+    name = "盈浦街道"
+    township_code = "310118002"     # 9 digits
+    crs = "EPSG:4549"               # working CRS; default: EPSG:4549 inside its area of use, else UTM
+    gpkg = "out/project.gpkg"       # the project GeoPackage (relative to this file)
+    data_date = "2026-11"           # printed on maps
+
+    [layers.buildings]              # also: villages, township, roads, water, railways, walls, neighbours
+    path = "buildings.shp"
+    layer = "buildings"             # for multi-layer sources
+    crs = "EPSG:4326"               # only when the file has none
+    encoding = "gbk"                # shapefile / CSV text encoding when no .cpg says it
+    gcj02 = false                   # true: coordinates are GCJ-02 (AMap/Gaode); converted on import
+    x = "lon"                       # CSV point columns, or wkt = "WKT"
+    fields = { id = "编号", population = "人口" }   # model field -> source column
+
+    [population]    method = "given" | "dwellings" | "totals", persons_per_household, totals, ...
+    [privacy]       keep_columns = []
+    [partition]     target, min, max, households_target, seed, time_limit_s, jobs
+    [maps]          tile_source, tile_url, tianditu_key, data_date, attribution
+    [boundaries]    tolerances in metres / m²
+
+Each section is a frozen dataclass; :func:`load_config` resolves paths relative to
+the TOML file and raises :class:`~pucha.errors.ConfigError` naming the section,
+the unknown key and the list of valid keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pucha.errors import ConfigError
+
+__all__ = [
+    "ProjectSettings", "LayerSource", "PopulationSettings", "PrivacySettings",
+    "PartitionSettings", "MapSettings", "BoundarySettings", "Config", "LAYER_KINDS",
+    "load_config", "config_from_dict",
+]
+
+LAYER_KINDS = ("buildings", "villages", "township", "roads", "water", "railways", "walls",
+               "neighbours")
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    name: str = ""
+    township_code: str = ""
+    crs: str = ""
+    gpkg: str = "project.gpkg"
+    data_date: str = ""
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    path: str
+    layer: str = ""
+    crs: str = ""
+    encoding: str = ""
+    gcj02: bool = False
+    x: str = ""
+    y: str = ""
+    wkt: str = ""
+    where: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PopulationSettings:
+    method: str = "given"
+    persons_per_household: float = 2.20
+    totals: str = ""
+    totals_level: str = "village"
+    floor_height_m: float = 3.0
+    default_floors: float = 1.0
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    keep_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PartitionSettings:
+    target: int = 300
+    min: int = 240
+    max: int = 360
+    households_target: int | None = None
+    seed: int = 0
+    time_limit_s: float = 20.0
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    tile_source: str = "none"
+    tile_url: str = ""
+    tianditu_key: str = ""
+    data_date: str = ""
+    attribution: str = "© OpenStreetMap contributors (ODbL 1.0)"
+
+
+@dataclass(frozen=True)
+class BoundarySettings:
+    sliver_width_m: float = 5.0
+    min_area_m2: float = 1.0
+    near_line_m: float = 10.0
+    building_cut_share: float = 0.05
+
+
+@dataclass(frozen=True)
+class Config:
+    project: ProjectSettings
+    layers: dict[str, LayerSource]
+    population: PopulationSettings = PopulationSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    partition: PartitionSettings = PartitionSettings()
+    maps: MapSettings = MapSettings()
+    boundaries: BoundarySettings = BoundarySettings()
+    base_dir: Path = Path(".")
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file, relative to the TOML file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["base_dir"] = str(self.base_dir)
+        return d
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{where}] must be a table, got {type(data).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"[{where}]: unknown key(s) {', '.join(map(repr, unknown))}; "
+                          f"valid keys are: {', '.join(names)}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.type in ("tuple[str, ...]",) and isinstance(value, list):
+            value = tuple(str(v) for v in value)
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"[{where}]: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".") -> Config:
+    """Build a :class:`Config` from parsed TOML; raise ConfigError on unknown keys."""
+    sections = {"project", "layers", "population", "privacy", "partition", "maps", "boundaries"}
+    unknown = sorted(set(data) - sections)
+    if unknown:
+        raise ConfigError(f"unknown section(s) {', '.join(map(repr, unknown))}; "
+                          f"valid sections are: {', '.join(sorted(sections))}")
+    layers_raw = data.get("layers", {})
+    bad = sorted(set(layers_raw) - set(LAYER_KINDS))
+    if bad:
+        raise ConfigError(f"[layers]: unknown layer(s) {', '.join(map(repr, bad))}; "
+                          f"valid layers are: {', '.join(LAYER_KINDS)}")
+    layers = {k: _build(LayerSource, v, f"layers.{k}") for k, v in sorted(layers_raw.items())}
+    if "path" in layers_raw.get("buildings", {"path": 1}) and "buildings" not in layers:
+        raise ConfigError("[layers.buildings] is required: say where the building footprints are")
+    return Config(
+        project=_build(ProjectSettings, data.get("project", {}), "project"),
+        layers=layers,
+        population=_build(PopulationSettings, data.get("population", {}), "population"),
+        privacy=_build(PrivacySettings, data.get("privacy", {}), "privacy"),
+        partition=_build(PartitionSettings, data.get("partition", {}), "partition"),
+        maps=_build(MapSettings, data.get("maps", {}), "maps"),
+        boundaries=_build(BoundarySettings, data.get("boundaries", {}), "boundaries"),
+        base_dir=Path(base_dir),
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a project TOML file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError(f"project file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid UTF-8 TOML file: {exc}") from None
+    return config_from_dict(data, base_dir=path.resolve().parent)
