@@ -1,0 +1,311 @@
+"""The enumerators' map pack: every map, atlas, register and the index, in parallel.
+
+:func:`make_pack` reads a partitioned project GeoPackage and writes (layout in
+:mod:`pucha.outputs.naming`): for every area one HTML and one A4 PDF; for every
+居/村 an overview HTML, an atlas PDF (overview page + every area page) and a
+register (CSV + XLSX); the township register; and ``index.html``, which
+searches areas by code or 居/村 name and links to everything. Areas are drawn
+in parallel (:class:`concurrent.futures.ProcessPoolExecutor`, one project
+read per worker) with a tqdm progress bar. Every file is written atomically;
+file names built from data are sanitised and checked to stay inside
+``out_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pucha.basemaps.tiles import TileSource
+from pucha.errors import InputError
+from pucha.gis.write import write_text
+from pucha.outputs.naming import PackLayout
+from pucha.outputs.project import MapProject, load_project
+
+__all__ = ["PackResult", "make_pack"]
+
+logger = logging.getLogger(__name__)
+
+_KEEP = ["number", "building_id", "name", "address", "floors", "population", "dwellings",
+         "cut", "part_label"]
+
+
+@dataclass
+class PackResult:
+    """What :func:`make_pack` wrote.
+
+    Attributes
+    ----------
+    out_dir
+        The pack folder.
+    n_areas, n_villages
+        Areas and 居/村 drawn.
+    html, pdf
+        Files written of each kind (area maps, overviews, atlases, index).
+    registers
+        Register files (CSV and XLSX).
+    pages
+        PDF pages drawn (area pages + overview pages).
+    seconds
+        Wall time.
+    """
+
+    out_dir: Path
+    n_areas: int = 0
+    n_villages: int = 0
+    html: list[Path] = field(default_factory=list)
+    pdf: list[Path] = field(default_factory=list)
+    registers: list[Path] = field(default_factory=list)
+    pages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def files(self) -> list[Path]:
+        return sorted(self.html + self.pdf + self.registers)
+
+
+# -- worker side --------------------------------------------------------------
+
+_PROJECT: MapProject | None = None
+
+
+def _init(gpkg: str, attribution: str | None) -> None:
+    global _PROJECT
+    import logging as _lg
+    _lg.getLogger("pucha").setLevel(_lg.WARNING)
+    _PROJECT = load_project(gpkg, attribution=attribution)
+
+
+def _area_task(code: str, html_path: str, pdf_path: str | None, pdf_href: str,
+               overview_href: str, tiles: TileSource | None) -> dict:
+    from pucha.outputs.offline import save_html
+    from pucha.outputs.printmap import write_area_pdf
+    from pucha.outputs.route import number_area
+    from pucha.outputs.webmap import area_map
+
+    project = _PROJECT
+    assert project is not None
+    b, route = number_area(project, code)
+    m = area_map(project, code, tiles=tiles, html_dir=Path(html_path).parent,
+                 numbered=(b, route), pdf_href=pdf_href, overview_href=overview_href)
+    save_html(m, html_path)
+    if pdf_path:
+        write_area_pdf(project, code, pdf_path, numbered=(b, route))
+    keep = pd.DataFrame(b[[c for c in _KEEP if c in b.columns]])
+    return {"code": code, "buildings": keep, "route_m": route.length_m}
+
+
+def _village_task(vcode: str, overview_path: str, atlas_path: str | None,
+                  area_pdfs: dict[str, str], area_links: dict[str, str],
+                  tiles: TileSource | None) -> str:
+    from pucha.outputs.offline import save_html
+    from pucha.outputs.printmap import write_atlas
+    from pucha.outputs.webmap import village_map
+
+    project = _PROJECT
+    assert project is not None
+    save_html(village_map(project, vcode, tiles=tiles, html_dir=Path(overview_path).parent,
+                          area_links=area_links), overview_path)
+    if atlas_path:
+        write_atlas(project, vcode, atlas_path, area_pdfs=area_pdfs)
+    return vcode
+
+
+# -- driver -------------------------------------------------------------------
+
+def _run(tasks: list[tuple], fn, *, jobs: int, gpkg: str, attribution: str | None,
+         progress: bool, desc: str) -> list:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc=desc, unit="个", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    results = []
+    try:
+        if jobs <= 1:
+            if _PROJECT is None or str(_PROJECT.path) != gpkg:
+                _init(gpkg, attribution)
+            for t in tasks:
+                results.append(fn(*t))
+                bar.update(1)
+            return results
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init,
+                                 initargs=(gpkg, attribution)) as ex:
+            pending = {ex.submit(fn, *t) for t in tasks}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    exc = f.exception()
+                    if exc is not None:
+                        for p in pending:
+                            p.cancel()
+                        raise exc
+                    results.append(f.result())
+                    bar.update(1)
+        return results
+    finally:
+        bar.close()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
+              jobs: int | None = os.cpu_count(), progress: bool = True,
+              tile_source: TileSource | None = None, only_village: str | None = None,
+              pdf: bool = True, attribution: str | None = None) -> PackResult:
+    """Write the whole map pack for a partitioned project.
+
+    Parameters
+    ----------
+    gpkg
+        The project GeoPackage (after ``pucha partition``).
+    out_dir
+        The pack folder (created; existing files are replaced one by one,
+        atomically).
+    jobs
+        Worker processes (default: all cores; 1 = in this process).
+    progress
+        Show tqdm bars (on stderr).
+    tile_source
+        Optional tiles under the vector basemap (:func:`~pucha.basemaps.tiles.parse_tile_spec`).
+    only_village
+        Draw only this 居/村 (12-digit code); the index and township register
+        then list only it.
+    pdf
+        False: HTML only (no PDF pages, atlases).
+    attribution
+        Override the data attribution printed on the maps.
+
+    Returns
+    -------
+    PackResult
+    """
+    t0 = time.perf_counter()
+    gpkg = Path(gpkg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    project = load_project(gpkg, attribution=attribution)
+    layout = PackLayout(out, project.township_name or project.township_code)
+    vcodes = project.village_codes()
+    if only_village is not None:
+        if only_village not in vcodes:
+            raise InputError(f"{gpkg}: no areas for 居/村 {only_village!r}; known codes: "
+                             f"{', '.join(vcodes[:10])}{' …' if len(vcodes) > 10 else ''}")
+        vcodes = [only_village]
+    jobs = max(1, int(jobs or 1))
+    res = PackResult(out_dir=out)
+    vdirs = {v: layout.village_dir(v, project.village_name(v)) for v in vcodes}
+    area_tasks, area_files = [], {}
+    for v in vcodes:
+        vdir = vdirs[v]
+        for code in project.area_codes(v):
+            h = layout.area_file(vdir, code, "html")
+            p = layout.area_file(vdir, code, "pdf") if pdf else None
+            area_files[code] = (h, p)
+            area_tasks.append((code, str(h), str(p) if p else None,
+                               p.name if p else "", layout.overview_html(vdir).name,
+                               tile_source))
+    logger.info("绘制 %d 个普查小区（%d 个居/村），%d 个进程", len(area_tasks), len(vcodes), jobs)
+    results = _run(area_tasks, _area_task, jobs=min(jobs, max(1, len(area_tasks))),
+                   gpkg=str(gpkg), attribution=attribution, progress=progress,
+                   desc="普查小区图")
+    numbered = {r["code"]: r["buildings"] for r in results}
+    for code, (h, p) in sorted(area_files.items()):
+        res.html.append(h)
+        if p:
+            res.pdf.append(p)
+    res.pages += len(area_files) if pdf else 0
+
+    v_tasks = []
+    for v in vcodes:
+        vdir = vdirs[v]
+        codes = project.area_codes(v)
+        v_tasks.append((v, str(layout.overview_html(vdir)),
+                        str(layout.atlas_pdf(vdir, v, project.village_name(v))) if pdf else None,
+                        {c: str(area_files[c][1]) for c in codes if area_files[c][1]},
+                        {c: area_files[c][0].name for c in codes}, tile_source))
+    _run(v_tasks, _village_task, jobs=min(jobs, max(1, len(v_tasks))), gpkg=str(gpkg),
+         attribution=attribution, progress=progress, desc="居/村总图与图册")
+    for v in vcodes:
+        res.html.append(layout.overview_html(vdirs[v]))
+        if pdf:
+            res.pdf.append(layout.atlas_pdf(vdirs[v], v, project.village_name(v)))
+            res.pages += 1
+
+    # registers
+    from pucha.outputs.registers import register_rows, write_register_csv, write_register_xlsx
+
+    all_rows = []
+    village_entries = []
+    for v in vcodes:
+        vname = project.village_name(v)
+        rows = register_rows(project, project.area_codes(v), numbered)
+        all_rows += rows
+        vdir = vdirs[v]
+        csv_p = layout.village_register(vdir, v, vname, "csv")
+        xlsx_p = layout.village_register(vdir, v, vname, "xlsx")
+        write_register_csv(rows, csv_p)
+        write_register_xlsx(rows, xlsx_p, title=f"{vname} 普查小区登记表")
+        res.registers += [csv_p, xlsx_p]
+        village_entries.append({
+            "village_code": v, "village": vname,
+            "overview": layout.rel(layout.overview_html(vdir)),
+            "atlas": layout.rel(layout.atlas_pdf(vdir, v, vname)) if pdf else "",
+            "register": layout.rel(xlsx_p)})
+    t_csv = layout.township_register("csv")
+    t_xlsx = layout.township_register("xlsx")
+    write_register_csv(all_rows, t_csv)
+    write_register_xlsx(all_rows, t_xlsx, title=f"{project.township_name} 普查小区登记表")
+    res.registers += [t_csv, t_xlsx]
+
+    # index
+    from pucha.outputs.webmap import index_html
+
+    entries = []
+    for r in all_rows:
+        code = str(r["普查小区代码"])
+        h, p = area_files[code]
+        entries.append({"area_code": code, "village_code": r["居/村代码"], "village": r["居/村"],
+                        "population": r["人口"], "dwellings": r["住房套数"],
+                        "n_buildings": r["建筑栋数"], "html": layout.rel(h),
+                        "pdf": layout.rel(p) if p else ""})
+    write_text(layout.index(), index_html(project, entries, village_entries=village_entries))
+    res.html.append(layout.index())
+    res.n_areas = len(area_files)
+    res.n_villages = len(vcodes)
+    res.seconds = time.perf_counter() - t0
+    _write_manifest(out, gpkg, res, tile_source)
+    logger.info("地图包完成：%d 个普查小区，%d 页 PDF，用时 %.1f 秒", res.n_areas, res.pages,
+                res.seconds)
+    return res
+
+
+def _write_manifest(out: Path, gpkg: Path, res: PackResult, tiles: TileSource | None) -> None:
+    import folium
+    import matplotlib
+
+    from pucha import __version__
+
+    info = {
+        "pucha": __version__, "folium": folium.__version__, "matplotlib": matplotlib.__version__,
+        "input": {"path": gpkg.name, "sha256": _sha256(gpkg)},
+        "tile_source": tiles.name if tiles else "none",
+        "areas": res.n_areas, "villages": res.n_villages, "pdf_pages": res.pages,
+        "files": [p.relative_to(out).as_posix() for p in res.files],
+    }
+    write_text(out / "pucha-maps.json", json.dumps(info, ensure_ascii=False, indent=1,
+                                                   sort_keys=True) + "\n")
