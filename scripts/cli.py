@@ -20,6 +20,7 @@ __all__ = ["main", "cli", "COMMANDS"]
 
 # name -> "module:attribute" (each module under pucha.scripts)
 COMMANDS: dict[str, str] = {
+    "maps": "cmd_maps:maps",
 }
 
 
