@@ -147,10 +147,15 @@ def shift_geoms(geoms, source: TileSource | None):
         lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
         return np.column_stack([lon, lat])
 
-    if hasattr(geoms, "geometry") and hasattr(geoms, "set_geometry"):
-        out = geoms.copy()
-        out[out.geometry.name] = shapely.transform(out.geometry.values, f)
-        return out
+    import geopandas as gpd
+
+    if isinstance(geoms, gpd.GeoDataFrame):
+        moved = gpd.GeoSeries(shapely.transform(np.asarray(geoms.geometry.values), f),
+                              index=geoms.index, crs=geoms.crs)
+        return geoms.set_geometry(moved)
+    if isinstance(geoms, gpd.GeoSeries):
+        return gpd.GeoSeries(shapely.transform(np.asarray(geoms.values), f), index=geoms.index,
+                             crs=geoms.crs)
     if isinstance(geoms, BaseGeometry):
         return shapely.transform(geoms, f)
     return shapely.transform(np.asarray(geoms, dtype=object), f)

@@ -123,7 +123,8 @@ def _village_task(vcode: str, overview_path: str, atlas_path: str | None,
 # -- driver -------------------------------------------------------------------
 
 def _run(tasks: list[tuple], fn, *, jobs: int, gpkg: str, attribution: str | None,
-         progress: bool, desc: str) -> list:
+         progress: bool, desc: str, project: MapProject) -> list:
+    global _PROJECT
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc=desc, unit="个", disable=not progress, file=sys.stderr,
@@ -131,8 +132,7 @@ def _run(tasks: list[tuple], fn, *, jobs: int, gpkg: str, attribution: str | Non
     results = []
     try:
         if jobs <= 1:
-            if _PROJECT is None or str(_PROJECT.path) != gpkg:
-                _init(gpkg, attribution)
+            _PROJECT = project
             for t in tasks:
                 results.append(fn(*t))
                 bar.update(1)
@@ -222,7 +222,7 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
     logger.info("绘制 %d 个普查小区（%d 个居/村），%d 个进程", len(area_tasks), len(vcodes), jobs)
     results = _run(area_tasks, _area_task, jobs=min(jobs, max(1, len(area_tasks))),
                    gpkg=str(gpkg), attribution=attribution, progress=progress,
-                   desc="普查小区图")
+                   desc="普查小区图", project=project)
     numbered = {r["code"]: r["buildings"] for r in results}
     for code, (h, p) in sorted(area_files.items()):
         res.html.append(h)
@@ -239,7 +239,7 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
                         {c: str(area_files[c][1]) for c in codes if area_files[c][1]},
                         {c: area_files[c][0].name for c in codes}, tile_source))
     _run(v_tasks, _village_task, jobs=min(jobs, max(1, len(v_tasks))), gpkg=str(gpkg),
-         attribution=attribution, progress=progress, desc="居/村总图与图册")
+         attribution=attribution, progress=progress, desc="居/村总图与图册", project=project)
     for v in vcodes:
         res.html.append(layout.overview_html(vdirs[v]))
         if pdf:

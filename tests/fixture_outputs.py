@@ -54,8 +54,12 @@ def _area_row(code, vcode, seq, geom, pop, dw, nb, sizhi, e, s, w, n):
                 geometry=geom)
 
 
-def make_tiny_project(path: Path, *, hostile: bool = False) -> Path:
-    """Write the tiny two-village project drawn in the module docstring."""
+def make_tiny_project(path: Path, *, hostile: bool = False, emoji: bool = False) -> Path:
+    """Write the tiny two-village project drawn in the module docstring.
+
+    ``emoji=True`` adds an emoji to a building name (no CJK font has it: the PDF
+    must refuse it, the HTML must show it).
+    """
     villages = gpd.GeoDataFrame(
         {"village_code": [VA, VB],
          "name": ["东方居委会", HOSTILE_VILLAGE if hostile else "西湖村委会"],
@@ -77,7 +81,9 @@ def make_tiny_project(path: Path, *, hostile: bool = False) -> Path:
                     if hostile and vi == 0 and half == 0 and k == 0:
                         name = HOSTILE_BUILDING
                     if hostile and vi == 0 and half == 0 and k == 1:
-                        name, addr = "`${alert(2)}`\\u0022 🏠", LONG_NAME
+                        name, addr = "`${alert(2)}`\\u0022", LONG_NAME
+                    if emoji and vi == 0 and half == 0 and k == 2:
+                        addr += " 🏠"
                     b_rows.append(dict(building_id=bid, village_code=vcode, name=name,
                                        address=addr, use="residential", residential=True,
                                        floors=6.0, height=18.0, dwellings=10.0, population=25,
