@@ -156,8 +156,8 @@ return [lon+dlon,lat+dlat];}
 def _locate_js(map_name: str, gcj: bool) -> str:
     shift = "var s=puchaGcj(lon,lat);lon=s[0];lat=s[1];" if gcj else ""
     return ((_GCJ_JS if gcj else "") + """
+document.addEventListener('DOMContentLoaded',function(){
 L.control.scale({metric:true,imperial:false,maxWidth:150}).addTo(%(map)s);
-(function(){
 var btn=document.getElementById('pucha-locate'),msg=document.getElementById('pucha-locmsg');
 var mk=null,circ=null;
 function say(t){msg.textContent=t;msg.style.display=t?'block':'none';}
@@ -174,7 +174,7 @@ btn.addEventListener('click',function(ev){
     m.setView([lat,lon],Math.max(m.getZoom(),17));say('');
   },function(e){say('无法定位：'+e.message);},{enableHighAccuracy:true,timeout:15000,maximumAge:30000});
 });
-})();
+});
 """ % {"shift": shift, "map": map_name})
 
 

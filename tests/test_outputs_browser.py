@@ -1,0 +1,105 @@
+"""An area HTML in a REAL headless Chromium, all network blocked.
+
+Opens the map from file://, routes every request: anything not file:// is
+aborted and counted (there must be none). Checks that the map renders (the
+boundary red and the route blue are present in a screenshot, numbered
+building labels are in the DOM), that a popup opens on click, and that a
+building named ``<script>alert(1)</script>`` shows as text without running.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from fixture_outputs import HOSTILE_BUILDING, VA, make_tiny_project
+from pucha.outputs.pack import make_pack
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def _colour_count(png: bytes, rgb: tuple[int, int, int], tol: int = 40) -> int:
+    import numpy as np
+    from matplotlib import image
+
+    img = image.imread(io.BytesIO(png), format="png")[:, :, :3]
+    target = np.asarray(rgb, dtype=float) / 255
+    return int((np.abs(img - target).max(axis=2) < tol / 255).sum())
+
+
+@pytest.fixture(scope="module")
+def area_html(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("browser")
+    gpkg = make_tiny_project(d / "tiny.gpkg", hostile=True)
+    res = make_pack(gpkg, d / "out", jobs=1, progress=False, pdf=False, only_village=VA)
+    return next(p for p in res.html if p.name == f"{VA}001.html")
+
+
+def test_area_map_offline_in_chromium(area_html: Path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium")
+    requests: list[str] = []
+    blocked: list[str] = []
+    dialogs: list[str] = []
+    errors: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": 412, "height": 860},
+                                      device_scale_factor=1, is_mobile=True, has_touch=False)
+            page = ctx.new_page()
+
+            def block(r):
+                blocked.append(r.request.url)
+                r.abort()
+
+            # Every non-file request is aborted (and counted); every request is logged.
+            ctx.route(re.compile(r"^(?!file:|data:)"), block)
+            page.on("request", lambda req: requests.append(req.url))
+            page.on("dialog", lambda dlg: (dialogs.append(dlg.message), dlg.dismiss()))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(area_html.as_uri())
+            page.wait_for_selector(".pucha-num", timeout=10000)
+            page.wait_for_timeout(500)
+
+            # renders: boundary (red) and route (blue) present, numbered labels 1..13
+            shot = page.screenshot()
+            assert _colour_count(shot, (0xE0, 0x30, 0x1E)) > 200  # AREA_COLOUR
+            assert _colour_count(shot, (0x1F, 0x5F, 0xD6)) > 100  # ROUTE_COLOUR
+            nums = page.locator(".pucha-num").all_inner_texts()
+            assert sorted(int(n) for n in nums) == list(range(1, 14))
+            assert page.locator("#pucha-head h1").inner_text().startswith("东方居委会 第001普查小区")
+            assert page.locator(".leaflet-control-scale").count() == 1
+            assert page.locator("#pucha-locate").count() == 1
+
+            # a popup opens on click of building no. 1 (the hostile name)
+            page.locator(".pucha-num", has_text="1").first.click(force=True)
+            page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+            popup = page.locator(".leaflet-popup-content").inner_text()
+            assert "编号" in popup and "人口" in popup
+            # hostile names show as text and never run
+            page.locator(".leaflet-popup-close-button").click(force=True)
+            found = page.evaluate("""() => Array.from(document.querySelectorAll(
+                '.leaflet-popup-content, .leaflet-tooltip, td')).map(e => e.textContent)""")
+            for el in page.locator(".pucha-num").all():
+                el.click(force=True)
+                page.wait_for_timeout(30)
+                found.append(page.locator(".leaflet-popup-content").last.inner_text())
+            assert any(HOSTILE_BUILDING in t for t in found), found
+            assert any("${alert(2)}" in t for t in found)
+            assert dialogs == []
+            assert page.evaluate("document.querySelectorAll('.leaflet-popup-content script')"
+                                 ".length") == 0
+            assert errors == []
+        finally:
+            browser.close()
+    assert blocked == []
+    assert requests and all(u.startswith(("file://", "data:")) for u in requests)
