@@ -1,0 +1,188 @@
+"""Security: nothing escapes the output folder, data text is escaped, no network, no
+personal data, no temporary files left behind.
+
+The map pack is built through the real command line (``pucha maps`` in a subprocess)
+from a project whose 居/村 and building names try to break paths, HTML and spreadsheets::
+
+    村 A  '</script><script>alert("pucha")</script>居委会'
+    村 B  '../../etc/passwd\\n第二'           (fixture_outputs' tiny township otherwise)
+    building names '<img src=x onerror=alert(1)>', '" onmouseover="alert(2)', '=1+2'
+
+and every file written is read back (HTML/CSV/JSON text, XLSX XML, PDF via pdftotext,
+GeoPackage bytes + every text cell) by tests/corpus/scan.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus import scan
+from pucha.outputs.naming import PackLayout, safe_name
+
+HERE = Path(__file__).resolve().parent
+
+VILLAGE_A = '</script><script>alert("pucha")</script>居委会'
+VILLAGE_B = "../../etc/passwd\n第二"
+BUILDING_NAMES = ['<img src=x onerror=alert(1)>', '" onmouseover="alert(2)', "=1+2"]
+RAW_HOSTILE = ["<script>alert(", "<img src=x", '" onmouseover="', "</script><script>"]
+
+
+def run_pucha(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real ``pucha`` command line in a fresh interpreter."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return subprocess.run([sys.executable, "-m", "pucha.scripts.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+# --------------------------------------------------------------------------- file names
+HOSTILE_NAMES = ["../../etc", "../..", "..", ".", "", "/etc/passwd", "a/b\\c", "第一\n第二\r",
+                 "\x00nul", "C:\\Windows\\system32", "~/.ssh", "名" * 500, "🏠居委会",
+                 "  .hidden", "CON", "a\u202eexe.pdf", "％２Ｅ％２Ｅ／"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_file_names_from_data_stay_inside_the_pack(tmp_path: Path, name: str) -> None:
+    root = tmp_path / "pack"
+    layout = PackLayout(root, name)
+    vdir = layout.village_dir(name, name)            # data in the code slot too
+    paths = [vdir, layout.area_file(vdir, name, "html"), layout.overview_html(vdir),
+             layout.atlas_pdf(vdir, name, name), layout.village_register(vdir, name, name, "csv"),
+             layout.township_register("xlsx")]
+    for p in paths:
+        resolved = p.resolve()
+        assert resolved.is_relative_to(root.resolve()), p
+        rel = p.relative_to(root)
+        for part in rel.parts:
+            assert part not in ("", ".", ".."), rel
+            assert not part.startswith("."), rel
+            assert not any(ch in part for ch in "/\\\n\r\x00:\u202e"), repr(part)
+            assert len(part.encode("utf-8")) < 255, len(part)
+    assert safe_name(name) == safe_name(name)          # deterministic
+
+
+# --------------------------------------------------------------------------- the hostile pack
+@pytest.fixture(scope="module")
+def hostile_pack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    sys.path.insert(0, str(HERE))
+    import fixture_outputs
+
+    from pucha.gis.write import read_layer, update_gpkg
+
+    root = tmp_path_factory.mktemp("hostile")
+    gpkg = fixture_outputs.make_tiny_project(root / "project.gpkg", hostile=True)
+    v = read_layer(gpkg, "villages")
+    v.loc[v["village_code"] == fixture_outputs.VA, "name"] = VILLAGE_A
+    v.loc[v["village_code"] == fixture_outputs.VB, "name"] = VILLAGE_B
+    b = read_layer(gpkg, "buildings")
+    for i, n in enumerate(BUILDING_NAMES):
+        b.loc[b.index[i], "name"] = n
+        b.loc[b.index[i], "address"] = n
+    update_gpkg(gpkg, {"villages": v, "buildings": b})
+    before = sorted(p.name for p in root.iterdir())
+    r = run_pucha("-q", "maps", str(gpkg), "-o", str(root / "pack"), "-j", "2", "-q", cwd=root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return {"root": root, "pack": root / "pack", "before": before, "result": r}
+
+
+def test_pack_writes_nothing_outside_its_folder(hostile_pack: dict) -> None:
+    root: Path = hostile_pack["root"]
+    after = sorted(p.name for p in root.iterdir())
+    assert after == sorted(hostile_pack["before"] + ["pack"])
+    pack: Path = hostile_pack["pack"]
+    files = scan.output_files(pack)
+    assert len(files) >= 15
+    for p in files:
+        assert p.resolve().is_relative_to(pack.resolve())
+        assert "\n" not in p.name and ".." not in p.relative_to(pack).as_posix()
+    assert not (root.parent / "etc").exists() and not (pack.parent / "etc").exists()
+
+
+def test_every_html_output_escapes_data_text(hostile_pack: dict) -> None:
+    pack: Path = hostile_pack["pack"]
+    htmls = [p for p in scan.output_files(pack) if p.suffix == ".html"]
+    assert len(htmls) >= 7
+    for p in htmls:
+        text = p.read_text(encoding="utf-8")
+        for raw in RAW_HOSTILE:
+            assert raw not in text, f"{p.relative_to(pack)} holds unescaped {raw!r}"
+    index = (pack / "index.html").read_text(encoding="utf-8")
+    # not vacuous: the names ARE shown, escaped
+    assert "&lt;/script&gt;&lt;script&gt;alert(" in index
+    assert "etc/passwd" in index
+
+
+def test_registers_do_not_run_formulas(hostile_pack: dict) -> None:
+    pack: Path = hostile_pack["pack"]
+    regs = [p for p in scan.output_files(pack) if p.suffix == ".csv"]
+    assert regs
+    body = "\n".join(p.read_text(encoding="utf-8-sig") for p in regs)
+    assert "=1+2" in body                       # the address is listed...
+    for line in body.splitlines():
+        for cell in line.split(","):
+            assert not cell.strip('"').startswith(("=", "+", "@")), cell   # ...never as a formula
+
+
+def test_no_url_except_inert_identifiers(hostile_pack: dict) -> None:
+    """No output names a host to fetch from: only XML namespaces / licence links."""
+    pack: Path = hostile_pack["pack"]
+    bad: dict[str, set[str]] = {}
+    for p in scan.output_files(pack):
+        for text in scan.texts(p):
+            found = {u for u in scan.urls(text) if not scan.inert(u)}
+            found |= scan.fetching_urls(text) if p.suffix == ".html" else set()
+            if found:
+                bad.setdefault(p.relative_to(pack).as_posix(), set()).update(found)
+    assert not bad, bad
+
+
+def test_configured_tile_source_is_the_only_host(tmp_path: Path, hostile_pack: dict) -> None:
+    """With 天地图 tiles configured, the only fetched host is the configured one."""
+    gpkg = hostile_pack["root"] / "project.gpkg"
+    out = tmp_path / "tiles-pack"
+    r = run_pucha("-q", "maps", str(gpkg), "-o", str(out), "--no-pdf", "-j", "1", "-q",
+                  "--tiles", "tianditu:KEY0123456789", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    hosts = set()
+    for p in scan.output_files(out):
+        for text in scan.texts(p):
+            for u in scan.urls(text):
+                if not scan.inert(u):
+                    hosts.add(u.split("/")[2])
+    assert hosts, "the configured tile URL should appear"
+    assert all(h.endswith(".tianditu.gov.cn") or h == "t{s}.tianditu.gov.cn" for h in hosts), hosts
+
+
+def test_no_temporary_files_left(hostile_pack: dict) -> None:
+    assert scan.temp_leftovers(hostile_pack["root"]) == []
+
+
+def test_scan_sees_text_inside_every_format(tmp_path: Path) -> None:
+    """The scanner itself must find a planted value in each format (else the greps are blind)."""
+    import geopandas as gpd
+    from openpyxl import Workbook
+    from shapely.geometry import Point
+
+    secret = "身份证310118198001010017"
+    (tmp_path / "a.html").write_text(f"<p>{secret}</p>", encoding="utf-8")
+    (tmp_path / "a.csv").write_bytes(secret.encode("gbk"))
+    wb = Workbook()
+    wb.active.append([secret])
+    wb.save(tmp_path / "a.xlsx")
+    gpd.GeoDataFrame({"x": [secret]}, geometry=[Point(0, 0)], crs="EPSG:4326").to_file(
+        tmp_path / "a.gpkg", driver="GPKG")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pucha.outputs.fonts import cjk_family
+    fig = plt.figure()
+    fig.text(0.1, 0.5, secret, family=cjk_family())
+    fig.savefig(tmp_path / "a.pdf")
+    plt.close(fig)
+    hits = scan.find_values(tmp_path, [secret])
+    assert sorted(hits) == ["a.csv", "a.gpkg", "a.html", "a.pdf", "a.xlsx"]
