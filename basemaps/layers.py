@@ -321,4 +321,4 @@ def draw_on_axes(ax, layers: BasemapLayers, *, fontsize: float = 6.5,
         for text, x, y, ang in label_points(layers.water):
             ax.text(x, y, text, fontsize=fontsize, color=STYLE["water_text"], rotation=ang,
                     rotation_mode="anchor", ha="center", va="center", zorder=8,
-                    style="italic", path_effects=halo, clip_on=True)
+                    path_effects=halo, clip_on=True)

@@ -113,7 +113,7 @@ def _north_arrow(ax, *, x: float = 0.94, y: float = 0.90) -> None:
                 arrowprops=dict(facecolor="black", width=4, headwidth=12, headlength=12),
                 zorder=20)
     ax.text(x, y + 0.075, "N", transform=ax.transAxes, ha="center", va="bottom",
-            fontsize=11, fontweight="bold", zorder=20)
+            fontsize=11, zorder=20)
     ax.text(x, y - 0.035, "北", transform=ax.transAxes, ha="center", va="top", fontsize=8,
             zorder=20)
 
@@ -237,7 +237,7 @@ def area_figure(project: MapProject, area_code: str, *,
         side_box = (left, MARGIN_MM + foot_h, W - left - MARGIN_MM, bottom_h)
 
     # title block
-    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 8), title, fontsize=17, fontweight="bold",
+    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 8), title, fontsize=17,
              va="baseline")
     fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 16), stats, fontsize=9.5, va="baseline")
     fig.text(1 - _fx(W, MARGIN_MM), 1 - _fx(H, MARGIN_MM + 8),
@@ -280,7 +280,6 @@ def area_figure(project: MapProject, area_code: str, *,
         fs = 7 if len(b) <= 60 else 5.5 if len(b) <= 150 else 4.5
         for num, p, cut in zip(b["number"], reps, b["cut"]):
             ax.text(p.x, p.y, str(int(num)), fontsize=fs, ha="center", va="center", zorder=12,
-                    fontweight="bold",
                     bbox=dict(boxstyle="circle,pad=0.18", facecolor="#fff3e0" if cut else "white",
                               edgecolor=CUT_FILL if cut else ROUTE_COLOUR, linewidth=0.7))
     ax.set_xlim(*xlim)
@@ -372,7 +371,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     attr = attribution_text(project.attribution)
     footer = (f"{project.township_name}（{project.township_code}）  数据日期："
               f"{project.data_date or '—'}  地图数据：{attr}  由 pucha 生成")
-    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 8), title, fontsize=17, fontweight="bold")
+    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 8), title, fontsize=17)
     fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 16), stats, fontsize=9.5)
     box = (left, MARGIN_MM + 8, W - left - MARGIN_MM, H - 2 * MARGIN_MM - 30)
     ax = fig.add_axes([box[0] / W, box[1] / H, box[2] / W, box[3] / H])
@@ -389,7 +388,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     for code, seq, p, ppl in zip(areas["area_code"], areas["seq"],
                                  areas.geometry.representative_point(), areas["population"]):
         ax.text(p.x, p.y, f"{str(code)[-3:]}\n{_fmt(ppl)}人", fontsize=7, ha="center",
-                va="center", zorder=10, path_effects=halo, fontweight="bold")
+                va="center", zorder=10, path_effects=halo)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
