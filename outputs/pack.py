@@ -83,6 +83,13 @@ def _init(gpkg: str, attribution: str | None) -> None:
     import logging as _lg
     _lg.getLogger("pucha").setLevel(_lg.WARNING)
     _PROJECT = load_project(gpkg, attribution=attribution)
+    _prepare_fonts(_PROJECT)
+
+
+def _prepare_fonts(project: MapProject) -> None:
+    from pucha.outputs.printmap import project_texts, use_subset_font
+
+    use_subset_font(project_texts(project))
 
 
 def _area_task(code: str, html_path: str, pdf_path: str | None, pdf_href: str,
@@ -133,6 +140,7 @@ def _run(tasks: list[tuple], fn, *, jobs: int, gpkg: str, attribution: str | Non
     try:
         if jobs <= 1:
             _PROJECT = project
+            _prepare_fonts(project)
             for t in tasks:
                 results.append(fn(*t))
                 bar.update(1)

@@ -49,7 +49,7 @@ from pucha.outputs.webmap import (AREA_COLOUR, BUILDING_FILL, CUT_FILL, ROUTE_CO
                                   neighbour_label_points)
 
 __all__ = ["area_figure", "village_figure", "write_area_pdf", "write_atlas", "merge_pdfs",
-           "pdf_rc", "A4_MM", "BINDING_MM"]
+           "pdf_rc", "use_subset_font", "project_texts", "A4_MM", "BINDING_MM"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,82 @@ MARGIN_MM = 10.0
 MM = 1 / 25.4
 
 
-def pdf_rc() -> dict:
+_SUBSET: dict[str, object] = {"family": None, "chars": frozenset()}
+
+
+def use_subset_font(texts: list[str]) -> str | None:
+    """Draw pages with a subset of the CJK font holding only the characters needed.
+
+    Embedding (fontTools subsetting of a 20 MB CJK collection) dominates the time
+    of a page; subsetting once per process to the few hundred characters of a
+    project makes each page's own subsetting cheap. The subset keeps the
+    PostScript name (``NotoSansCJKsc-Regular``) and is registered under its own
+    family name. ``texts``: every string the pages may draw from the data; the
+    fixed labels of this package are added. Returns the family name (None if the
+    subset could not be made: then the full font is used).
+    """
+    import hashlib
+    import tempfile
+
+    from matplotlib import font_manager
+
+    here = Path(__file__).parent
+    src = "".join((here / f).read_text(encoding="utf-8") for f in
+                  ("printmap.py", "project.py", "naming.py", "webmap.py"))
+    src += (here.parent / "basemaps" / "layers.py").read_text(encoding="utf-8")
+    src += (here.parent / "basemaps" / "attribution.py").read_text(encoding="utf-8")
+    ascii_ = "".join(chr(c) for c in range(32, 127))
+    family = cjk_family()
+    cmap = _charmap(family)
+    chars = sorted({ch for ch in "".join(texts) + src + ascii_ + "…—·，、（）：；"
+                    if ord(ch) in cmap})
+    key = hashlib.sha256(("".join(chars) + family).encode("utf-8")).hexdigest()[:16]
+    sub_family = f"pucha SC {key}"
+    if _SUBSET["family"] == sub_family:
+        return sub_family
+    try:
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+
+        fp = font_manager.findfont(font_manager.FontProperties(family=family),
+                                   fallback_to_default=False)
+        folder = Path(tempfile.gettempdir()) / "pucha-fonts"
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"{key}.otf"
+        if not out.exists():
+            font = TTFont(str(fp), fontNumber=int(getattr(fp, "face_index", 0) or 0))
+            opts = subset.Options()
+            opts.name_IDs = ["*"]
+            opts.name_languages = ["*"]
+            opts.notdef_outline = True
+            opts.layout_features = []
+            sub = subset.Subsetter(opts)
+            sub.populate(unicodes=[ord(c) for c in chars])
+            sub.subset(font)
+            for rec in font["name"].names:
+                if rec.nameID in (1, 4, 16):
+                    rec.string = sub_family
+            with atomic_path(out) as tmp:
+                font.save(str(tmp))
+        font_manager.fontManager.addfont(str(out))
+    except Exception as exc:  # noqa: BLE001 - any failure: fall back to the full font
+        logger.warning("字体子集失败，使用完整字体: %s", exc)
+        return None
+    _SUBSET["family"] = sub_family
+    _SUBSET["chars"] = frozenset(chars)
+    return sub_family
+
+
+def _subset_covers(texts: list[str]) -> bool:
+    chars = _SUBSET["chars"]
+    return bool(_SUBSET["family"]) and all(
+        ch in chars for t in texts for ch in t if not ch.isspace())  # type: ignore[operator]
+
+
+def pdf_rc(*, full: bool = False) -> dict:
     """matplotlib rcParams for extractable, embedded CJK text."""
-    return {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": [cjk_family()],
+    fam = cjk_family() if full or not _SUBSET["family"] else str(_SUBSET["family"])
+    return {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": [fam],
             "axes.unicode_minus": False, "pdf.compression": 6,
             "svg.fonttype": "none"}
 
@@ -350,6 +423,7 @@ def area_figure(project: MapProject, area_code: str, *,
     texts += [h.get_label() for h in _legend_handles()]
     fig.text(_fx(W, left), _fx(H, MARGIN_MM), footer, fontsize=6.5, va="bottom", color="#333")
     _check_text(texts, f"普查小区 {area_code}")
+    fig._pucha_texts = texts  # type: ignore[attr-defined]
     return fig
 
 
@@ -400,11 +474,36 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     _scale_bar(ax, xlim, ylim)
     fig.text(_fx(W, left), _fx(H, MARGIN_MM), footer, fontsize=6.5, va="bottom", color="#333")
     _check_text(texts, f"居/村 {village_code}")
+    fig._pucha_texts = texts  # type: ignore[attr-defined]
     return fig
 
 
-def _save(fig: Figure, dest: Path | io.BytesIO, metadata: dict) -> None:
+def project_texts(project: MapProject) -> list[str]:
+    """Every data string a page may draw (names, addresses, codes, dates)."""
+    out = [project.township_name, project.township_code, project.data_date,
+           attribution_text(project.attribution)]
+    for df, cols in ((project.villages, ("name", "kind", "village_code")),
+                     (project.roads, ("name",)), (project.water, ("name",)),
+                     (project.buildings, ("name", "address", "building_id")),
+                     (project.areas, ("area_code", "sizhi", "east", "south", "west", "north"))):
+        for c in cols:
+            if c in df.columns:
+                out.extend(sorted(set(df[c].fillna("").astype(str))))
+    return out
+
+
+def _draw(make, *args, **kwargs) -> tuple[Figure, bool]:
+    """Build a figure with the subset font; rebuild with the full font if it lacks a glyph."""
     with matplotlib.rc_context(pdf_rc()):
+        fig = make(*args, **kwargs)
+    if _SUBSET["family"] and not _subset_covers(getattr(fig, "_pucha_texts", [])):
+        with matplotlib.rc_context(pdf_rc(full=True)):
+            return make(*args, **kwargs), True
+    return fig, not _SUBSET["family"]
+
+
+def _save(fig: Figure, dest: Path | io.BytesIO, metadata: dict, *, full: bool = False) -> None:
+    with matplotlib.rc_context(pdf_rc(full=full)):
         fig.savefig(dest, format="pdf", metadata=metadata)
 
 
@@ -417,13 +516,12 @@ def _meta(title: str) -> dict:
 def write_area_pdf(project: MapProject, area_code: str, dest: str | os.PathLike, *,
                    numbered: tuple[gpd.GeoDataFrame, Route] | None = None) -> Path:
     """Draw one area's A4 page and write it atomically to ``dest``."""
-    with matplotlib.rc_context(pdf_rc()):
-        fig = area_figure(project, area_code, numbered=numbered)
+    fig, full = _draw(area_figure, project, area_code, numbered=numbered)
     area = project.area(area_code)
     title = area_title(project.village_name(str(area["village_code"])), area_code,
                        area.get("seq")) + " " + area_code
     with atomic_path(dest) as tmp:
-        _save(fig, tmp, _meta(title))
+        _save(fig, tmp, _meta(title), full=full)
     return Path(dest)
 
 
@@ -448,18 +546,16 @@ def write_atlas(project: MapProject, village_code: str, dest: str | os.PathLike,
     Area pages already written (``area_pdfs``: code -> file) are reused; the
     others are drawn now.
     """
-    with matplotlib.rc_context(pdf_rc()):
-        fig = village_figure(project, village_code)
+    fig, full = _draw(village_figure, project, village_code)
     buf = io.BytesIO()
-    _save(fig, buf, _meta(f"{project.village_name(village_code)} 普查小区图册"))
+    _save(fig, buf, _meta(f"{project.village_name(village_code)} 普查小区图册"), full=full)
     parts: list[str | os.PathLike | bytes] = [buf.getvalue()]
     for code in project.area_codes(village_code):
         if area_pdfs and code in area_pdfs and Path(area_pdfs[code]).exists():
             parts.append(area_pdfs[code])
         else:
-            with matplotlib.rc_context(pdf_rc()):
-                f = area_figure(project, code)
+            f, full = _draw(area_figure, project, code)
             bb = io.BytesIO()
-            _save(f, bb, _meta(code))
+            _save(f, bb, _meta(code), full=full)
             parts.append(bb.getvalue())
     return merge_pdfs(parts, dest)
