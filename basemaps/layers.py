@@ -281,9 +281,7 @@ def add_to_folium(m, layers: BasemapLayers, *, shift: Callable | None = None,
 def draw_on_axes(ax, layers: BasemapLayers, *, fontsize: float = 6.5,
                  road_labels: bool = True) -> None:
     """Draw ``layers`` on a matplotlib axes in the working CRS (metres)."""
-    from matplotlib import patheffects
-
-    halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+    halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     w = layers.water
     if len(w):
         polys = w[w.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
@@ -317,8 +315,8 @@ def draw_on_axes(ax, layers: BasemapLayers, *, fontsize: float = 6.5,
         for text, x, y, ang in label_points(layers.roads):
             ax.text(x, y, text, fontsize=fontsize, color=STYLE["road_text"], rotation=ang,
                     rotation_mode="anchor", ha="center", va="center", zorder=8,
-                    path_effects=halo, clip_on=True)
+                    bbox=halo, clip_on=True)
         for text, x, y, ang in label_points(layers.water):
             ax.text(x, y, text, fontsize=fontsize, color=STYLE["water_text"], rotation=ang,
                     rotation_mode="anchor", ha="center", va="center", zorder=8,
-                    path_effects=halo, clip_on=True)
+                    bbox=halo, clip_on=True)

@@ -32,7 +32,6 @@ matplotlib.use("Agg")
 import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
-from matplotlib import patheffects  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
@@ -201,11 +200,11 @@ def _scale_bar(ax, xlim: tuple[float, float], ylim: tuple[float, float]) -> None
         ax.add_patch(Rectangle((x0 + i * length / 2, y0), length / 2, h,
                                facecolor="black" if i == 0 else "white", edgecolor="black",
                                linewidth=0.6, zorder=20))
-    halo = [patheffects.withStroke(linewidth=2, foreground="white")]
+    halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     unit = f"{length / 1000:g} 千米" if length >= 1000 else f"{length:g} 米"
     for xx, t in ((x0, "0"), (x0 + length, unit)):
         ax.text(xx, y0 + h * 1.6, t, ha="center", va="bottom", fontsize=7, zorder=20,
-                path_effects=halo)
+                bbox=halo)
 
 
 def _view(geom, aspect: float, pad_frac: float = 0.08) -> tuple[tuple[float, float],
@@ -331,11 +330,11 @@ def area_figure(project: MapProject, area_code: str, *,
     draw_on_axes(ax, layers)
     gpd.GeoSeries([geom], crs=project.crs).boundary.plot(ax=ax, color=AREA_COLOUR,
                                                         linewidth=2.2, zorder=6)
-    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     for code, p in neighbour_label_points(geom, project.neighbours(area_code)):
         if xlim[0] < p.x < xlim[1] and ylim[0] < p.y < ylim[1]:
             ax.text(p.x, p.y, f"{code[-3:]}\n{code}", fontsize=6.5, ha="center", va="center",
-                    color=STYLE["neighbour_text"], zorder=9, path_effects=halo,
+                    color=STYLE["neighbour_text"], zorder=9, bbox=halo,
                     linespacing=1.1)
     for line in route.legs:
         xy = np.asarray(line.coords)
@@ -458,11 +457,11 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     texts = [title, stats, footer] + list(layers.roads["name"]) + list(layers.water["name"])
     draw_on_axes(ax, layers)
     areas.boundary.plot(ax=ax, color=AREA_COLOUR, linewidth=1.2, zorder=6)
-    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     for code, seq, p, ppl in zip(areas["area_code"], areas["seq"],
                                  areas.geometry.representative_point(), areas["population"]):
         ax.text(p.x, p.y, f"{str(code)[-3:]}\n{_fmt(ppl)}人", fontsize=7, ha="center",
-                va="center", zorder=10, path_effects=halo)
+                va="center", zorder=10, bbox=halo)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
