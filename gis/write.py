@@ -36,8 +36,9 @@ def atomic_path(dest: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix + ".tmp",
-                               dir=dest.parent)
+    # The writer's pid is in the name, so a later run can tell a killed run's leftovers.
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.",
+                               suffix=suffix or dest.suffix + ".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -46,12 +47,49 @@ def atomic_path(dest: str | os.PathLike, *, suffix: str | None = None) -> Iterat
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp_path, dest)
+        _sweep_stale(dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         for side in (Path(str(tmp_path) + "-wal"), Path(str(tmp_path) + "-shm"),
                      Path(str(tmp_path) + "-journal")):
             with contextlib.suppress(FileNotFoundError):
+                side.unlink()
+
+
+def _pid_dead(pid: int) -> bool:
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) would end the process there
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _sweep_stale(dest: Path) -> None:
+    """Remove temporary siblings of ``dest`` left by runs that were killed (dead pid).
+
+    Files of still-running writers (live pid) are left alone; on non-POSIX systems
+    only temporary files older than 12 hours are removed.
+    """
+    import glob
+    import time
+
+    head = f".{dest.name}."
+    for side in dest.parent.glob(glob.escape(head) + "*"):
+        pid = side.name[len(head):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            stale = _pid_dead(int(pid)) or (os.name != "posix" and
+                                             time.time() - side.stat().st_mtime > 12 * 3600)
+        except OSError:
+            continue
+        if stale:
+            with contextlib.suppress(OSError):
                 side.unlink()
 
 

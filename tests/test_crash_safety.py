@@ -1,0 +1,219 @@
+"""Crash safety: a run killed with SIGKILL at any moment leaves the previous results intact
+and readable, and the re-run completes with the same results and no temporary files.
+
+Each test runs a real ``pucha`` command once to completion (the "previous results"),
+then starts it again and SIGKILLs its whole process group (workers included) after a
+seeded random delay inside the measured run time, several times; after every kill:
+
+- every previous output file still exists, is readable (GeoPackage opens and every
+  layer reads, HTML ends with ``</html>``, PDF parses, XLSX opens, JSON parses) and has
+  the same content (:func:`fingerprint`: PDF by page count + text, XLSX by cell values
+  (both carry creation timestamps), GeoPackage by the rows of every layer, other files
+  by bytes);
+- every other file under the output folder that is not a temporary file is readable too.
+
+Finally a clean re-run must give the same fingerprint and leave no temporary file
+(including the ones the killed runs left behind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from corpus import scan
+
+HERE = Path(__file__).resolve().parent
+
+
+# --------------------------------------------------------------------------- helpers
+def pucha_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pucha.scripts.cli", "-qq", *args]
+
+
+def run_to_end(cmd: list[str], cwd: Path, timeout: float = 900) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, PYTHONHASHSEED="0"))
+    assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stderr[-3000:]}"
+    assert "Traceback" not in r.stderr
+    return time.perf_counter() - t0
+
+
+def run_and_kill(cmd: list[str], cwd: Path, delay: float) -> bool:
+    """Start ``cmd`` in its own process group; SIGKILL the group after ``delay`` s.
+
+    Returns True if it was killed (False if it finished first).
+    """
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, env=dict(os.environ, PYTHONHASHSEED="0"))
+    try:
+        p.wait(timeout=delay)
+        return False
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        return True
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _gpkg_digest(path: Path) -> str:
+    import pyogrio
+
+    h = hashlib.sha256()
+    for name, _ in sorted(pyogrio.list_layers(path), key=lambda t: str(t[0])):
+        name = str(name)
+        if name == "pucha_meta":      # timestamps of each stage live here
+            continue
+        df = pyogrio.read_dataframe(path, layer=name)
+        if hasattr(df, "geometry") and "geometry" in df.columns:
+            df = df.assign(geometry=df.geometry.to_wkb(hex=True))
+        h.update(name.encode())
+        h.update(df.to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+def readable(path: Path) -> None:
+    """Raise AssertionError if ``path`` is not a complete file of its kind."""
+    s = path.suffix.lower()
+    if s == ".html":
+        assert path.read_text(encoding="utf-8").rstrip().endswith("</html>"), path
+    elif s == ".pdf":
+        from pypdf import PdfReader
+        assert len(PdfReader(str(path)).pages) >= 1, path
+    elif s == ".xlsx":
+        from openpyxl import load_workbook
+        load_workbook(path, read_only=True).close()
+    elif s == ".json":
+        json.loads(path.read_text(encoding="utf-8"))
+    elif s == ".csv":
+        path.read_bytes().decode("utf-8-sig")
+    elif s == ".gpkg":
+        import pyogrio
+        for name, _ in pyogrio.list_layers(path):
+            pyogrio.read_dataframe(path, layer=name)
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Content digest per output file (see the module docstring); temp files skipped."""
+    leftovers = set(scan.temp_leftovers(folder))
+    out = {}
+    for p in scan.output_files(folder):
+        if p in leftovers:
+            continue
+        s = p.suffix.lower()
+        if s == ".pdf":
+            from pypdf import PdfReader
+            n = len(PdfReader(str(p)).pages)
+            out[p.relative_to(folder).as_posix()] = f"{n}:{_sha(scan._pdf_text(p).encode())}"
+        elif s == ".xlsx":
+            from openpyxl import load_workbook
+            wb = load_workbook(p, read_only=True)
+            cells = [[ws.title] + [list(r) for r in ws.iter_rows(values_only=True)]
+                     for ws in wb.worksheets]
+            wb.close()
+            out[p.relative_to(folder).as_posix()] = _sha(repr(cells).encode())
+        elif s == ".gpkg":
+            out[p.relative_to(folder).as_posix()] = _gpkg_digest(p)
+        else:
+            out[p.relative_to(folder).as_posix()] = _sha(p.read_bytes())
+    return out
+
+
+def kill_and_check(cmd: list[str], cwd: Path, folder: Path, *, seed: int, kills: int,
+                   t_full: float, before: dict[str, str]) -> int:
+    """SIGKILL ``cmd`` ``kills`` times at seeded delays; check ``folder`` after each."""
+    rng = random.Random(seed)
+    # spread the kill points over the run: early (start-up), middle, late (writing)
+    delays = sorted(rng.uniform(0.15, 0.95) * t_full for _ in range(kills))
+    n_killed = 0
+    for d in delays:
+        n_killed += run_and_kill(cmd, cwd, d)
+        leftovers = set(scan.temp_leftovers(folder))
+        for rel, digest in before.items():
+            p = folder / rel
+            assert p.exists(), f"killed at {d:.2f}s: {rel} is gone"
+            readable(p)
+        after = fingerprint(folder)
+        changed = {rel for rel in before if after.get(rel) != before[rel]}
+        assert not changed, f"killed at {d:.2f}s: content changed: {sorted(changed)[:5]}"
+        for p in scan.output_files(folder):
+            if p not in leftovers:
+                readable(p)
+    return n_killed
+
+
+# --------------------------------------------------------------------------- pucha maps
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(HERE))
+    import fixture_outputs
+
+    root = tmp_path_factory.mktemp("crash-maps")
+    return fixture_outputs.make_tiny_project(root / "project.gpkg")
+
+
+@pytest.mark.slow
+def test_maps_killed_keeps_previous_pack(tiny_project: Path) -> None:
+    root = tiny_project.parent
+    out = root / "pack"
+    cmd = pucha_cmd("maps", str(tiny_project), "-o", str(out), "-j", "2", "-q")
+    run_to_end(cmd, root)
+    t_full = run_to_end(cmd, root)      # warm caches: the kill points use this time
+    before = fingerprint(out)
+    assert len(before) >= 15 and scan.temp_leftovers(out) == []
+    killed = kill_and_check(cmd, root, out, seed=20261128, kills=4, t_full=t_full, before=before)
+    print(f"pucha maps: {t_full:.1f} s per run, killed {killed} of 4 runs")
+    assert killed >= 3, "the kill points should land inside the run"
+    run_to_end(cmd, root)
+    assert fingerprint(out) == before
+    assert scan.temp_leftovers(out) == [], "a clean re-run must sweep the killed runs' temp files"
+
+
+def test_atomic_write_killed_midway_keeps_old_file_and_is_swept(tmp_path: Path) -> None:
+    """A writer SIGKILLed inside ``atomic_path`` leaves the old file; the next write sweeps
+    the dead writer's temporary file (its pid is in the name) but not a live writer's."""
+    dest = tmp_path / "村" / "310118002001.html"
+    dest.parent.mkdir()
+    dest.write_text("<html>old</html>", encoding="utf-8")
+    code = (
+        "import sys, time\n"
+        "from pucha.gis.write import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('<html>half', encoding='utf-8')\n"
+        "    print('inside', flush=True)\n"
+        "    time.sleep(60)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(dest)], stdout=subprocess.PIPE,
+                              text=True, start_new_session=True) for _ in range(2)]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "inside"
+    dead, alive = procs
+    os.killpg(dead.pid, signal.SIGKILL)
+    dead.wait()
+    try:
+        temps = sorted(scan.temp_leftovers(tmp_path))
+        assert len(temps) == 2
+        assert dest.read_text(encoding="utf-8") == "<html>old</html>"
+        from pucha.gis.write import write_text
+        write_text(dest, "<html>new</html>")
+        left = scan.temp_leftovers(tmp_path)
+        assert [p.name for p in left] == [p.name for p in temps if f".{alive.pid}." in p.name]
+        assert dest.read_text(encoding="utf-8") == "<html>new</html>"
+    finally:
+        os.killpg(alive.pid, signal.SIGKILL)
+        alive.wait()
+        for p in procs:
+            p.stdout.close()
