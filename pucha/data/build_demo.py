@@ -163,6 +163,8 @@ class DemoSummary:
     land_km2: float
     township_km2: float
     residential_floor_m2: float
+    n_crossing: int
+    n_overlapping: int
     village_totals: tuple[tuple[str, str, int], ...]
 
     @property
@@ -422,6 +424,18 @@ def _fix_dbf_date(dbf: Path) -> None:
         fh.write(bytes([124, 1, 1]))
 
 
+def _overlapping_pairs(geoms: np.ndarray, share: float) -> int:
+    """Pairs of polygons overlapping by more than ``share`` of the smaller one."""
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = i < j
+    n = 0
+    for a, b in zip(i[keep], j[keep]):
+        inter = shapely.intersection(geoms[a], geoms[b]).area
+        if inter > share * min(geoms[a].area, geoms[b].area):
+            n += 1
+    return n
+
+
 def _same_dim(geom: shapely.Geometry, dim: int) -> shapely.Geometry:
     """The parts of ``geom`` of dimension ``dim`` as one (Multi)LineString/Polygon."""
     if geom.is_empty or geom.geom_type != "GeometryCollection":
@@ -605,6 +619,8 @@ def build_demo(out_dir: str | os.PathLike = DEMO_DIR, *,
             n_villages=len(villages), population=int(v_pop.sum()),
             land_km2=land_m2 / 1e6, township_km2=township.area / 1e6,
             residential_floor_m2=float(res_floor.sum()),
+            n_crossing=int((buildings.geometry.difference(township).area > 0.5).sum()),
+            n_overlapping=_overlapping_pairs(buildings.geometry.values, 0.05),
             village_totals=tuple((c, n, int(p)) for c, n, p in zip(codes, names, v_pop)))
         (stage / "demo.toml").write_text(_toml(summary), encoding="utf-8")
         (stage / "README.md").write_text(_readme(summary, density), encoding="utf-8")
@@ -664,7 +680,7 @@ fields = {{ feature_id = "id", name = "name", water_kind = "kind" }}
 [layers.railways]
 path = "osm_context.gpkg"
 layer = "railways"
-where = "is_tunnel = 0"             # all rail here is underground (metro 2/9/10)
+where = "is_tunnel = 0"             # all rail here is underground (metro 2/9/10/12)
 fields = {{ feature_id = "id", name = "name" }}
 
 [population]
@@ -750,6 +766,22 @@ census counts.** Only the building footprints, roads, rails and water are real (
   {s.residential_floor_m2 / s.population:.1f} m² of residential floor area per person,
   close to the census figure for 黄浦区 (人均住房建筑面积 26.07 m²). The importer then
   allocates each 居委会's total to its residential buildings by floor area.
+
+## Real-world mess kept on purpose
+
+- Buildings were selected by their representative point, not cut: {s.n_crossing} of them reach
+  past the township's west / south edge (the extract edge), as footprints do at a real
+  街镇 boundary; `pucha boundaries` should report them.
+- OSM has a few overlapping footprints (a multipolygon building drawn over the ways of
+  its parts, {s.n_overlapping} pairs overlapping by more than 5 %); they are delivered as they are.
+  Negative 编号 are OSM relations.
+- The water layer mixes polygons (Huangpu, Suzhou Creek, ponds) and lines; three
+  fountain / label points of the source are left out.
+- One vector tile in the middle of Lujiazui is missing from the source; it lies in the
+  陆家嘴街道 neighbour, not in the demo township.
+- Every metro line here runs underground (lines 2, 9, 10, 12 and the Bund sightseeing
+  tunnel): `railways` and the road tunnels carry `is_tunnel = 1`, and `demo.toml` reads
+  only `is_tunnel = 0` features, so they draw no boundary.
 
 ## Licence
 
