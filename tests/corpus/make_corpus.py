@@ -60,6 +60,15 @@ SIDE = 300.0
 PEOPLE_PER_BUILDING = 34
 N_BUILDINGS = 36
 
+# model field -> source column, as the TOML [layers.X] fields table says it
+FIELDS = {
+    "buildings": {"id": "id", "name": "name", "use": "use", "floors": "floors",
+                  "population": "population"},
+    "villages": {"village_code": "code", "name": "name"},
+    "township": {"code": "code", "name": "name"},
+    "roads": {"road_id": "id", "name": "name", "road_class": "kind"},
+}
+
 HERE = Path(__file__).resolve().parent
 CaseFn = Callable[["Case"], None]
 CASES: dict[str, CaseFn] = {}
@@ -120,7 +129,8 @@ class Case:
         self.frames = base_frames("EPSG:4326")
         # layer kind -> (file name, TOML layer table); None = written by the case itself
         self.files: dict[str, str] = {k: f"{k}.geojson" for k in self.frames}
-        self.layer_opts: dict[str, dict[str, Any]] = {k: {} for k in self.frames}
+        self.layer_opts: dict[str, dict[str, Any]] = {
+            k: {"fields": dict(FIELDS[k])} for k in self.frames}
         self.toml: dict[str, Any] = {
             "project": {"name": TOWNSHIP_NAME, "township_code": TOWNSHIP_CODE,
                         "gpkg": "out/project.gpkg"},
@@ -250,7 +260,7 @@ def _trunc_geojson(c: Case) -> None:
 def _trunc_gpkg(c: Case) -> None:
     c.custom.add("buildings")
     c.files["buildings"] = "buildings.gpkg"
-    c.layer_opts["buildings"] = {"layer": "buildings"}
+    c.layer_opts["buildings"].update({"layer": "buildings"})
     c.folder.mkdir(parents=True, exist_ok=True)
     _write_gpkg(c.b, c.path("buildings"), "buildings")
     data = c.path("buildings").read_bytes()
@@ -314,6 +324,9 @@ def _csv_buildings(c: Case, *, columns: dict[str, str] | None = None, encoding: 
     df = pd.DataFrame({k: b[k] for k in b.columns if k != "geometry"})
     if columns:
         df = df.rename(columns=columns)
+        fields = c.layer_opts["buildings"]["fields"]
+        for k, v in list(fields.items()):
+            fields[k] = columns.get(v, v)
     for k, v in (extra or {}).items():
         df[k] = v
     df["WKT"] = [g.wkt for g in b.geometry.set_precision(1e-8)]
@@ -323,7 +336,7 @@ def _csv_buildings(c: Case, *, columns: dict[str, str] | None = None, encoding: 
     if bom:
         data = b"\xef\xbb\xbf" + data
     c.path("buildings").write_bytes(data)
-    c.layer_opts["buildings"] = {"wkt": "WKT", "crs": "EPSG:4326"}
+    c.layer_opts["buildings"].update({"wkt": "WKT", "crs": "EPSG:4326"})
 
 
 @case("csv_excel_bom")
@@ -338,6 +351,7 @@ def _csv_gbk(c: Case) -> None:
     """A CSV saved by Excel on a Chinese Windows PC: GBK, no BOM, no encoding declared."""
     _csv_buildings(c, encoding="gbk", columns={"id": "编号", "name": "建筑名称", "use": "用途",
                                                "floors": "层数", "population": "人口"})
+    del c.layer_opts["buildings"]["fields"]      # Chinese headers map out of the box
 
 
 @case("csv_xy_columns")
@@ -352,7 +366,7 @@ def _csv_xy(c: Case) -> None:
     df["lat"] = cent.y.round(7)
     c.folder.mkdir(parents=True, exist_ok=True)
     c.path("buildings").write_text(df.to_csv(index=False), encoding="utf-8")
-    c.layer_opts["buildings"] = {"x": "lon", "y": "lat", "crs": "EPSG:4326"}
+    c.layer_opts["buildings"].update({"x": "lon", "y": "lat", "crs": "EPSG:4326"})
 
 
 @case("fullwidth_codes")
@@ -409,7 +423,7 @@ def _gcj(c: Case) -> None:
 def _gcj_declared(c: Case) -> None:
     """The same GCJ-02 buildings, declared with gcj02 = true: imported in place."""
     _gcj(c)
-    c.layer_opts["buildings"] = {"gcj02": True}
+    c.layer_opts["buildings"].update({"gcj02": True})
 
 
 @case("zone_prefix_eastings")
@@ -418,7 +432,7 @@ def _zone_prefix(c: Case) -> None:
     c.b = c.b.to_crs("EPSG:4528").set_crs(WORK_CRS, allow_override=True)
     c.custom.add("buildings")
     c.files["buildings"] = "buildings.gpkg"
-    c.layer_opts["buildings"] = {"layer": "buildings"}
+    c.layer_opts["buildings"].update({"layer": "buildings"})
     c.folder.mkdir(parents=True, exist_ok=True)
     _write_gpkg(c.b, c.path("buildings"), "buildings")
 
@@ -438,7 +452,7 @@ def _no_crs(c: Case) -> None:
 def _no_crs_ok(c: Case) -> None:
     """The same shapefile without .prj, with crs = "EPSG:4549" in the TOML: imports fine."""
     _no_crs(c)
-    c.layer_opts["buildings"] = {"crs": WORK_CRS}
+    c.layer_opts["buildings"].update({"crs": WORK_CRS})
 
 
 @case("web_mercator_source")
@@ -447,7 +461,7 @@ def _webmerc(c: Case) -> None:
     c.b = c.b.to_crs("EPSG:3857")
     c.custom.add("buildings")
     c.files["buildings"] = "buildings.gpkg"
-    c.layer_opts["buildings"] = {"layer": "buildings"}
+    c.layer_opts["buildings"].update({"layer": "buildings"})
     c.folder.mkdir(parents=True, exist_ok=True)
     _write_gpkg(c.b, c.path("buildings"), "buildings")
 
@@ -664,14 +678,14 @@ def _big_building(c: Case) -> None:
 @case("missing_population_field")
 def _no_pop_field(c: Case) -> None:
     """The TOML maps population to a column that is not in the file (typo)."""
-    c.layer_opts["buildings"] = {"fields": {"population": "人口数"}}
+    c.layer_opts["buildings"]["fields"]["population"] = "人口数"
 
 
 @case("layer_name_typo")
 def _layer_typo(c: Case) -> None:
     c.custom.add("buildings")
     c.files["buildings"] = "buildings.gpkg"
-    c.layer_opts["buildings"] = {"layer": "buildngs"}
+    c.layer_opts["buildings"].update({"layer": "buildngs"})
     c.folder.mkdir(parents=True, exist_ok=True)
     _write_gpkg(c.b, c.path("buildings"), "buildings")
 
@@ -773,7 +787,7 @@ def _big(c: Case) -> None:
     c.b = pd.concat([big, keep], ignore_index=True)
     c.custom.add("buildings")
     c.files["buildings"] = "buildings.gpkg"
-    c.layer_opts["buildings"] = {"layer": "buildings"}
+    c.layer_opts["buildings"].update({"layer": "buildings"})
     c.frames = {k: f.to_crs("EPSG:4326") for k, f in c.frames.items()}
     c.folder.mkdir(parents=True, exist_ok=True)
     _write_gpkg(c.b, c.path("buildings"), "buildings")
