@@ -1,0 +1,34 @@
+"""``pucha maps`` through click's CliRunner."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from fixture_outputs import VA, make_tiny_project
+from pucha.scripts.cli import cli
+
+
+def test_help_teaches():
+    res = CliRunner().invoke(cli, ["maps", "--help"])
+    assert res.exit_code == 0
+    for s in ("Example", "--tiles", "--only-village",
+              "--no-pdf", "--jobs", "index.html", "tianditu:KEY", "local:DIR"):
+        assert s in res.output, s
+
+
+def test_maps_html_only_one_village(tmp_path):
+    gpkg = make_tiny_project(tmp_path / "t.gpkg")
+    res = CliRunner().invoke(cli, ["maps", str(gpkg), "-o", str(tmp_path / "out"), "-j", "1",
+                                   "--only-village", VA, "--no-pdf", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "2 个普查小区" in res.output
+    assert (tmp_path / "out" / "index.html").exists()
+    assert not list((tmp_path / "out").rglob("*.pdf"))
+
+
+def test_bad_tiles_is_a_clean_error(tmp_path):
+    gpkg = make_tiny_project(tmp_path / "t.gpkg")
+    res = CliRunner().invoke(cli, ["maps", str(gpkg), "-o", str(tmp_path / "o"),
+                                   "--tiles", "google"])
+    assert res.exit_code != 0
+    assert "unknown tile source" in str(res.exception) or "unknown tile source" in res.output
