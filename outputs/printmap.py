@@ -278,7 +278,7 @@ def area_figure(project: MapProject, area_code: str, *,
     area = project.area(area_code)
     vname = project.village_name(str(area["village_code"]))
     b, route = numbered if numbered is not None else number_area(project, area_code)
-    geom = area.geometry
+    geom = project.area_geometry(area_code)
     minx, miny, maxx, maxy = geom.bounds
     landscape = (maxx - minx) > 1.15 * (maxy - miny)
     fig, W, H = _page(landscape)
@@ -429,6 +429,7 @@ def area_figure(project: MapProject, area_code: str, *,
 def village_figure(project: MapProject, village_code: str) -> Figure:
     """The overview page of one 居/村: every area with its number and totals."""
     areas = project.areas[project.areas["village_code"] == village_code]
+    areas = areas[~(areas.geometry.isna() | areas.geometry.is_empty)]  # virtual: no land
     vname = project.village_name(village_code)
     union = shapely.union_all(np.asarray(areas.geometry.values))
     minx, miny, maxx, maxy = union.bounds

@@ -21,6 +21,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from pucha.errors import InputError
 from pucha.gis import schema as S
@@ -151,8 +152,31 @@ class MapProject:
             out[c] = out[c].fillna("").astype(str)
         return out.sort_values("building_id").reset_index(drop=True)
 
+    def area_geometry(self, area_code: str):
+        """The area polygon; for a virtual area (code 900+, no land) without one, the
+        outline of its buildings (or, failing that, of its 居/村), so it can be drawn."""
+        geom = self.area(area_code).geometry
+        if geom is not None and not geom.is_empty:
+            return geom
+        b = self.area_buildings(area_code)
+        if len(b):
+            return shapely.union_all(np.asarray(b.geometry.values)).buffer(20).envelope
+        v = self.villages[self.villages["village_code"] == str(self.area(area_code)
+                                                               ["village_code"])]
+        if len(v) and v.geometry.iloc[0] is not None and not v.geometry.iloc[0].is_empty:
+            return v.geometry.iloc[0]
+        raise InputError(f"{self.path}: area {area_code} has no geometry, no buildings and "
+                         "no 居/村 polygon; give it a polygon or remove it")
+
+    def is_virtual(self, area_code: str) -> bool:
+        """True for an area without land of its own (empty geometry)."""
+        geom = self.area(area_code).geometry
+        return geom is None or geom.is_empty
+
     def neighbours(self, area_code: str, *, tolerance: float = 1.0) -> gpd.GeoDataFrame:
         """Areas touching ``area_code`` (any 居/村), sorted by code."""
+        if self.is_virtual(area_code):
+            return self.areas.iloc[0:0]
         geom = self.area(area_code).geometry
         idx = self.areas.sindex.query(geom.buffer(tolerance), predicate="intersects")
         nb = self.areas.iloc[sorted(idx)]

@@ -427,6 +427,5 @@ def route_area(buildings: gpd.GeoDataFrame, area: BaseGeometry, roads: gpd.GeoDa
 def number_area(project, area_code: str, **kwargs) -> tuple[gpd.GeoDataFrame, Route]:
     """The buildings of ``area_code`` of a :class:`~pucha.outputs.project.MapProject`,
     numbered in walking order (column ``number``), and the route."""
-    area = project.area(area_code)
     b = project.area_buildings(area_code)
-    return route_area(b, area.geometry, project.roads, **kwargs)
+    return route_area(b, project.area_geometry(area_code), project.roads, **kwargs)

@@ -260,7 +260,7 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
     area = project.area(area_code)
     vname = project.village_name(str(area["village_code"]))
     b, route = numbered if numbered is not None else number_area(project, area_code)
-    geom = area.geometry
+    geom = project.area_geometry(area_code)
     minx, miny, maxx, maxy = geom.bounds
     pad = max(60.0, 0.15 * max(maxx - minx, maxy - miny))
     view = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
@@ -399,6 +399,7 @@ def village_map(project: MapProject, village_code: str, *, tiles: TileSource | N
                 area_links: dict[str, str] | None = None) -> folium.Map:
     """Overview of one 居/村: every area with its number, linked to its own HTML."""
     areas = project.areas[project.areas["village_code"] == village_code]
+    areas = areas[~(areas.geometry.isna() | areas.geometry.is_empty)]  # virtual: no land
     vname = project.village_name(village_code)
     minx, miny, maxx, maxy = areas.total_bounds
     pad = max(60.0, 0.05 * max(maxx - minx, maxy - miny))
