@@ -291,7 +291,9 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
                         "population": r["人口"], "dwellings": r["住房套数"],
                         "n_buildings": r["建筑栋数"], "html": layout.rel(h),
                         "pdf": layout.rel(p) if p else ""})
-    write_text(layout.index(), index_html(project, entries, village_entries=village_entries))
+    write_text(layout.index(), index_html(
+        project, entries, village_entries=village_entries,
+        extra_links=[("普查小区登记表 (Excel)", layout.rel(t_xlsx)), ("登记表 (CSV)", layout.rel(t_csv))]))
     res.html.append(layout.index())
     res.n_areas = len(area_files)
     res.n_villages = len(vcodes)

@@ -490,14 +490,15 @@ q.addEventListener('input',run);run();
 """
 
 
-def index_html(project: MapProject, entries: list[dict], *, village_entries: list[dict]
-               ) -> str:
+def index_html(project: MapProject, entries: list[dict], *, village_entries: list[dict],
+               extra_links: list[tuple[str, str]] | None = None) -> str:
     """The township index: search by area code or 居/村 name, links to every file.
 
     ``entries``: one dict per area with keys area_code, village_code, village,
     population, dwellings, n_buildings, html, pdf (relative links; "" = none).
     ``village_entries``: one per 居/村 with village_code, village, overview, atlas,
-    register.
+    register. ``extra_links``: extra ``(label, href)`` pairs shown under the title
+    (e.g. the township registers).
     """
     title = escape_text(f"{project.township_name} 普查小区图 索引")
     rows = []
@@ -534,7 +535,9 @@ def index_html(project: MapProject, entries: list[dict], *, village_entries: lis
         f"{len(village_entries)} 个居/村 · 人口 {total} 人"
         + (f" · 数据日期 {escape_text(project.data_date)}" if project.data_date else "")
         + "</div>"
-        '<p><input id="q" type="search" placeholder="输入普查小区代码或居/村名称搜索" '
+        + ("<div>" + " · ".join(f'<a href="{escape_text(h)}">{escape_text(t)}</a>'
+                                for t, h in extra_links) + "</div>" if extra_links else "")
+        + '<p><input id="q" type="search" placeholder="输入普查小区代码或居/村名称搜索" '
         'autocomplete="off"><span id="count"></span></p>'
         "<table><thead><tr><th>代码</th><th>居/村</th><th>人口</th><th>住房</th><th>建筑</th>"
         "<th>地图</th><th>PDF</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"

@@ -103,3 +103,55 @@ def test_area_map_offline_in_chromium(area_html: Path):
             browser.close()
     assert blocked == []
     assert requests and all(u.startswith(("file://", "data:")) for u in requests)
+
+
+def _launch(p):
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+def test_local_tiles_load_from_file_and_index_search(tmp_path):
+    """A local tile folder beside the pack: tiles come from file://, nothing else leaves."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    import numpy as np
+    from matplotlib import image
+
+    from pucha.basemaps.tiles import parse_tile_spec
+
+    tiles = tmp_path / "tiles"
+    for z, x, y in ((17, 109356, 53520), (17, 109357, 53520)):
+        (tiles / str(z) / str(x)).mkdir(parents=True, exist_ok=True)
+        image.imsave(tiles / str(z) / str(x) / f"{y}.png", np.zeros((256, 256, 3)))
+    gpkg = make_tiny_project(tmp_path / "t.gpkg")
+    res = make_pack(gpkg, tmp_path / "out", jobs=1, progress=False, pdf=False,
+                    tile_source=parse_tile_spec(f"local:{tiles}"))
+    html = next(p for p in res.html if p.name == f"{VA}001.html")
+    requests: list[str] = []
+    blocked: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            ctx = browser.new_context(viewport={"width": 412, "height": 860})
+            ctx.route(re.compile(r"^(?!file:|data:)"),
+                      lambda r: (blocked.append(r.request.url), r.abort()))
+            page = ctx.new_page()
+            page.on("request", lambda req: requests.append(req.url))
+            page.goto(html.as_uri())
+            page.wait_for_selector(".pucha-num", timeout=10000)
+            page.wait_for_timeout(500)
+            tile_reqs = [u for u in requests if "/tiles/" in u]
+            assert tile_reqs and all(u.startswith("file://") for u in tile_reqs)
+            # the index filters by 居/村 name and by code
+            page.goto((res.out_dir / "index.html").as_uri())
+            page.fill("#q", "西湖")
+            visible = page.evaluate("""() => Array.from(document.querySelectorAll('tbody tr'))
+                .filter(r => r.style.display !== 'none').map(r => r.dataset.key)""")
+            assert visible and all("西湖" in k for k in visible)
+            page.fill("#q", "310118002001002")
+            visible = page.evaluate("""() => Array.from(document.querySelectorAll('tbody tr'))
+                .filter(r => r.style.display !== 'none' && r.className !== 'vil')
+                .map(r => r.dataset.key)""")
+            assert len(visible) == 1 and visible[0].startswith("310118002001002")
+            assert "1 个普查小区" in page.inner_text("#count")
+        finally:
+            browser.close()
+    assert blocked == []
