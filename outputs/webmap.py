@@ -153,11 +153,13 @@ return [lon+dlon,lat+dlat];}
 """
 
 
-def _locate_js(map_name: str, gcj: bool) -> str:
+def _locate_js(map_name: str, gcj: bool, attribution: str = "") -> str:
     shift = "var s=puchaGcj(lon,lat);lon=s[0];lat=s[1];" if gcj else ""
+    attr = json.dumps(attribution, ensure_ascii=False)
     return ((_GCJ_JS if gcj else "") + """
 document.addEventListener('DOMContentLoaded',function(){
 L.control.scale({metric:true,imperial:false,maxWidth:150}).addTo(%(map)s);
+if(%(map)s.attributionControl){%(map)s.attributionControl.addAttribution(%(attr)s);}
 var btn=document.getElementById('pucha-locate'),msg=document.getElementById('pucha-locmsg');
 var mk=null,circ=null;
 function say(t){msg.textContent=t;msg.style.display=t?'block':'none';}
@@ -175,19 +177,20 @@ btn.addEventListener('click',function(ev){
   },function(e){say('无法定位：'+e.message);},{enableHighAccuracy:true,timeout:15000,maximumAge:30000});
 });
 });
-""" % {"shift": shift, "map": map_name})
+""" % {"shift": shift, "map": map_name, "attr": attr})
 
 
 class _LocateScript(RawHtml):
     """The locate-me script; the map's JS name is read at render time (ids change)."""
 
-    def __init__(self, m: folium.Map, gcj: bool) -> None:
+    def __init__(self, m: folium.Map, gcj: bool, attribution: str = "") -> None:
         super().__init__("", name="LocateScript")
         self._map = m
         self._gcj = gcj
+        self._attr = attribution  # already escaped
 
     def render(self, **kwargs) -> str:
-        return _locate_js(self._map.get_name(), self._gcj)
+        return _locate_js(self._map.get_name(), self._gcj, self._attr)
 
 
 def _popup_html(row, area_code: str) -> str:
@@ -385,7 +388,8 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
                                 + '<button id="pucha-locate" type="button" title="显示我的位置"'
                                   ' aria-label="显示我的位置">◎</button>'
                                   '<div id="pucha-locmsg"></div>'), name="pucha_panels")
-    root.script.add_child(_LocateScript(m, bool(tiles and tiles.gcj02)), name="pucha_locate")
+    root.script.add_child(_LocateScript(m, bool(tiles and tiles.gcj02), escape_text(
+        attribution_text(project.attribution))), name="pucha_locate")
     return m
 
 
@@ -454,7 +458,8 @@ def village_map(project: MapProject, village_code: str, *, tiles: TileSource | N
                                 + '<button id="pucha-locate" type="button" title="显示我的位置"'
                                   ' aria-label="显示我的位置">◎</button>'
                                   '<div id="pucha-locmsg"></div>'), name="pucha_panels")
-    root.script.add_child(_LocateScript(m, bool(tiles and tiles.gcj02)), name="pucha_locate")
+    root.script.add_child(_LocateScript(m, bool(tiles and tiles.gcj02), escape_text(
+        attribution_text(project.attribution))), name="pucha_locate")
     return m
 
 

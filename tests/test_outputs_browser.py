@@ -79,6 +79,9 @@ def test_area_map_offline_in_chromium(area_html: Path):
             assert page.locator("#pucha-head h1").inner_text().startswith("东方居委会 第001普查小区")
             assert page.locator(".leaflet-control-scale").count() == 1
             assert page.locator("#pucha-locate").count() == 1
+            # ODbL attribution visible on the map itself (not only in the legend)
+            assert "© OpenStreetMap contributors" in page.locator(
+                ".leaflet-control-attribution").inner_text()
 
             # a popup opens on click of building no. 1 (the hostile name)
             page.locator(".pucha-num", has_text="1").first.click(force=True)
