@@ -352,7 +352,9 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
             mk.add_to(fgb)
     fgb.add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
-    m.fit_bounds([[by0, bx0], [by1, bx1]])
+    ax0, ay0, ax1, ay1 = ag.total_bounds  # fit the area itself, below the header
+    m.fit_bounds([[ay0, ax0], [ay1, ax1]], padding_top_left=(8, 96),
+                 padding_bottom_right=(8, 24))
 
     # header, legend, locate button
     title = escape_text(area_title(vname, area_code, area.get("seq")))
@@ -445,7 +447,8 @@ def village_map(project: MapProject, village_code: str, *, tiles: TileSource | N
             html=f'<div class="pucha-nb"><b>{escape_text(code[-3:])}</b></div>',
             icon_size=(0, 0)), interactive=False).add_to(fg)
     fg.add_to(m)
-    m.fit_bounds([[by0, bx0], [by1, bx1]])
+    m.fit_bounds([[by0, bx0], [by1, bx1]], padding_top_left=(8, 96),
+                 padding_bottom_right=(8, 24))
     pop = int(areas["population"].sum())
     title = escape_text(f"{vname} 普查小区总图")
     lines = [f"{escape_text(village_code)} · {len(areas)} 个普查小区 · 人口 {pop} 人"]
