@@ -37,7 +37,7 @@ STYLE = {
     "road_casing": "#909090", "rail": "#606060",
     "building_other": "#d9d4cc", "building_other_edge": "#b0a89c",
     "village_line": "#7b3294", "neighbour_line": "#888888", "neighbour_text": "#555555",
-    "road_text": "#333333", "water_text": "#1f5f99",
+    "road_text": "#333333", "water_text": "#1f5f99", "town_line": "#2d6a2d",
 }
 
 
@@ -76,6 +76,8 @@ class BasemapLayers:
     buildings: gpd.GeoDataFrame
     areas: gpd.GeoDataFrame
     villages: gpd.GeoDataFrame
+    towns: gpd.GeoDataFrame | None = None
+    town_labels: list[tuple[str, float, float]] | None = None
 
 
 def _clip(gdf: gpd.GeoDataFrame | None, view: BaseGeometry, columns: tuple[str, ...],
@@ -112,15 +114,27 @@ def clip_layers(view: BaseGeometry, *, roads: gpd.GeoDataFrame | None = None,
                 buildings: gpd.GeoDataFrame | None = None,
                 areas: gpd.GeoDataFrame | None = None,
                 villages: gpd.GeoDataFrame | None = None,
+                towns: gpd.GeoDataFrame | None = None,
                 exclude_buildings: set[str] | None = None,
                 exclude_areas: set[str] | None = None) -> BasemapLayers:
     """Clip the project layers to the rectangle around ``view``.
 
     ``buildings`` named in ``exclude_buildings`` (the area's own, drawn on top by
     the caller) and ``areas`` in ``exclude_areas`` are left out. 居/村 polygons
-    become their boundary lines.
+    become their boundary lines. ``towns`` (columns code, name: this 街道/镇 and
+    the neighbouring ones) become boundary lines plus one name label for each
+    neighbouring town that shows in the view.
     """
     rect = box(*view.bounds)
+    town_lines = _clip(towns, rect, ("code", "name"), boundary=True)
+    labels: list[tuple[str, float, float]] = []
+    if towns is not None and len(towns):
+        idx = np.sort(towns.sindex.query(rect, predicate="intersects"))
+        for name, geom in zip(towns.iloc[idx]["name"], towns.iloc[idx].geometry):
+            part = geom.intersection(rect)
+            if str(name).strip() and not part.is_empty and part.area > 0.02 * rect.area:
+                p = part.representative_point()
+                labels.append((str(name), p.x, p.y))
     return BasemapLayers(
         view=rect,
         roads=_clip(roads, rect, ("name", "road_class")),
@@ -131,6 +145,7 @@ def clip_layers(view: BaseGeometry, *, roads: gpd.GeoDataFrame | None = None,
         areas=_clip(areas, rect, ("area_code", "village_code"),
                     exclude=("area_code", exclude_areas or set())),
         villages=_clip(villages, rect, ("village_code", "name"), boundary=True),
+        towns=town_lines, town_labels=labels,
     )
 
 
@@ -251,6 +266,13 @@ def add_to_folium(m, layers: BasemapLayers, *, shift: Callable | None = None,
             "color": STYLE["village_line"], "weight": 3, "dashArray": "10 6"},
             interactive=False).add_to(fg)
         fg.add_to(m)
+    t = disp(layers.towns) if layers.towns is not None else None
+    if t is not None and len(t):
+        fg = folium.FeatureGroup(name="街镇界")
+        folium.GeoJson(_geojson(t), style_function=lambda f: {
+            "color": STYLE["town_line"], "weight": 4, "dashArray": "14 5 3 5"},
+            interactive=False).add_to(fg)
+        fg.add_to(m)
     a = disp(layers.areas)
     if len(a):
         fg = folium.FeatureGroup(name="相邻普查小区")
@@ -259,7 +281,8 @@ def add_to_folium(m, layers: BasemapLayers, *, shift: Callable | None = None,
             interactive=False).add_to(fg)
         fg.add_to(m)
     # name labels (roads, water) as small text markers
-    labels = [(t, x, y, ang, "road") for t, x, y, ang in label_points(layers.roads)]
+    labels = [(t, x, y, 0.0, "town") for t, x, y in (layers.town_labels or [])]
+    labels += [(t, x, y, ang, "road") for t, x, y, ang in label_points(layers.roads)]
     labels += [(t, x, y, ang, "water") for t, x, y, ang in label_points(layers.water)]
     if labels:
         fg = folium.FeatureGroup(name="地名注记")
@@ -269,7 +292,8 @@ def add_to_folium(m, layers: BasemapLayers, *, shift: Callable | None = None,
                                crs=layers.roads.crs or layers.water.crs)
         pts = disp(pts)
         for (text, _x, _y, ang, kind), p in zip(labels, pts.geometry):
-            colour = STYLE["road_text"] if kind == "road" else STYLE["water_text"]
+            colour = {"road": STYLE["road_text"], "water": STYLE["water_text"],
+                      "town": STYLE["town_line"]}[kind]
             html_ = (f'<div class="pucha-lbl" style="color:{colour};'
                      f'transform:translate(-50%,-50%) rotate({-ang:.0f}deg)">'
                      f'{escape_text(text)}</div>')
@@ -309,6 +333,14 @@ def draw_on_axes(ax, layers: BasemapLayers, *, fontsize: float = 6.5,
     if len(layers.villages):
         layers.villages.plot(ax=ax, color=STYLE["village_line"], linewidth=1.4,
                              linestyle=(0, (6, 3)), zorder=4)
+    if layers.towns is not None and len(layers.towns):
+        layers.towns.plot(ax=ax, color=STYLE["town_line"], linewidth=2.0,
+                          linestyle=(0, (8, 2, 2, 2)), zorder=4)
+    for text, x, y in layers.town_labels or []:
+        ax.text(x, y, text, fontsize=fontsize + 2, color=STYLE["town_line"], ha="center",
+                va="center", zorder=8, clip_on=True,
+                bbox=dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none",
+                          alpha=0.75))
     if len(layers.areas):
         layers.areas.boundary.plot(ax=ax, color=STYLE["neighbour_line"], linewidth=0.6, zorder=4)
     if road_labels:

@@ -325,6 +325,7 @@ def area_figure(project: MapProject, area_code: str, *,
     layers = clip_layers(view, roads=project.roads, water=project.water,
                          railways=project.railways, buildings=project.buildings,
                          areas=project.areas, villages=project.villages,
+                         towns=project.towns,
                          exclude_buildings=set(b["building_id"]), exclude_areas={area_code})
     texts += [t for t in layers.roads["name"]] + [t for t in layers.water["name"]]
     draw_on_axes(ax, layers)
@@ -453,6 +454,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     view = shapely.box(xlim[0], ylim[0], xlim[1], ylim[1])
     layers = clip_layers(view, roads=project.roads, water=project.water,
                          railways=project.railways, villages=project.villages,
+                         towns=project.towns,
                          areas=project.areas, exclude_areas=set(areas["area_code"]))
     layers.roads = layers.roads[layers.roads["road_class"] != "path"]
     texts = [title, stats, footer] + list(layers.roads["name"]) + list(layers.water["name"])

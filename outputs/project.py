@@ -85,6 +85,7 @@ class MapProject:
     roads: gpd.GeoDataFrame
     water: gpd.GeoDataFrame
     railways: gpd.GeoDataFrame
+    towns: gpd.GeoDataFrame | None = None
     data_date: str = ""
     attribution: str = ""
     meta: dict = field(default_factory=dict)
@@ -232,6 +233,16 @@ def load_project(gpkg: str | os.PathLike, *, attribution: str | None = None) -> 
     water = _read(path, S.LAYER_WATER, S.WATER_COLUMNS, crs, layers)
     rail = _read(path, S.LAYER_RAILWAYS, S.LINE_COLUMNS, crs, layers)
     township = _read(path, S.LAYER_TOWNSHIP, S.TOWNSHIP_COLUMNS, crs, layers)
+    neighbour_towns = _read(path, S.LAYER_NEIGHBOURS, S.NEIGHBOUR_COLUMNS, crs, layers)
+    parts = [gpd.GeoDataFrame({"code": t["code"].astype(str).values,
+                               "name": t["name"].fillna("").astype(str).values},
+                              geometry=gpd.GeoSeries(t.geometry.values, crs=crs), crs=crs)
+             for t in (township, neighbour_towns)
+             if isinstance(t, gpd.GeoDataFrame) and len(t) and "name" in t.columns]
+    towns = pd.concat(parts, ignore_index=True) if parts else None
+    if towns is not None:
+        towns = gpd.GeoDataFrame(towns, geometry="geometry", crs=crs)
+        towns = towns[~(towns.geometry.isna() | towns.geometry.is_empty)].reset_index(drop=True)
     for df, cols in ((roads, ("name",)), (water, ("name",)), (rail, ("name",)),
                      (villages, ("name", "kind"))):
         for c in cols:
@@ -259,5 +270,6 @@ def load_project(gpkg: str | os.PathLike, *, attribution: str | None = None) -> 
     logger.info("读取 %s: %d 个普查小区, %d 栋建筑", path.name, len(areas), len(buildings))
     return MapProject(path=path, crs=crs, township_code=tcode, township_name=tname,
                       villages=villages, areas=areas, buildings=buildings, building_areas=ba,
-                      roads=roads, water=water, railways=rail, data_date=data_date,
+                      roads=roads, water=water, railways=rail, towns=towns,
+                      data_date=data_date,
                       attribution=attribution, meta=meta)

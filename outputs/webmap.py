@@ -271,6 +271,7 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
     layers = clip_layers(view, roads=project.roads, water=project.water,
                          railways=project.railways, buildings=project.buildings,
                          areas=project.areas, villages=project.villages,
+                         towns=project.towns,
                          exclude_buildings=set(b["building_id"]), exclude_areas={area_code})
 
     def shift(g):
@@ -412,6 +413,7 @@ def village_map(project: MapProject, village_code: str, *, tiles: TileSource | N
     view = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
     layers = clip_layers(view, roads=project.roads, water=project.water,
                          railways=project.railways, villages=project.villages,
+                         towns=project.towns,
                          areas=project.areas,
                          exclude_areas=set(areas["area_code"]))
     layers.roads = layers.roads[layers.roads["road_class"] != "path"]

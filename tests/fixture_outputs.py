@@ -128,8 +128,12 @@ def make_tiny_project(path: Path, *, hostile: bool = False, emoji: bool = False)
                              geometry=[LineString([(X0 - 50, Y0 - 20), (X0 + 850, Y0 - 20)])],
                              crs=CRS)
     ba = pd.DataFrame(ba_rows)
+    neighbours = gpd.GeoDataFrame({"code": ["310118003"], "name": ["香花桥街道"]},
+                                  geometry=[box(X0 + 800, Y0 - 100, X0 + 1300, Y0 + 500)],
+                                  crs=CRS)
     update_gpkg(path, {"township": township, "villages": villages, "buildings": buildings,
-                       "roads": roads, "water": water, "areas": areas, "building_areas": ba},
+                       "roads": roads, "water": water, "areas": areas, "building_areas": ba,
+                       "neighbours": neighbours},
                 fresh=True, meta={"maps": {"data_date": "2026-11"},
                                   "project": {"name": "盈浦街道", "data_date": "2026-11"}})
     return path

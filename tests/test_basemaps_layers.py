@@ -68,3 +68,15 @@ def test_attribution():
     assert attribution_text() == "© OpenStreetMap contributors (ODbL 1.0)"
     assert is_osm_attribution(attribution_text())
     assert attribution_text("a", "", "a", "b") == "a | b"
+
+
+def test_township_and_neighbouring_towns(tmp_path):
+    """Village B's east edge is the township edge; 香花桥街道 lies beyond it."""
+    p = load_project(make_tiny_project(tmp_path / "t.gpkg"))
+    assert set(p.towns["name"]) == {"盈浦街道", "香花桥街道"}
+    view = box(X0 + 600, Y0 - 50, X0 + 1000, Y0 + 450)
+    lay = clip_layers(view, towns=p.towns)
+    assert len(lay.towns) >= 1
+    assert [t for t, *_ in lay.town_labels] == ["盈浦街道", "香花桥街道"]
+    far = clip_layers(box(X0, Y0, X0 + 100, Y0 + 100), towns=p.towns)
+    assert [t for t, *_ in far.town_labels] == ["盈浦街道"]
