@@ -23,6 +23,7 @@ import io
 import logging
 import math
 import os
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -328,6 +329,7 @@ def area_figure(project: MapProject, area_code: str, *,
                          towns=project.towns,
                          exclude_buildings=set(b["building_id"]), exclude_areas={area_code})
     texts += [t for t in layers.roads["name"]] + [t for t in layers.water["name"]]
+    texts += [t for t, *_ in layers.town_labels or []]
     draw_on_axes(ax, layers)
     gpd.GeoSeries([geom], crs=project.crs).boundary.plot(ax=ax, color=AREA_COLOUR,
                                                         linewidth=2.2, zorder=6)
@@ -458,6 +460,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
                          areas=project.areas, exclude_areas=set(areas["area_code"]))
     layers.roads = layers.roads[layers.roads["road_class"] != "path"]
     texts = [title, stats, footer] + list(layers.roads["name"]) + list(layers.water["name"])
+    texts += [t for t, *_ in layers.town_labels or []]
     draw_on_axes(ax, layers)
     areas.boundary.plot(ax=ax, color=AREA_COLOUR, linewidth=1.2, zorder=6)
     halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
@@ -484,7 +487,8 @@ def project_texts(project: MapProject) -> list[str]:
     """Every data string a page may draw (names, addresses, codes, dates)."""
     out = [project.township_name, project.township_code, project.data_date,
            attribution_text(project.attribution)]
-    for df, cols in ((project.villages, ("name", "kind", "village_code")),
+    towns = project.towns if project.towns is not None else project.villages.iloc[0:0]
+    for df, cols in ((project.villages, ("name", "kind", "village_code")), (towns, ("name",)),
                      (project.roads, ("name",)), (project.water, ("name",)),
                      (project.buildings, ("name", "address", "building_id")),
                      (project.areas, ("area_code", "sizhi", "east", "south", "west", "north"))):
@@ -496,7 +500,9 @@ def project_texts(project: MapProject) -> list[str]:
 
 def _draw(make, *args, **kwargs) -> tuple[Figure, bool]:
     """Build a figure with the subset font; rebuild with the full font if it lacks a glyph."""
-    with matplotlib.rc_context(pdf_rc()):
+    with matplotlib.rc_context(pdf_rc()), warnings.catch_warnings():
+        # A glyph outside the subset is caught below and the page redrawn.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig = make(*args, **kwargs)
     if _SUBSET["family"] and not _subset_covers(getattr(fig, "_pucha_texts", [])):
         with matplotlib.rc_context(pdf_rc(full=True)):
