@@ -74,7 +74,6 @@ def use_subset_font(texts: list[str]) -> str | None:
     subset could not be made: then the full font is used).
     """
     import hashlib
-    import tempfile
 
     from matplotlib import font_manager
 
@@ -98,7 +97,8 @@ def use_subset_font(texts: list[str]) -> str | None:
 
         fp = font_manager.findfont(font_manager.FontProperties(family=family),
                                    fallback_to_default=False)
-        folder = Path(tempfile.gettempdir()) / "pucha-fonts"
+        # per-user cache, not the shared temp dir (no planted fonts, no temp files left)
+        folder = Path(matplotlib.get_cachedir()) / "pucha-fonts"
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / f"{key}.otf"
         if not out.exists():

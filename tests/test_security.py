@@ -32,9 +32,13 @@ BUILDING_NAMES = ['<img src=x onerror=alert(1)>', '" onmouseover="alert(2)', "=1
 RAW_HOSTILE = ["<script>alert(", "<img src=x", '" onmouseover="', "</script><script>"]
 
 
-def run_pucha(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the real ``pucha`` command line in a fresh interpreter."""
+def run_pucha(*args: str, cwd: Path, timeout: float = 600,
+              tmpdir: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``pucha`` command line in a fresh interpreter (own TMPDIR if given)."""
     env = dict(os.environ, PYTHONHASHSEED="0")
+    if tmpdir is not None:
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        env.update(TMPDIR=str(tmpdir), TEMP=str(tmpdir), TMP=str(tmpdir))
     return subprocess.run([sys.executable, "-m", "pucha.scripts.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -83,8 +87,10 @@ def hostile_pack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         b.loc[b.index[i], "name"] = n
         b.loc[b.index[i], "address"] = n
     update_gpkg(gpkg, {"villages": v, "buildings": b})
+    (root / "tmp").mkdir()
     before = sorted(p.name for p in root.iterdir())
-    r = run_pucha("-q", "maps", str(gpkg), "-o", str(root / "pack"), "-j", "2", "-q", cwd=root)
+    r = run_pucha("-q", "maps", str(gpkg), "-o", str(root / "pack"), "-j", "2", "-q", cwd=root,
+                  tmpdir=root / "tmp")
     assert r.returncode == 0, r.stderr[-3000:]
     return {"root": root, "pack": root / "pack", "before": before, "result": r}
 
@@ -159,6 +165,7 @@ def test_configured_tile_source_is_the_only_host(tmp_path: Path, hostile_pack: d
 
 def test_no_temporary_files_left(hostile_pack: dict) -> None:
     assert scan.temp_leftovers(hostile_pack["root"]) == []
+    assert sorted((hostile_pack["root"] / "tmp").rglob("*")) == [], "files left in TMPDIR"
 
 
 def test_scan_sees_text_inside_every_format(tmp_path: Path) -> None:
@@ -186,3 +193,66 @@ def test_scan_sees_text_inside_every_format(tmp_path: Path) -> None:
     plt.close(fig)
     hits = scan.find_values(tmp_path, [secret])
     assert sorted(hits) == ["a.csv", "a.gpkg", "a.html", "a.pdf", "a.xlsx"]
+
+
+# --------------------------------------------------------------------------- end to end
+PERSONAL = ["张三丰00", "张三丰17", "张三丰35", "310118198001010000", "310118198001010023",
+            "13912340007", "13912340035"]
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``pucha run`` (import, boundaries, partition, check, maps) on the corpus base with a
+    personal-data CSV register (姓名/身份证号/联系电话) and hostile 居/村 names."""
+    from corpus.make_corpus import make_case
+
+    root = tmp_path_factory.mktemp("e2e")
+    toml = make_case(["name_script_tag", "name_path_traversal", "resident_personal_columns"],
+                     root / "src")
+    src_text = (root / "src" / "buildings.csv").read_text(encoding="utf-8")
+    assert all(v in src_text for v in PERSONAL)          # the values ARE in the input
+    r = run_pucha("-q", "run", str(toml), "-o", str(root / "out"), "-j", "2", cwd=root,
+                  tmpdir=root / "tmp")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+    return {"root": root, "out": root / "out", "stderr": r.stderr}
+
+
+def test_personal_data_never_reaches_an_output(full_run: dict) -> None:
+    out = full_run["out"]
+    files = scan.output_files(out)
+    assert any(p.suffix == ".gpkg" for p in files) and any(p.suffix == ".pdf" for p in files)
+    hits = scan.find_values(out, PERSONAL)
+    assert not hits, f"personal data in outputs: {hits}"
+    # the column names are gone from the project too (not just emptied)
+    from pucha.gis.write import read_layer
+    cols = set(read_layer(out / "project.gpkg", "buildings").columns)
+    assert not cols & {"姓名", "身份证号", "联系电话"}
+
+
+def test_personal_columns_dropped_with_a_warning_naming_them(full_run: dict) -> None:
+    from pucha.gis.write import read_layer
+
+    p = read_layer(full_run["out"] / "project.gpkg", "problems")
+    msgs = " ".join(p["message"].astype(str))
+    for col in ("姓名", "身份证号", "联系电话"):
+        assert col in msgs, f"no problem row names the dropped column {col}"
+
+
+def test_full_run_stays_inside_and_offline(full_run: dict) -> None:
+    root, out = full_run["root"], full_run["out"]
+    assert sorted(p.name for p in root.iterdir()) == ["out", "src", "tmp"]
+    assert sorted((root / "tmp").rglob("*")) == [], "temporary files left in TMPDIR"
+    bad = {}
+    for p in scan.output_files(out):
+        assert p.resolve().is_relative_to(out.resolve())
+        for text in scan.texts(p):
+            found = {u for u in scan.urls(text) if not scan.inert(u)}
+            if p.suffix == ".html":
+                found |= scan.fetching_urls(text)
+                for raw in RAW_HOSTILE:
+                    assert raw not in text, f"{p.relative_to(out)} holds unescaped {raw!r}"
+            if found:
+                bad.setdefault(p.relative_to(out).as_posix(), set()).update(found)
+    assert not bad, bad
+    assert scan.temp_leftovers(root) == []
