@@ -16,12 +16,14 @@ import csv
 import io
 import math
 import os
+import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from pucha.gis.write import atomic_path, write_bytes
+from pucha.gis.write import write_bytes
 from pucha.outputs.project import MapProject
 
 __all__ = ["REGISTER_COLUMNS", "register_rows", "register_frame", "write_register_csv",
@@ -142,6 +144,25 @@ def write_register_xlsx(rows: list[dict[str, object]], dest: str | os.PathLike, 
     ws.print_title_rows = "1:1"
     wb.properties.title = title
     wb.properties.creator = "pucha"
-    with atomic_path(dest) as tmp:
-        wb.save(tmp)
-    return Path(dest)
+    raw = io.BytesIO()
+    wb.save(raw)
+    return write_bytes(dest, _stable_zip(raw.getvalue()))
+
+
+_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """Rewrite an XLSX with fixed timestamps so identical registers are identical bytes."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _STAMP.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", body)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            dst.writestr(zi, body)
+    return out.getvalue()

@@ -70,3 +70,13 @@ def test_unpartitioned_project_is_a_clear_error(tmp_path):
     _drop_layer(p, "areas")
     with pytest.raises(InputError, match="pucha partition"):
         load_project(p)
+
+
+def test_xlsx_is_byte_identical_across_runs(project, tmp_path):
+    a = write_register_xlsx(_rows(project), tmp_path / "a.xlsx").read_bytes()
+    import time
+    time.sleep(1.1)
+    b = write_register_xlsx(_rows(project), tmp_path / "b.xlsx").read_bytes()
+    assert a == b
+    ws = openpyxl.load_workbook(tmp_path / "b.xlsx").active
+    assert ws.cell(row=1, column=1).value == "普查小区代码"
