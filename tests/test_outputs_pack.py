@@ -153,3 +153,23 @@ def test_real_lujiazui_parallel_with_amap_tiles(tmp_path, lujiazui_gpkg):
         leaflet_assets()[0].encode(), b""))}
     assert hosts == {b"webrd0{s}.is.autonavi.com"}
     assert b"puchaGcj" in html  # GPS position shifted like the overlays
+
+
+def test_byte_identical_under_different_hash_seeds(tmp_path):
+    """Same project, PYTHONHASHSEED 1 vs 2, 2 workers: every file identical."""
+    import os
+    import sys
+
+    gpkg = make_tiny_project(tmp_path / "t.gpkg", hostile=True)
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        code = (f"from pucha.outputs.pack import make_pack; make_pack({str(gpkg)!r}, "
+                f"{str(out)!r}, jobs=2, progress=False, only_village={VA!r})")
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        outs.append(out)
+    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
+    for f in files:
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
