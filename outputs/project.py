@@ -251,7 +251,8 @@ def load_project(gpkg: str | os.PathLike, *, attribution: str | None = None) -> 
     meta = read_meta(path)
     maps = meta.get("maps") if isinstance(meta.get("maps"), dict) else {}
     proj = meta.get("project") if isinstance(meta.get("project"), dict) else {}
-    settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
+    settings = next((meta[k] for k in ("settings", "config", "import.settings")
+                     if isinstance(meta.get(k), dict)), {})
     smaps = settings.get("maps", {}) if isinstance(settings.get("maps"), dict) else {}
     sproj = settings.get("project", {}) if isinstance(settings.get("project"), dict) else {}
     data_date = str(maps.get("data_date") or smaps.get("data_date") or proj.get("data_date")
