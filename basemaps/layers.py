@@ -122,17 +122,19 @@ def clip_layers(view: BaseGeometry, *, roads: gpd.GeoDataFrame | None = None,
     ``buildings`` named in ``exclude_buildings`` (the area's own, drawn on top by
     the caller) and ``areas`` in ``exclude_areas`` are left out. 居/村 polygons
     become their boundary lines. ``towns`` (columns code, name: this 街道/镇 and
-    the neighbouring ones) become boundary lines plus one name label for each
-    neighbouring town that shows in the view.
+    the neighbouring ones; optional bool column ``own`` marks this one) become
+    boundary lines plus one name label for each neighbouring town in the view.
     """
     rect = box(*view.bounds)
     town_lines = _clip(towns, rect, ("code", "name"), boundary=True)
     labels: list[tuple[str, float, float]] = []
     if towns is not None and len(towns):
         idx = np.sort(towns.sindex.query(rect, predicate="intersects"))
-        for name, geom in zip(towns.iloc[idx]["name"], towns.iloc[idx].geometry):
+        sub = towns.iloc[idx]
+        own = sub["own"].astype(bool) if "own" in sub.columns else [False] * len(sub)
+        for name, geom, is_own in zip(sub["name"], sub.geometry, own):
             part = geom.intersection(rect)
-            if str(name).strip() and not part.is_empty and part.area > 0.02 * rect.area:
+            if not is_own and str(name).strip() and not part.is_empty and part.area > 0.02 * rect.area:
                 p = part.representative_point()
                 labels.append((str(name), p.x, p.y))
     return BasemapLayers(

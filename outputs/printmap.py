@@ -7,7 +7,8 @@ codes, the buildings numbered in walking order with the route, roads and
 rivers with their names, a legend, a north arrow, a scale bar, the 四至, the
 data date and the ODbL attribution, and signature lines for the enumerator
 (普查员) and the supervisor (普查指导员). The page is portrait or landscape,
-whichever fits the area's shape, with a 25 mm binding margin on the left.
+whichever fits the area's shape, with a 25 mm binding margin (left edge of a
+portrait page, top edge of a landscape page, which faces the spine when bound).
 
 Fonts: a Simplified-Chinese family chosen by *name* (:func:`~pucha.outputs.
 fonts.cjk_family`), embedded as Type 42/CID (``pdf.fonttype = 42``) so that
@@ -283,7 +284,9 @@ def area_figure(project: MapProject, area_code: str, *,
     minx, miny, maxx, maxy = geom.bounds
     landscape = (maxx - minx) > 1.15 * (maxy - miny)
     fig, W, H = _page(landscape)
-    left = BINDING_MM
+    # binding edge: left on portrait; top on landscape (the top goes to the spine
+    # when a landscape sheet is bound into a portrait atlas)
+    left, top = (MARGIN_MM, BINDING_MM) if landscape else (BINDING_MM, MARGIN_MM)
     title = area_title(vname, area_code, area.get("seq"))
     pop = int(b["population"].sum()) if len(b) else 0
     dw = float(np.nansum(b["dwellings"].to_numpy(dtype=float))) if len(b) else 0.0
@@ -300,24 +303,24 @@ def area_figure(project: MapProject, area_code: str, *,
     if landscape:
         side_w = 78.0
         map_box = (left, MARGIN_MM + foot_h, W - left - MARGIN_MM - side_w - 4,
-                   H - MARGIN_MM - title_h - MARGIN_MM - foot_h)
+                   H - top - title_h - MARGIN_MM - foot_h)
         side_box = (W - MARGIN_MM - side_w, MARGIN_MM + foot_h, side_w,
                     map_box[3])
     else:
         bottom_h = 70.0
         map_box = (left, MARGIN_MM + foot_h + bottom_h + 3, W - left - MARGIN_MM,
-                   H - MARGIN_MM - title_h - (MARGIN_MM + foot_h + bottom_h + 3))
+                   H - top - title_h - (MARGIN_MM + foot_h + bottom_h + 3))
         side_box = (left, MARGIN_MM + foot_h, W - left - MARGIN_MM, bottom_h)
 
     # title block
-    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 8), title, fontsize=17,
+    fig.text(_fx(W, left), 1 - _fx(H, top + 8), title, fontsize=17,
              va="baseline")
-    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 16), stats, fontsize=9.5, va="baseline")
-    fig.text(1 - _fx(W, MARGIN_MM), 1 - _fx(H, MARGIN_MM + 8),
+    fig.text(_fx(W, left), 1 - _fx(H, top + 16), stats, fontsize=9.5, va="baseline")
+    fig.text(1 - _fx(W, MARGIN_MM), 1 - _fx(H, top + 8),
              area_seq_text(area_code, area.get("seq")), fontsize=11, ha="right",
              va="baseline", color="#444")
     fig.add_artist(Line2D([_fx(W, left), 1 - _fx(W, MARGIN_MM)],
-                          [1 - _fx(H, MARGIN_MM + 19)] * 2, color="black", linewidth=0.8))
+                          [1 - _fx(H, top + 19)] * 2, color="black", linewidth=0.8))
 
     # the map
     ax = fig.add_axes([map_box[0] / W, map_box[1] / H, map_box[2] / W, map_box[3] / H])
@@ -398,21 +401,26 @@ def area_figure(project: MapProject, area_code: str, *,
         part = f" [{r.part_label}]" if r.cut and r.part_label else ""
         rows.append(f"{int(r.number)}. {label}{part}  {_fmt(r.floors)}层 {_fmt(r.population)}人")
     texts += rows
-    top = ly + lh - 4.5 * n_lines - 3
-    line_h = 3.1
+    list_top = ly + lh - 4.5 * n_lines - 3
     cols = 2 if lw > 100 else 1
-    per_col = max(1, int((top - ly) / line_h))
+    # shrink the list (down to 4.6 pt) before cutting it short
+    line_h = 3.1
+    while line_h > 2.45 and len(rows) > cols * max(1, int((list_top - ly) / line_h)):
+        line_h -= 0.1
+    fs_list = 5.8 * line_h / 3.1
+    per_col = max(1, int((list_top - ly) / line_h))
     cap = per_col * cols
     shown = rows[:cap]
     if len(rows) > cap:
         shown = rows[:cap - 1] + [f"……另 {len(rows) - cap + 1} 栋见登记表"]
     col_w = lw / cols
-    max_chars = int(col_w / 1.9)
+    max_chars = int(col_w / (1.9 * fs_list / 5.8))
     for i, text in enumerate(shown):
         c, k = divmod(i, per_col)
         if len(text) > max_chars:
             text = text[:max_chars - 1] + "…"
-        lax.text(lx + 1 + c * col_w, top - k * line_h, text, fontsize=5.8, va="top", ha="left")
+        lax.text(lx + 1 + c * col_w, list_top - k * line_h, text, fontsize=fs_list, va="top",
+                 ha="left")
     # signatures
     gx, gy, gw, gh = sign_box
     for i, who in enumerate(("普查员（签字）", "普查指导员（签字）")):
@@ -438,7 +446,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     minx, miny, maxx, maxy = union.bounds
     landscape = (maxx - minx) > 1.15 * (maxy - miny)
     fig, W, H = _page(landscape)
-    left = BINDING_MM
+    left, top = (MARGIN_MM, BINDING_MM) if landscape else (BINDING_MM, MARGIN_MM)
     title = f"{vname} 普查小区总图"
     pop = int(areas["population"].sum())
     dw = float(np.nansum(areas["dwellings"].to_numpy(dtype=float)))
@@ -448,9 +456,9 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     attr = attribution_text(project.attribution)
     footer = (f"{project.township_name}（{project.township_code}）  数据日期："
               f"{project.data_date or '—'}  地图数据：{attr}  由 pucha 生成")
-    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 8), title, fontsize=17)
-    fig.text(_fx(W, left), 1 - _fx(H, MARGIN_MM + 16), stats, fontsize=9.5)
-    box = (left, MARGIN_MM + 8, W - left - MARGIN_MM, H - 2 * MARGIN_MM - 30)
+    fig.text(_fx(W, left), 1 - _fx(H, top + 8), title, fontsize=17)
+    fig.text(_fx(W, left), 1 - _fx(H, top + 16), stats, fontsize=9.5)
+    box = (left, MARGIN_MM + 8, W - left - MARGIN_MM, H - top - MARGIN_MM - 30)
     ax = fig.add_axes([box[0] / W, box[1] / H, box[2] / W, box[3] / H])
     xlim, ylim = _view(union, box[2] / box[3], pad_frac=0.04)
     view = shapely.box(xlim[0], ylim[0], xlim[1], ylim[1])

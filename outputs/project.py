@@ -235,7 +235,8 @@ def load_project(gpkg: str | os.PathLike, *, attribution: str | None = None) -> 
     township = _read(path, S.LAYER_TOWNSHIP, S.TOWNSHIP_COLUMNS, crs, layers)
     neighbour_towns = _read(path, S.LAYER_NEIGHBOURS, S.NEIGHBOUR_COLUMNS, crs, layers)
     parts = [gpd.GeoDataFrame({"code": t["code"].astype(str).values,
-                               "name": t["name"].fillna("").astype(str).values},
+                               "name": t["name"].fillna("").astype(str).values,
+                               "own": [t is township] * len(t)},
                               geometry=gpd.GeoSeries(t.geometry.values, crs=crs), crs=crs)
              for t in (township, neighbour_towns)
              if isinstance(t, gpd.GeoDataFrame) and len(t) and "name" in t.columns]
