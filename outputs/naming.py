@@ -18,6 +18,8 @@ Layout of a pack (``OUT`` = the folder given to ``pucha maps -o``)::
 '东风_居委会_第二'
 >>> safe_name("")
 'x'
+>>> safe_name("CON")
+'_CON'
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pucha.errors import PuchaError
 
 __all__ = ["safe_name", "inside", "area_title", "area_seq_text", "PackLayout"]
 
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+             *(f"LPT{i}" for i in range(1, 10))}
 _BAD = re.compile(r"[^\w\u3400-\u9fff\uf900-\ufaff()（）·-]+", re.UNICODE)
 
 
@@ -44,6 +48,8 @@ def safe_name(text: object, *, max_len: int = 40) -> str:
     s = _BAD.sub("_", s)
     s = re.sub(r"_+", "_", s).strip("_.-")
     s = s[:max_len].strip("_.-")
+    if s.split(".")[0].upper() in _RESERVED:  # Windows device names
+        s = "_" + s
     return s or "x"
 
 
