@@ -54,7 +54,9 @@ def test_area_map_offline_in_chromium(area_html: Path):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             ctx = browser.new_context(viewport={"width": 412, "height": 860},
-                                      device_scale_factor=1, is_mobile=True, has_touch=False)
+                                      device_scale_factor=1, is_mobile=True, has_touch=False,
+                                      geolocation={"latitude": 31.2230, "longitude": 121.4930},
+                                      permissions=["geolocation"])
             page = ctx.new_page()
 
             def block(r):
@@ -101,6 +103,12 @@ def test_area_map_offline_in_chromium(area_html: Path):
             assert dialogs == []
             assert page.evaluate("document.querySelectorAll('.leaflet-popup-content script')"
                                  ".length") == 0
+            # the locate button shows the (fake) GPS position on the map
+            paths_before = page.locator("path.leaflet-interactive").count()
+            page.locator("#pucha-locate").click()
+            page.wait_for_function(
+                f"document.querySelectorAll('path.leaflet-interactive').length > {paths_before}",
+                timeout=5000)
             assert errors == []
         finally:
             browser.close()
