@@ -301,12 +301,15 @@ def entrance_corner(area: BaseGeometry, roads: gpd.GeoDataFrame | None, *,
     road = None
     if roads is not None and len(roads):
         for cls in ("major", None):
+            if cls is not None and "road_class" not in roads.columns:
+                continue
             cand = roads if cls is None else roads[roads["road_class"] == cls]
             if len(cand) == 0:
                 continue
             dist = cand.geometry.distance(poly)
-            # nearest road; tie -> lowest road_id
-            best = cand.assign(_d=dist.values).sort_values(["_d", "road_id"]).iloc[0]
+            # nearest road; tie -> lowest road_id (then input order)
+            keys = ["_d", "road_id"] if "road_id" in cand.columns else ["_d"]
+            best = cand.assign(_d=dist.values).sort_values(keys, kind="stable").iloc[0]
             if best["_d"] <= 1000.0:
                 road = best.geometry
                 break
