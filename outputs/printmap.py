@@ -253,15 +253,6 @@ def _legend_handles() -> list:
     ]
 
 
-def _sizhi(area) -> str:
-    s = str(area.get("sizhi", "") or "")
-    if s:
-        return s
-    parts = [f"{k}至{area.get(c)}" for k, c in (("东", "east"), ("南", "south"), ("西", "west"),
-                                                ("北", "north")) if str(area.get(c, "") or "")]
-    return "，".join(parts) or "—"
-
-
 def _wrap(text: str, width: int) -> str:
     lines, cur = [], ""
     for ch in text:
@@ -291,7 +282,7 @@ def area_figure(project: MapProject, area_code: str, *,
     pop = int(b["population"].sum()) if len(b) else 0
     dw = float(np.nansum(b["dwellings"].to_numpy(dtype=float))) if len(b) else 0.0
     stats = f"普查小区代码 {area_code}    人口 {pop} 人    住房 {_fmt(dw)} 套    建筑 {len(b)} 栋"
-    sizhi = "四至：" + _sizhi(area)
+    sizhi = "四至：" + (project.sizhi(area_code) or "—")
     attr = attribution_text(project.attribution)
     footer = (f"{project.township_name}（{project.township_code}）  数据日期："
               f"{project.data_date or '—'}  地图数据：{attr}  由 pucha 生成")

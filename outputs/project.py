@@ -169,6 +169,30 @@ class MapProject:
         raise InputError(f"{self.path}: area {area_code} has no geometry, no buildings and "
                          "no 居/村 polygon; give it a polygon or remove it")
 
+    def sizhi(self, area_code: str) -> str:
+        """The area's 四至: as stored by the partition, else described from the data
+        (:func:`pucha.outputs.sizhi.describe_sides`)."""
+        a = self.area(area_code)
+        stored = " ".join(str(a.get("sizhi", "") or "").split())
+        if stored:
+            return stored
+        sides = {k: str(a.get(k, "") or "").strip() for k in ("east", "south", "west", "north")}
+        from pucha.outputs.sizhi import describe_sides, sizhi_text
+
+        if all(sides.values()):
+            return sizhi_text(sides)
+        if self.is_virtual(area_code):
+            return ""
+        from pucha.outputs.naming import area_seq_text
+
+        nb = self.neighbours(area_code)
+        own_v = str(a["village_code"])
+        nb = nb.assign(label=[area_seq_text(c, q) if str(c)[:12] == own_v
+                              else f"{self.village_name(str(c)[:12])}{area_seq_text(c, q)}"
+                              for c, q in zip(nb["area_code"], nb["seq"])])
+        found = describe_sides(a.geometry, roads=self.roads, water=self.water, neighbours=nb)
+        return sizhi_text({k: sides[k] or found[k] for k in sides})
+
     def is_virtual(self, area_code: str) -> bool:
         """True for an area without land of its own (empty geometry)."""
         geom = self.area(area_code).geometry

@@ -60,15 +60,6 @@ def building_list_text(numbered: pd.DataFrame) -> str:
     return "; ".join(items)
 
 
-def _sizhi(area: pd.Series) -> str:
-    s = _clean(area.get("sizhi", ""))
-    if s:
-        return s
-    return "，".join(f"{k}至{_clean(area.get(c))}" for k, c in
-                    (("东", "east"), ("南", "south"), ("西", "west"), ("北", "north"))
-                    if _clean(area.get(c, "")))
-
-
 def register_rows(project: MapProject, area_codes: Sequence[str],
                   numbered: dict[str, pd.DataFrame]) -> list[dict[str, object]]:
     """Register rows for ``area_codes`` (sorted), using each area's numbered buildings."""
@@ -84,7 +75,7 @@ def register_rows(project: MapProject, area_codes: Sequence[str],
             "人口": int(b["population"].sum()) if len(b) else 0,
             "住房套数": _num(dw.sum()) if dw.notna().any() else "",
             "建筑栋数": len(b), "建筑编号及地址": building_list_text(b) if len(b) else "",
-            "四至": _sizhi(a), "普查员": "", "普查指导员": "",
+            "四至": _clean(project.sizhi(code)), "普查员": "", "普查指导员": "",
         })
     return rows
 

@@ -364,12 +364,7 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
     n_cut = int(b["cut"].sum()) if len(b) else 0
     lines = [f"人口 {pop_total} 人 · 住房 {_fmt(dw_total)} 套 · 建筑 {len(b)} 栋"
              + (f"（其中切割 {n_cut} 栋）" if n_cut else "")]
-    sizhi = str(area.get("sizhi", "") or "")
-    if not sizhi:
-        parts = [f"{k}至{area.get(c)}" for k, c in (("东", "east"), ("南", "south"),
-                                                    ("西", "west"), ("北", "north"))
-                 if str(area.get(c, "") or "")]
-        sizhi = "，".join(parts)
+    sizhi = project.sizhi(area_code)
     more = [f"四至：{escape_text(sizhi) or '—'}",
             f"{escape_text(project.township_name)} {escape_text(vname)} · "
             f"路线 {route.length_m:.0f} 米（自起点）"]
