@@ -214,7 +214,13 @@ def _to_metric(c: Case) -> None:
 
 
 def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=False)
+    """A GeoPackage with a fixed timestamp (byte-identical on every generation)."""
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2026-01-01T00:00:00.000Z"})
+    try:
+        pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=False)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
 
 
 def _write_shp(frame: gpd.GeoDataFrame, path: Path, *, encoding: str = "UTF-8",
@@ -488,8 +494,12 @@ def _bowtie(c: Case) -> None:
 
 @case("zero_area_footprint")
 def _zero_area(c: Case) -> None:
-    x, y = _origin(c, "JZ0006")
-    _metric_geom(c, "JZ0006", Polygon([(x, y), (x + 10, y), (x + 20, y), (x, y)]))
+    """JZ0006's vertices all on one parallel: exactly zero area as delivered."""
+    b = c.b
+    i = b.index[b["id"] == "JZ0006"][0]
+    minx, miny, maxx, _ = b.loc[i, "geometry"].bounds
+    b.loc[i, "geometry"] = Polygon([(minx, miny), ((minx + maxx) / 2, miny), (maxx, miny),
+                                    (minx, miny)])
 
 
 @case("duplicated_vertices")
