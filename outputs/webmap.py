@@ -545,7 +545,8 @@ def index_html(project: MapProject, entries: list[dict], *, village_entries: lis
                                 for t, h in extra_links) + "</div>" if extra_links else "")
         + '<p><input id="q" type="search" placeholder="输入普查小区代码或居/村名称搜索" '
         'autocomplete="off"><span id="count"></span></p>'
-        '<div class="wrap"><table><thead><tr><th>代码</th><th>居/村</th><th>人口</th><th>住房</th><th>建筑</th>"
-        "<th>地图</th><th>PDF</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+        "<div class='wrap'><table><thead><tr><th>代码</th><th>居/村</th><th>人口</th>"
+        "<th>住房</th><th>建筑</th><th>地图</th><th>PDF</th></tr></thead><tbody>"
+        + "".join(rows) + "</tbody></table></div>"
         f"<p><small>数据: {escape_text(attribution_text(project.attribution))}</small></p>"
         f"<script>{_INDEX_JS}</script></body></html>\n")
