@@ -81,6 +81,18 @@ def _lines_latlon(geoms: Sequence) -> list[list[list[float]]]:
     return out
 
 
+def _rings_latlon(geom) -> list:
+    """Leaflet polygon rings ([[lat, lon], ...]; holes follow their shell) of a
+    Polygon/MultiPolygon, rounded to ~1 cm."""
+    out = []
+    for poly in shapely.get_parts(np.asarray([geom])):
+        if poly.is_empty:
+            continue
+        rings = [poly.exterior, *poly.interiors]
+        out.append([[[round(y, 7), round(x, 7)] for x, y in r.coords] for r in rings])
+    return out[0] if len(out) == 1 else out
+
+
 def _display(project: MapProject, gdf: gpd.GeoDataFrame, tiles: TileSource | None):
     out = gdf.to_crs(4326)
     return shift_geoms(out, tiles) if tiles is not None and tiles.gcj02 else out
@@ -337,10 +349,8 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
             fill = CUT_FILL if row.get("cut") else BUILDING_FILL
             pop = _popup_html(row, area_code)
             tip = _tooltip_text(row)
-            gj = folium.GeoJson(shapely.geometry.mapping(shapely.set_precision(g, 1e-7)),
-                                style_function=lambda f, c=fill: {
-                                    "color": "#234", "weight": 1, "fillColor": c,
-                                    "fillOpacity": 0.75})
+            gj = folium.Polygon(_rings_latlon(g), color="#234", weight=1, fill=True,
+                                fill_color=fill, fill_opacity=0.75)
             folium.Tooltip(tip, sticky=False).add_to(gj)
             folium.Popup(pop, max_width=280).add_to(gj)
             gj.add_to(fgb)
