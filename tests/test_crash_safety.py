@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -217,3 +218,61 @@ def test_atomic_write_killed_midway_keeps_old_file_and_is_swept(tmp_path: Path) 
         alive.wait()
         for p in procs:
             p.stdout.close()
+
+
+# --------------------------------------------------------------------------- pucha import
+@pytest.mark.slow
+def test_import_killed_keeps_previous_project(tmp_path: Path) -> None:
+    from corpus.make_corpus import make_case
+
+    toml = make_case("clean_base", tmp_path / "src")
+    out = tmp_path / "out"
+    cmd = pucha_cmd("import", str(toml), "-o", str(out / "project.gpkg"))
+    run_to_end(cmd, tmp_path)
+    t_full = run_to_end(cmd, tmp_path)
+    before = fingerprint(out)
+    assert "project.gpkg" in before and scan.temp_leftovers(out) == []
+    killed = kill_and_check(cmd, tmp_path, out, seed=7, kills=4, t_full=t_full, before=before)
+    print(f"pucha import: {t_full:.1f} s per run, killed {killed} of 4 runs")
+    assert killed >= 3
+    run_to_end(cmd, tmp_path)
+    assert fingerprint(out) == before
+    assert scan.temp_leftovers(out) == []
+
+
+# --------------------------------------------------------------------------- pucha partition
+def _load_project(folder: Path, n_buildings: int, per_village: int) -> Path:
+    """A generated township (benchmarks/bench_load.py), imported: the project GeoPackage."""
+    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    import bench_load
+
+    toml = bench_load.make_project(folder, n_buildings, per_village=per_village)
+    run_to_end(pucha_cmd("import", str(toml), "-o", str(folder / "project.gpkg")), folder)
+    return folder / "project.gpkg"
+
+
+@pytest.mark.slow
+def test_partition_killed_keeps_project_and_resumes(tmp_path: Path) -> None:
+    """SIGKILL ``pucha partition``: the project GeoPackage stays intact (old areas or
+    none), the re-run gives exactly the uninterrupted result."""
+    src = _load_project(tmp_path / "t", 6000, 1000)
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copy(src, ref / "project.gpkg")
+    cmd_ref = pucha_cmd("partition", str(ref / "project.gpkg"), "--jobs", "1")
+    t_full = run_to_end(cmd_ref, ref)
+    expected = fingerprint(ref)
+
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(src, work / "project.gpkg")
+    before = fingerprint(work)                   # the imported project, no areas yet
+    cmd = pucha_cmd("partition", str(work / "project.gpkg"), "--jobs", "1")
+    killed = kill_and_check(cmd, work, work, seed=11, kills=3, t_full=t_full, before=before)
+    assert killed >= 2
+    run_to_end(cmd, work)
+    assert fingerprint(work) == expected
+    assert scan.temp_leftovers(work) == []
+    # and a killed run over a finished project keeps its areas
+    done = fingerprint(work)
+    kill_and_check(cmd, work, work, seed=12, kills=2, t_full=t_full, before=done)
