@@ -118,6 +118,19 @@ print(json.dumps({"rc": r.returncode, "seconds": dt, "peak_kib": rss, "err": r.s
 """
 
 
+# The I/O floor every stage pays: read the buildings, write them atomically into a
+# project GeoPackage with gis/write.update_gpkg, read the layer back.
+_IO = r"""
+import sys
+from pathlib import Path
+from pucha.gis.write import read_layer, update_gpkg
+folder = Path(sys.argv[1])
+b = read_layer(folder / "buildings.gpkg", "buildings")
+update_gpkg(folder / "io.gpkg", {"buildings": b}, fresh=True)
+assert len(read_layer(folder / "io.gpkg", "buildings")) == len(b)
+"""
+
+
 def measure(cmd: list[str], cwd: Path, timeout: float) -> dict:
     r = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True,
                        text=True, timeout=timeout, env=dict(os.environ, PYTHONHASHSEED="0"))
@@ -133,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--single", type=int, default=100_000,
                     help="buildings in the one-居/村 row (0: skip)")
-    ap.add_argument("--stages", nargs="*", default=["import", "partition"])
+    ap.add_argument("--stages", nargs="*", default=["io", "import", "partition"],
+                    help="io (read + atomic GeoPackage write), import, partition")
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--timeout", type=float, default=3 * 3600)
     a = ap.parse_args(argv)
@@ -155,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{gen / n * 1e6:8.1f} {'':>8s}  ok", flush=True)
             gpkg = folder / "project.gpkg"
             for stage in a.stages:
-                if stage == "import":
+                if stage == "io":
+                    cmd = [sys.executable, "-c", _IO, str(folder)]
+                elif stage == "import":
                     cmd = pucha("import", str(toml), "-o", str(gpkg))
                 elif stage == "partition":
                     cmd = pucha("partition", str(gpkg), "--jobs", "1")
