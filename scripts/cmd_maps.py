@@ -18,14 +18,16 @@ __all__ = ["maps"]
               help="Folder for the pack (created; files in it are replaced atomically).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes. Default: all cores.")
-@click.option("--tiles", "tiles", default="none", show_default=True,
+@click.option("--tiles", "tiles", default=None,
               help="Tiles under the vector basemap: none | local:DIR | tianditu:KEY | amap "
-                   "(amap tiles are GCJ-02: overlays are shifted at render time only).")
+                   "(amap tiles are GCJ-02: overlays are shifted at render time only). "
+                   "Default: [maps] tile_source of the project file, else none.")
 @click.option("--only-village", "only_village", default=None, metavar="CODE",
               help="Draw only this 居/村 (12-digit code).")
 @click.option("--no-pdf", "no_pdf", is_flag=True, help="HTML only: skip PDF pages and atlases.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str, only_village: str | None,
+def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
+         only_village: str | None,
          no_pdf: bool, quiet: bool) -> None:
     """Draw every map the enumerators (普查员) carry, from a partitioned PROJECT.gpkg.
 
@@ -52,6 +54,8 @@ def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str, only_villag
     from pucha.basemaps.tiles import parse_tile_spec
     from pucha.outputs.pack import make_pack
 
+    if tiles is None:
+        tiles = _tiles_from_settings(project)
     source = parse_tile_spec(tiles)
     progress = not quiet and sys.stderr.isatty()
     res = make_pack(project, out_dir, jobs=jobs or os.cpu_count() or 1, progress=progress,
@@ -61,3 +65,23 @@ def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str, only_villag
                f"{len(res.pdf)} PDF ({res.pages} 页), {len(res.registers)} 登记表; "
                f"{res.seconds:.1f} s ({per:.2f} s/普查小区)")
     click.echo(f"打开 / open: {(out_dir / 'index.html')}")
+
+
+def _tiles_from_settings(project: Path) -> str:
+    """``[maps] tile_source`` (+ ``tianditu_key``) stored in the project, else "none"."""
+    from pucha.gis.write import read_meta
+
+    try:
+        meta = read_meta(project)
+    except Exception:  # noqa: BLE001 - a bad file is reported by make_pack
+        return "none"
+    for key in ("maps", "settings", "config"):
+        sect = meta.get(key)
+        if isinstance(sect, dict) and key != "maps":
+            sect = sect.get("maps")
+        if isinstance(sect, dict) and sect.get("tile_source"):
+            spec = str(sect["tile_source"])
+            if spec == "tianditu" and sect.get("tianditu_key"):
+                spec = f"tianditu:{sect['tianditu_key']}"
+            return spec
+    return "none"

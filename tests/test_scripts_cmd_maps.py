@@ -32,3 +32,19 @@ def test_bad_tiles_is_a_clean_error(tmp_path):
                                    "--tiles", "google"])
     assert res.exit_code != 0
     assert "unknown tile source" in str(res.exception) or "unknown tile source" in res.output
+
+
+def test_tiles_default_from_project_settings(tmp_path):
+    from pucha.gis.write import update_gpkg
+
+    gpkg = make_tiny_project(tmp_path / "t.gpkg")
+    update_gpkg(gpkg, {}, meta={"maps": {"tile_source": "amap", "data_date": "2026-11"}})
+    res = CliRunner().invoke(cli, ["maps", str(gpkg), "-o", str(tmp_path / "out"), "-j", "1",
+                                   "--only-village", VA, "--no-pdf", "-q"])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "out" / f"{VA}_东方居委会" / f"{VA}001.html").read_text("utf-8")
+    assert "autonavi.com" in html
+    res = CliRunner().invoke(cli, ["maps", str(gpkg), "-o", str(tmp_path / "o2"), "-j", "1",
+                                   "--only-village", VA, "--no-pdf", "-q", "--tiles", "none"])
+    html = (tmp_path / "o2" / f"{VA}_东方居委会" / f"{VA}001.html").read_text("utf-8")
+    assert "autonavi.com" not in html
