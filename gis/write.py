@@ -20,6 +20,9 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+import pyogrio.errors
+
+from pucha.errors import InputError
 from pucha.gis.schema import LAYER_META
 
 __all__ = [
@@ -134,7 +137,10 @@ def update_gpkg(path: str | os.PathLike, layers: Mapping[str, pd.DataFrame], *,
         tmp.unlink()
         if path.exists() and not fresh:
             shutil.copyfile(path, tmp)
-            existing = {n for n, _ in pyogrio.list_layers(tmp)}
+            try:
+                existing = {n for n, _ in pyogrio.list_layers(tmp)}
+            except pyogrio.errors.DataSourceError as exc:
+                raise _damaged(path, exc) from None
         else:
             existing = set()
         to_write = dict(layers)
@@ -191,16 +197,38 @@ def read_meta(path: str | os.PathLike) -> dict[str, object]:
     return {str(k): json.loads(v) for k, v in zip(df["key"], df["value"])}
 
 
+def _damaged(path: str | os.PathLike, exc: Exception) -> InputError:
+    return InputError(
+        f"{path}: not a readable GeoPackage ({' '.join(str(exc).split())[:200]}); the file "
+        "is empty, truncated or damaged. Re-run the step that wrote it (`pucha import` "
+        "makes the project GeoPackage, `pucha partition` adds the areas) or restore a copy.")
+
+
 def list_layers(path: str | os.PathLike) -> list[str]:
-    """Names of the layers/tables in a GeoPackage (empty list if it does not exist)."""
+    """Names of the layers/tables in a GeoPackage (empty list if it does not exist).
+
+    Raises :class:`~pucha.errors.InputError` if the file exists but cannot be read.
+    """
     if not Path(path).exists():
         return []
-    return [str(n) for n, _ in pyogrio.list_layers(path)]
+    try:
+        return [str(n) for n, _ in pyogrio.list_layers(path)]
+    except pyogrio.errors.DataSourceError as exc:
+        raise _damaged(path, exc) from None
 
 
 def read_layer(path: str | os.PathLike, name: str) -> gpd.GeoDataFrame | pd.DataFrame:
-    """Read one layer of a project GeoPackage; id and code columns come back as str."""
-    df = pyogrio.read_dataframe(path, layer=name)
+    """Read one layer of a project GeoPackage; id and code columns come back as str.
+
+    Raises :class:`~pucha.errors.InputError` if the file cannot be read.
+    """
+    try:
+        df = pyogrio.read_dataframe(path, layer=name)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        if Path(path).exists() and name in list_layers(path):
+            raise _damaged(path, exc) from None
+        raise InputError(f"{path}: no layer {name!r}; it has: "
+                         f"{', '.join(list_layers(path)) or 'no layers'}") from None
     for col in df.columns:
         if col.endswith("_id") or col.endswith("code") or col in ("code", "feature_ids"):
             df[col] = df[col].astype("string").fillna("").astype(object)

@@ -270,3 +270,50 @@ def test_corpus_defects_are_really_there(tmp_path: Path) -> None:
     assert 0.55 < share["310118002002"] < 0.7 and 0.3 < share["310118002001"] < 0.45
     trunc = case("truncated_gpkg") / "buildings.gpkg"
     assert trunc.read_bytes()[:16] == b"SQLite format 3\x00" and trunc.stat().st_size < 100_000
+
+
+# --------------------------------------------------------------------------- damaged project
+DAMAGED = ["zero_bytes", "truncated", "html_page", "no_areas_layer"]
+
+
+def _damage(kind: str, good: Path, dest: Path) -> Path:
+    """A project GeoPackage damaged the way office PCs damage files."""
+    import shutil
+
+    from pucha.gis.write import _drop_layer
+
+    if kind == "zero_bytes":
+        dest.write_bytes(b"")
+    elif kind == "truncated":
+        dest.write_bytes(good.read_bytes()[:40_000])
+    elif kind == "html_page":
+        dest.write_text("<html><body>请登录</body></html>", encoding="utf-8")
+    elif kind == "no_areas_layer":
+        shutil.copy(good, dest)
+        _drop_layer(dest, "areas")
+        _drop_layer(dest, "building_areas")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def partitioned_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import sys as _sys
+    _sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fixture_outputs
+
+    return fixture_outputs.make_tiny_project(tmp_path_factory.mktemp("good") / "p.gpkg")
+
+
+@pytest.mark.parametrize("kind", DAMAGED)
+def test_maps_on_a_damaged_project_is_a_clean_error(kind: str, partitioned_gpkg: Path,
+                                                    tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _damage(kind, partitioned_gpkg, tmp_path / "project.gpkg")
+    before = bad.read_bytes()
+    code, out, err = run_cli(["maps", str(bad), "-o", str(tmp_path / "pack"), "--no-pdf",
+                              "-j", "1", "-q"], capsys)
+    assert "Traceback" not in err
+    assert code == 2 and "错误 / error:" in err, err[-2000:]
+    assert "project.gpkg" in err
+    assert ("pucha partition" if kind == "no_areas_layer" else "pucha import") in err
+    assert bad.read_bytes() == before, "a failed run must not touch its input"
