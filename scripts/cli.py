@@ -21,6 +21,9 @@ __all__ = ["main", "cli", "COMMANDS"]
 # name -> "module:attribute" (each module under pucha.scripts)
 COMMANDS: dict[str, str] = {
     "maps": "cmd_maps:maps",
+    "check": "cmd_check:check",
+    "lock": "cmd_lock:lock",
+    "move": "cmd_lock:move",
 }
 
 
