@@ -22,6 +22,7 @@ __all__ = ["main", "cli", "COMMANDS"]
 COMMANDS: dict[str, str] = {
     "maps": "cmd_maps:maps",
     "check": "cmd_check:check",
+    "diff": "cmd_diff:diff",
     "lock": "cmd_lock:lock",
     "move": "cmd_lock:move",
 }

@@ -1,0 +1,317 @@
+"""What changed between two plans: ``pucha diff``.
+
+A *plan* is the areas plus the assignment of buildings to them: the current
+layers of a project GeoPackage (with hand edits of ``buildings.area_code``
+applied, see :func:`pucha.partition.check.effective_assignment`) or a revision
+kept in it (layers ``areas_r{N}`` and ``building_areas_r{N}``, see
+:mod:`pucha.partition.revision`).
+
+When is an area "the same area"? (materially unchanged)
+-------------------------------------------------------
+Old area A and new area B are *materially the same* when
+
+* they hold the same buildings (same ids and parts), or
+* at least 90 % of A's people are in B **and** at least 90 % of B's people
+  come from A (people counted per building; for areas without people the
+  same test runs on building counts).
+
+This is the rule :mod:`pucha.partition.revision` uses to let an area keep its
+code across revisions; :func:`match_areas` implements it for both.
+
+Each area of either plan gets one ``change``:
+
+``unchanged``   same code, same buildings, same people, boundary moved < 1 m²
+``population``  same code and buildings, the people changed (re-estimate)
+``reshaped``    same code, buildings or boundary changed (materially the same or not)
+``recoded``     materially the same area under another code
+``added``       a new area (no material match in the old plan)
+``removed``     an old area with no material match in the new plan
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from pucha.errors import InputError
+from pucha.gis import schema as S
+from pucha.gis.write import list_layers, read_layer, write_text
+
+__all__ = ["Plan", "PlanDiff", "load_plan", "match_areas", "diff_plans", "write_diff_csv",
+           "MATERIAL_SHARE", "AREA_CHANGES"]
+
+logger = logging.getLogger(__name__)
+
+MATERIAL_SHARE = 0.9
+AREA_CHANGES = ("unchanged", "population", "reshaped", "recoded", "added", "removed")
+_GEOM_TOL_M2 = 1.0
+
+
+@dataclass
+class Plan:
+    """Areas and the effective assignment of one plan."""
+
+    label: str
+    areas: gpd.GeoDataFrame
+    assignment: pd.DataFrame  # building_id, area_code, part, population, ...
+
+    def area_population(self) -> dict[str, int]:
+        pop = self.assignment.groupby("area_code")["population"].sum()
+        return {str(k): int(round(v)) for k, v in pop.items()}
+
+
+def _revision_layers(path: Path, revision: int) -> tuple[str, str]:
+    a, b = f"areas_r{int(revision)}", f"building_areas_r{int(revision)}"
+    layers = list_layers(path)
+    if a not in layers or b not in layers:
+        have = sorted(int(n[7:]) for n in layers if n.startswith("areas_r") and n[7:].isdigit())
+        raise InputError(f"{path}: no revision {revision}; kept revisions: "
+                         f"{', '.join(map(str, have)) or 'none (run `pucha partition` first)'}")
+    return a, b
+
+
+def load_plan(gpkg: str | os.PathLike, *, revision: int | None = None) -> Plan:
+    """Read a plan: the current one (``revision=None``) or a kept revision."""
+    from pucha.partition.check import effective_assignment
+
+    path = Path(gpkg)
+    if not path.exists():
+        raise InputError(f"{path}: no such project GeoPackage")
+    if revision is None:
+        layers = list_layers(path)
+        for need in (S.LAYER_AREAS, S.LAYER_BUILDING_AREAS, S.LAYER_BUILDINGS):
+            if need not in layers:
+                raise InputError(f"{path}: no layer {need!r}; run `pucha partition` first")
+        areas = read_layer(path, S.LAYER_AREAS)
+        b = read_layer(path, S.LAYER_BUILDINGS)
+        b["population"] = pd.to_numeric(b["population"], errors="coerce").fillna(0)
+        ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
+        ba["population"] = pd.to_numeric(ba["population"], errors="coerce").fillna(0)
+        assign = effective_assignment(b, ba)
+        label = f"{path.name}"
+    else:
+        al, bl = _revision_layers(path, revision)
+        areas = read_layer(path, al)
+        assign = pd.DataFrame(read_layer(path, bl))
+        assign["population"] = pd.to_numeric(assign["population"], errors="coerce").fillna(0)
+        assign["part"] = pd.to_numeric(assign["part"], errors="coerce").fillna(0).astype(int)
+        label = f"{path.name} r{int(revision)}"
+    return Plan(label=label, areas=areas, assignment=assign)
+
+
+def match_areas(old: pd.DataFrame, new: pd.DataFrame, *, share: float = MATERIAL_SHARE
+                ) -> dict[str, str]:
+    """Old area code -> new area code for every pair that is materially the same.
+
+    ``old`` and ``new`` are assignments (building_id, area_code, part, population).
+    Each area matches at most one other (with share > 0.5 the match is unique).
+
+    >>> old = pd.DataFrame({"building_id": list("abc"), "area_code": ["A", "A", "B"],
+    ...                     "part": 0, "population": [100, 200, 300]})
+    >>> new = pd.DataFrame({"building_id": list("abc"), "area_code": ["X", "X", "Y"],
+    ...                     "part": 0, "population": [100, 205, 300]})
+    >>> match_areas(old, new)
+    {'A': 'X', 'B': 'Y'}
+    """
+    def members(df):
+        return {c: frozenset(zip(g["building_id"].astype(str), g["part"].astype(int)))
+                for c, g in df.groupby("area_code", sort=True)}
+
+    m_old, m_new = members(old), members(new)
+    out: dict[str, str] = {}
+    by_set = {s: c for c, s in m_new.items()}
+    for c, s in m_old.items():
+        if s in by_set and by_set[s] not in out.values():
+            out[c] = by_set[s]
+    # people (or building counts) per building in each area
+    def weights(df):
+        w = df.groupby(["area_code", "building_id"])["population"].sum()
+        return w
+    wo, wn = weights(old), weights(new)
+    tot_o = wo.groupby(level=0).sum().to_dict()
+    tot_n = wn.groupby(level=0).sum().to_dict()
+    cnt_o = old.groupby("area_code")["building_id"].nunique().to_dict()
+    cnt_n = new.groupby("area_code")["building_id"].nunique().to_dict()
+    jo = wo.rename("po").reset_index()
+    jn = wn.rename("pn").reset_index()
+    j = jo.merge(jn, on="building_id", suffixes=("_o", "_n"))
+    j["both"] = np.minimum(j["po"], j["pn"])
+    ov = j.groupby(["area_code_o", "area_code_n"]).agg(people=("both", "sum"),
+                                                        n=("building_id", "nunique"))
+    taken = set(out.values())
+    for (co, cn), row in ov.sort_index().iterrows():
+        if co in out or cn in taken:
+            continue
+        po, pn = tot_o.get(co, 0), tot_n.get(cn, 0)
+        if po > 0 and pn > 0:
+            ok = row["people"] >= share * po and row["people"] >= share * pn
+        else:
+            ok = (po == 0 and pn == 0 and row["n"] >= share * cnt_o.get(co, 0)
+                  and row["n"] >= share * cnt_n.get(cn, 0))
+        if ok:
+            out[co] = cn
+            taken.add(cn)
+    return dict(sorted(out.items()))
+
+
+@dataclass
+class PlanDiff:
+    """The changes from ``old`` to ``new``: one row per area, one per moved building."""
+
+    old_label: str
+    new_label: str
+    areas: pd.DataFrame      # change, old_code, new_code, village_code, populations, ...
+    buildings: pd.DataFrame  # building_id, change, old_area_code, new_area_code, populations
+    geometries: dict[str, dict[str, object]] = field(default_factory=dict)  # code -> old/new
+    crs: object = None
+
+    @property
+    def changed(self) -> pd.DataFrame:
+        return self.areas[self.areas["change"] != "unchanged"]
+
+    @property
+    def summary(self) -> dict[str, object]:
+        counts = self.areas["change"].value_counts().to_dict()
+        return {"areas": {k: int(counts.get(k, 0)) for k in AREA_CHANGES},
+                "buildings_moved": int((self.buildings["change"] == "moved").sum()),
+                "buildings_added": int((self.buildings["change"] == "added").sum()),
+                "buildings_removed": int((self.buildings["change"] == "removed").sum()),
+                "population_old": int(self.areas["old_population"].sum()),
+                "population_new": int(self.areas["new_population"].sum())}
+
+    @property
+    def text(self) -> str:
+        s = self.summary
+        lines = [f"变化 diff: {self.old_label} -> {self.new_label}"]
+        names = {"unchanged": "未变", "population": "人口变化", "reshaped": "边界/建筑变化",
+                 "recoded": "改编码", "added": "新增", "removed": "撤销"}
+        lines.append("  " + ", ".join(f"{names[k]} {k}: {v}" for k, v in s["areas"].items()))
+        lines.append(f"  建筑 buildings: moved {s['buildings_moved']}, added "
+                     f"{s['buildings_added']}, removed {s['buildings_removed']}")
+        lines.append(f"  人口 population: {s['population_old']} -> {s['population_new']} "
+                     f"({s['population_new'] - s['population_old']:+d})")
+        for r in self.changed.itertuples():
+            lines.append(f"  {r.change:10s} {r.old_code or '-':15s} -> {r.new_code or '-':15s} "
+                         f"{int(r.old_population)} -> {int(r.new_population)} 人")
+        return "\n".join(lines) + "\n"
+
+
+def _geom_changed(a, b) -> float:
+    if a is None or b is None:
+        return float("inf") if (a is None) != (b is None) else 0.0
+    if a.is_empty and b.is_empty:
+        return 0.0
+    return float(shapely.symmetric_difference(a, b).area)
+
+
+def diff_plans(old: Plan, new: Plan, *, share: float = MATERIAL_SHARE) -> PlanDiff:
+    """Compare two plans area by area and building by building."""
+    match = match_areas(old.assignment, new.assignment, share=share)
+    back = {v: k for k, v in match.items()}
+    pop_o, pop_n = old.area_population(), new.area_population()
+
+    def mem(df):
+        return {c: frozenset(zip(g["building_id"].astype(str), g["part"].astype(int)))
+                for c, g in df.groupby("area_code")}
+    mo, mn = mem(old.assignment), mem(new.assignment)
+    go = dict(zip(old.areas["area_code"], old.areas.geometry))
+    gn = dict(zip(new.areas["area_code"], new.areas.geometry))
+    vo = dict(zip(old.areas["area_code"], old.areas["village_code"]))
+    vn = dict(zip(new.areas["area_code"], new.areas["village_code"]))
+    rows = []
+    for code in sorted(set(go) | set(gn)):
+        in_o, in_n = code in go, code in gn
+        if in_o and in_n:
+            dg = _geom_changed(go[code], gn[code])
+            same_set = mo.get(code, frozenset()) == mn.get(code, frozenset())
+            if same_set and dg < _GEOM_TOL_M2:
+                change = "unchanged" if pop_o.get(code, 0) == pop_n.get(code, 0) else "population"
+            else:
+                change = "reshaped"
+            rows.append((change, code, code, vn[code], dg, match.get(code) == code))
+        elif in_o and code in match and match[code] not in go:
+            nc = match[code]
+            rows.append(("recoded", code, nc, vn.get(nc, vo[code]),
+                         _geom_changed(go[code], gn.get(nc)), True))
+        elif in_o:
+            rows.append(("removed", code, "", vo[code], float("nan"), False))
+        elif code in back and back[code] not in gn:
+            continue  # reported as the recoded row of its old code
+        else:
+            rows.append(("added", "", code, vn[code], float("nan"), False))
+    areas = pd.DataFrame(rows, columns=["change", "old_code", "new_code", "village_code",
+                                        "boundary_change_m2", "material_match"])
+    areas["old_population"] = [pop_o.get(c, 0) if c else 0 for c in areas["old_code"]]
+    areas["new_population"] = [pop_n.get(c, 0) if c else 0 for c in areas["new_code"]]
+    areas["delta"] = areas["new_population"] - areas["old_population"]
+    areas["old_buildings"] = [len({b for b, _ in mo.get(c, ())}) for c in areas["old_code"]]
+    areas["new_buildings"] = [len({b for b, _ in mn.get(c, ())}) for c in areas["new_code"]]
+    areas["boundary_change_m2"] = areas["boundary_change_m2"].round(1)
+    areas = areas.sort_values(["village_code", "new_code", "old_code"]).reset_index(drop=True)
+
+    # buildings: codes per building, old codes translated through the match
+    def codes(df):
+        return {b: tuple(sorted(set(g["area_code"]))) for b, g in df.groupby("building_id")}
+    def pops(df):
+        return df.groupby("building_id")["population"].sum().round().astype(int).to_dict()
+    co, cn = codes(old.assignment), codes(new.assignment)
+    po, pn = pops(old.assignment), pops(new.assignment)
+    brows = []
+    for bid in sorted(set(co) | set(cn)):
+        if bid not in cn:
+            brows.append((bid, "removed", "/".join(co[bid]), "", po.get(bid, 0), 0))
+        elif bid not in co:
+            brows.append((bid, "added", "", "/".join(cn[bid]), 0, pn.get(bid, 0)))
+        else:
+            translated = tuple(sorted({match.get(c, c) for c in co[bid]}))
+            if translated != cn[bid]:
+                brows.append((bid, "moved", "/".join(co[bid]), "/".join(cn[bid]),
+                              po.get(bid, 0), pn.get(bid, 0)))
+    buildings = pd.DataFrame(brows, columns=["building_id", "change", "old_area_code",
+                                             "new_area_code", "old_population",
+                                             "new_population"])
+    geoms = {}
+    for r in areas.itertuples():
+        if r.change == "unchanged":
+            continue
+        key = r.new_code or r.old_code
+        geoms[key] = {"old": go.get(r.old_code) if r.old_code else None,
+                      "new": gn.get(r.new_code) if r.new_code else None,
+                      "change": r.change, "old_code": r.old_code, "new_code": r.new_code,
+                      "old_population": int(r.old_population),
+                      "new_population": int(r.new_population)}
+    return PlanDiff(old_label=old.label, new_label=new.label, areas=areas, buildings=buildings,
+                    geometries=geoms, crs=new.areas.crs or old.areas.crs)
+
+
+def _cell(v: object) -> str:
+    s = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+    if s[:1] in ("=", "+", "-", "@") and not s.lstrip("-+").replace(".", "").isdigit():
+        s = "'" + s  # never a spreadsheet formula
+    return s
+
+
+def _csv_text(df: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(list(df.columns))
+    for row in df.itertuples(index=False):
+        w.writerow([_cell(v) for v in row])
+    return "\ufeff" + buf.getvalue()
+
+
+def write_diff_csv(diff: PlanDiff, out_dir: str | os.PathLike) -> list[Path]:
+    """Write ``diff-areas.csv`` and ``diff-buildings.csv`` (UTF-8 with BOM, for Excel)."""
+    out = Path(out_dir)
+    a = write_text(out / "diff-areas.csv", _csv_text(diff.areas))
+    b = write_text(out / "diff-buildings.csv", _csv_text(diff.buildings))
+    return [a, b]

@@ -1,0 +1,597 @@
+"""Re-partition around locks and hand edits, with stable codes and kept revisions.
+
+The census office reviews the automatic plan, edits it in QGIS and re-runs
+``pucha partition``. :func:`repartition_project` (which ``pucha partition``
+calls when the project GeoPackage already has areas) then:
+
+* keeps every **locked area** (``areas.locked``) as it is: its buildings, its
+  boundary and its code; a **locked 居/村** (``villages.locked``) keeps all its
+  areas;
+* keeps every **building a person moved** where it was put: a building whose
+  ``buildings.area_code`` differs from the last solved ``building_areas`` (a
+  QGIS edit or ``pucha move``), or whose ``buildings.locked`` is set, is pinned
+  to that area code. Moved buildings are then marked ``locked`` so later runs
+  keep them too (clear with ``pucha lock --unlock --building ID``);
+* re-solves **only what changed**, per 居/村:
+
+  1. nothing changed since the last revision (same buildings, people, outline,
+     band settings) and no edit -> the 居/村 is kept as it is;
+  2. the input changed (people re-estimated, buildings added or demolished) but
+     no edit, the outline is the same and every area stays inside the band with
+     every building assigned (a new building joins the area it stands in) ->
+     kept, with the counts updated;
+  3. otherwise the **unlocked remainder** of the 居/村 (its outline minus the
+     locked areas, its buildings minus theirs) is solved again by the partition
+     engine with the same rules, the moved buildings pinned to their areas.
+
+  When the remainder cannot meet the rules, the problem names the lock that
+  makes it so (e.g. "locked area ...003 and ...004 leave 120 people in the rest
+  of 居/村 ...: below the band 240; unlock one of them").
+
+Stable codes
+------------
+An area *keeps its code* when it is materially unchanged
+(:func:`pucha.partition.diff.match_areas`): it holds the same buildings, or at
+least 90 % of its old people are in the new area and at least 90 % of the new
+area's people come from it. An area that received a hand-moved building keeps
+the code the building was moved to. Every other new area gets the **next free
+sequence after the largest ever used** in its 居/村, so no other area is
+renumbered and a retired code is never reused. ``pucha check`` accepts the gaps
+left by retired codes (they are recorded).
+
+What is kept in the GeoPackage
+------------------------------
+``revisions``          revision, date (UTC ISO), kind ("partition" | "repartition"),
+                       settings (JSON), summary (JSON), fingerprints (JSON: one hash per
+                       居/村 of its buildings, people and outline)
+``areas_r{N}``         the areas of revision N (snapshot)
+``building_areas_r{N}`` the assignment of revision N (snapshot)
+``code_history``       area_code, village_code, seq, created_revision, retired_revision
+                       (0 while in use): every code ever issued
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from pucha.config import PartitionSettings
+from pucha.errors import InputError
+from pucha.gis import schema as S
+from pucha.gis.write import list_layers, read_layer, update_gpkg
+
+__all__ = [
+    "RevisionResult", "repartition_project", "record_revision", "list_revisions",
+    "has_plan", "village_fingerprints", "assign_codes", "edited_buildings",
+    "LAYER_REVISIONS", "LAYER_CODE_HISTORY", "VillageSolution",
+]
+
+logger = logging.getLogger(__name__)
+
+LAYER_REVISIONS = "revisions"
+LAYER_CODE_HISTORY = "code_history"
+_HIST_COLS = ["area_code", "village_code", "seq", "created_revision", "retired_revision"]
+_REV_COLS = ["revision", "date", "kind", "settings", "summary", "fingerprints"]
+
+
+# --------------------------------------------------------------------------- small readers
+
+
+def has_plan(gpkg: str | os.PathLike) -> bool:
+    """True when the GeoPackage already holds a partition (``areas`` with rows)."""
+    path = Path(gpkg)
+    if S.LAYER_AREAS not in list_layers(path):
+        return False
+    return len(read_layer(path, S.LAYER_AREAS)) > 0
+
+
+def list_revisions(gpkg: str | os.PathLike) -> list[int]:
+    """The revision numbers kept in the GeoPackage, ascending."""
+    path = Path(gpkg)
+    if LAYER_REVISIONS not in list_layers(path):
+        return []
+    df = read_layer(path, LAYER_REVISIONS)
+    return sorted(int(r) for r in df["revision"])
+
+
+def _read_table(path: Path, name: str, cols: list[str]) -> pd.DataFrame:
+    if name not in list_layers(path):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.DataFrame(read_layer(path, name))
+
+
+def _settings_dict(settings: PartitionSettings | None) -> dict:
+    return dataclasses.asdict(settings or PartitionSettings())
+
+
+def village_fingerprints(villages: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+                         settings: PartitionSettings | None = None) -> dict[str, str]:
+    """One SHA-256 per 居/村 of what its partition depends on: its outline, its
+    buildings (ids, footprints to the centimetre, people, floors, dwellings) and
+    the band settings. Equal fingerprints mean nothing changed."""
+    s = _settings_dict(settings)
+    band = json.dumps({k: s[k] for k in ("target", "min", "max", "households_target")},
+                      sort_keys=True)
+    out = {}
+    b = buildings.sort_values("building_id")
+    groups = {vc: g for vc, g in b.groupby("village_code", sort=True)}
+    for vc, vg in sorted(zip(villages["village_code"], villages.geometry)):
+        h = hashlib.sha256(band.encode())
+        if vg is not None and not vg.is_empty:
+            h.update(shapely.to_wkb(shapely.set_precision(vg, 0.01)))
+        g = groups.get(vc)
+        if g is not None:
+            geoms = shapely.to_wkb(shapely.set_precision(np.asarray(g.geometry.values), 0.01))
+            for bid, pop, fl, dw, wkb in zip(g["building_id"], g["population"],
+                                            g.get("floors", pd.Series(np.nan, index=g.index)),
+                                            g.get("dwellings", pd.Series(np.nan, index=g.index)),
+                                            geoms):
+                h.update(f"{bid}|{int(pop)}|{fl}|{dw}|".encode())
+                h.update(wkb or b"")
+        out[str(vc)] = h.hexdigest()
+    return out
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def _next_revision(path: Path) -> int:
+    revs = list_revisions(path)
+    return (revs[-1] + 1) if revs else 1
+
+
+def _history_update(history: pd.DataFrame, codes: list[tuple[str, str]], rev: int
+                    ) -> pd.DataFrame:
+    """Add new codes, retire codes no longer in use (``codes``: (area_code, village))."""
+    h = history.copy()
+    for c in _HIST_COLS:
+        if c not in h.columns:
+            h[c] = pd.Series(dtype=object)
+    h["retired_revision"] = pd.to_numeric(h["retired_revision"], errors="coerce"
+                                          ).fillna(0).astype(int)
+    h["created_revision"] = pd.to_numeric(h["created_revision"], errors="coerce"
+                                          ).fillna(0).astype(int)
+    live = {c for c, _ in codes}
+    known = set(h["area_code"].astype(str))
+    retire = (~h["area_code"].astype(str).isin(live)) & (h["retired_revision"] == 0)
+    h.loc[retire, "retired_revision"] = rev
+    add = [dict(area_code=c, village_code=v, seq=int(c[12:]) if c[12:].isdigit() else 0,
+                created_revision=rev, retired_revision=0)
+           for c, v in sorted(codes) if c not in known]
+    if add:
+        h = pd.concat([h, pd.DataFrame(add)], ignore_index=True)
+    h["seq"] = pd.to_numeric(h["seq"], errors="coerce").fillna(0).astype(int)
+    return h[_HIST_COLS].sort_values("area_code").reset_index(drop=True)
+
+
+def _revision_layers(path: Path, rev: int, areas: gpd.GeoDataFrame, ba: pd.DataFrame,
+                     history: pd.DataFrame, *, kind: str, settings: PartitionSettings | None,
+                     summary: Mapping[str, object], fingerprints: Mapping[str, str],
+                     date: str | None = None) -> dict[str, pd.DataFrame]:
+    revisions = _read_table(path, LAYER_REVISIONS, _REV_COLS)
+    row = dict(revision=rev,
+               date=date or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               kind=kind, settings=json.dumps(_settings_dict(settings), sort_keys=True),
+               summary=json.dumps(dict(summary), ensure_ascii=False, sort_keys=True,
+                                  default=str),
+               fingerprints=json.dumps(dict(fingerprints), sort_keys=True))
+    revisions = pd.concat([revisions[[c for c in _REV_COLS if c in revisions.columns]],
+                           pd.DataFrame([row])], ignore_index=True)
+    revisions["revision"] = revisions["revision"].astype(int)
+    codes = [(str(c), str(v)) for c, v in zip(areas["area_code"], areas["village_code"])]
+    return {
+        LAYER_REVISIONS: revisions[_REV_COLS],
+        f"areas_r{rev}": areas,
+        f"building_areas_r{rev}": pd.DataFrame(ba)[list(S.BUILDING_AREA_COLUMNS)],
+        LAYER_CODE_HISTORY: _history_update(history, codes, rev),
+    }
+
+
+def record_revision(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
+                    kind: str = "partition", summary: Mapping[str, object] | None = None
+                    ) -> int:
+    """Keep the plan now in ``gpkg`` as a new revision; return its number.
+
+    ``pucha partition`` calls it after a fresh partition: it snapshots ``areas``
+    and ``building_areas`` (``areas_r{N}``, ``building_areas_r{N}``), records the
+    codes in ``code_history`` and the per-居/村 fingerprints, and writes the QGIS
+    default styles (:func:`pucha.gis.styles.write_styles`).
+    """
+    path = Path(gpkg)
+    areas = read_layer(path, S.LAYER_AREAS)
+    ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
+    villages = read_layer(path, S.LAYER_VILLAGES)
+    buildings = read_layer(path, S.LAYER_BUILDINGS)
+    history = _read_table(path, LAYER_CODE_HISTORY, _HIST_COLS)
+    rev = _next_revision(path)
+    summ = dict(summary or {})
+    summ.setdefault("areas", len(areas))
+    summ.setdefault("population", int(pd.to_numeric(ba["population"]).sum()))
+    layers = _revision_layers(path, rev, areas, ba, history, kind=kind, settings=settings,
+                              summary=summ,
+                              fingerprints=village_fingerprints(villages, buildings, settings))
+    update_gpkg(path, layers)
+    from pucha.gis.styles import write_styles
+
+    write_styles(path)
+    logger.info("修订 revision %d kept (%s): %d areas", rev, kind, len(areas))
+    return rev
+
+
+# --------------------------------------------------------------------------- codes
+
+
+def assign_codes(village_code: str, new_assign: pd.DataFrame, old_assign: pd.DataFrame, *,
+                 labels: Mapping[str, str], used_seqs: set[int], reserved: set[str]
+                 ) -> dict[str, str]:
+    """Codes for the new areas of one 居/村 (provisional key -> 15-digit code).
+
+    ``new_assign``/``old_assign``: assignments (building_id, area_code, part,
+    population) keyed by provisional key / old code. ``labels``: provisional key
+    -> the code hand-moved buildings in it were moved to. ``used_seqs``: every
+    sequence ever issued in this 居/村 (in use or retired). ``reserved``: codes
+    that must not be given (locked areas, other villages).
+
+    Order: pinned label first, then the material match
+    (:func:`pucha.partition.diff.match_areas`), then the next free sequence after
+    the largest ever used, in reading order of the provisional keys.
+    """
+    from pucha.partition.diff import match_areas
+
+    out: dict[str, str] = {}
+    given: set[str] = set(reserved)
+    for key in sorted(labels):
+        code = labels[key]
+        if code and code not in given and code.startswith(village_code):
+            out[key] = code
+            given.add(code)
+    match = match_areas(old_assign[~old_assign["area_code"].isin(given)],
+                        new_assign[~new_assign["area_code"].isin(set(out))])
+    for old_code, key in sorted(match.items()):
+        if key not in out and old_code not in given:
+            out[key] = old_code
+            given.add(old_code)
+    top = max(used_seqs | {int(c[12:]) for c in given if c.startswith(village_code)
+                           and c[12:].isdigit() and int(c[12:]) < 900} | {0})
+    for key in sorted(set(new_assign["area_code"]) - set(out)):
+        top += 1
+        out[key] = f"{village_code}{top:03d}"
+    return out
+
+
+def edited_buildings(buildings: pd.DataFrame, building_areas: pd.DataFrame) -> dict[str, str]:
+    """Buildings a person put somewhere: building_id -> area code.
+
+    A building whose ``area_code`` differs from ``building_areas`` (moved), or
+    that is ``locked`` with a whole-building assignment.
+    """
+    from pucha.partition.check import _bool, effective_assignment
+
+    eff = effective_assignment(buildings, building_areas)
+    pins = {str(b): str(c) for b, c in zip(eff.loc[eff["edited"], "building_id"],
+                                           eff.loc[eff["edited"], "area_code"])}
+    whole = eff[eff["part"] == 0].drop_duplicates("building_id")
+    code_of = dict(zip(whole["building_id"], whole["area_code"]))
+    for bid, lk in zip(buildings["building_id"], buildings["locked"]):
+        if _bool(lk) and bid in code_of and bid not in pins:
+            pins[str(bid)] = str(code_of[bid])
+    return dict(sorted(pins.items()))
+
+
+# --------------------------------------------------------------------------- solving
+
+
+@dataclass
+class VillageSolution:
+    """What a per-居/村 solver returns for the unlocked remainder.
+
+    ``areas``: one row per new area with a provisional ``area_code`` (any unique
+    text), the :data:`~pucha.gis.schema.AREA_COLUMNS` the engine fills and the
+    polygon; ``building_areas``: the assignment keyed by the same provisional
+    codes; ``labels``: provisional code -> pinned label carried by that area;
+    ``problems``: rows for the ``problems`` layer.
+    """
+
+    areas: gpd.GeoDataFrame
+    building_areas: pd.DataFrame
+    labels: dict[str, str] = field(default_factory=dict)
+    problems: list[dict] = field(default_factory=list)
+
+
+SolveFn = Callable[..., VillageSolution]
+
+
+@dataclass
+class RevisionResult:
+    """What :func:`repartition_project` did."""
+
+    revision: int
+    kept: list[str] = field(default_factory=list)          # 居/村 kept as they were
+    updated: list[str] = field(default_factory=list)       # kept, counts updated
+    resolved: list[str] = field(default_factory=list)      # remainder re-solved
+    locked_areas: list[str] = field(default_factory=list)
+    pinned: dict[str, str] = field(default_factory=dict)
+    new_codes: list[str] = field(default_factory=list)
+    retired_codes: list[str] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, object]:
+        return {"revision": self.revision, "villages_kept": len(self.kept),
+                "villages_updated": len(self.updated), "villages_resolved": len(self.resolved),
+                "locked_areas": len(self.locked_areas), "pinned_buildings": len(self.pinned),
+                "new_codes": self.new_codes, "retired_codes": self.retired_codes,
+                "problems": len(self.problems)}
+
+
+def _problem(severity: str, code: str, layer: str, ids, message: str, geometry=None) -> dict:
+    return dict(severity=severity, code=code, layer=layer,
+                feature_ids=",".join(str(i) for i in ids), message=message, stage="partition",
+                geometry=geometry if geometry is not None else shapely.Polygon())
+
+
+def _area_stats(areas: gpd.GeoDataFrame, ba: pd.DataFrame, lo: int, hi: int
+                ) -> gpd.GeoDataFrame:
+    pop = ba.groupby("area_code")["population"].sum().round().astype(int)
+    dw = pd.to_numeric(ba["dwellings"], errors="coerce").groupby(ba["area_code"]).sum(min_count=1)
+    nb = ba.groupby("area_code")["building_id"].nunique()
+    a = areas.copy()
+    a["population"] = [int(pop.get(c, 0)) for c in a["area_code"]]
+    a["dwellings"] = [float(dw.get(c, np.nan)) for c in a["area_code"]]
+    a["n_buildings"] = [int(nb.get(c, 0)) for c in a["area_code"]]
+    a["seq"] = [int(c[12:]) if str(c)[12:].isdigit() else 0 for c in a["area_code"]]
+    a["status"] = ["below_band" if p < lo else "above_band" if p > hi else "ok"
+                   for p in a["population"]]
+    return a
+
+
+def _lock_diagnosis(vc: str, locked_codes: list[str], rest_pop: int, lo: int, hi: int,
+                    sol: VillageSolution | None) -> list[dict]:
+    out = []
+    names = ", ".join(locked_codes)
+    if locked_codes and 0 < rest_pop < lo:
+        out.append(_problem("error", "lock_leaves_too_few", S.LAYER_AREAS, locked_codes,
+                            f"居/村 {vc}: locked area(s) {names} leave {rest_pop} people in the "
+                            f"rest of the 居/村, below the band {lo}-{hi}; unlock one of them "
+                            f"(`pucha lock --unlock CODE`) so the rest can be re-balanced"))
+    elif locked_codes and sol is not None:
+        bad = sol.areas[(sol.areas["population"] < lo) | (sol.areas["population"] > hi)]
+        if len(bad):
+            out.append(_problem("error", "lock_blocks_band", S.LAYER_AREAS, locked_codes,
+                                f"居/村 {vc}: with area(s) {names} locked, {len(bad)} of the "
+                                f"re-solved areas stay outside the band {lo}-{hi}; unlocking "
+                                f"{locked_codes[0]} gives the solver room"))
+    return out
+
+
+def _default_solver() -> SolveFn:
+    try:
+        from pucha.partition.run import solve_remainder  # the engine's hook
+    except ImportError as exc:  # pragma: no cover - engine missing
+        raise InputError("the partition engine (pucha.partition.run.solve_remainder) is not "
+                         f"available: {exc}") from None
+    return solve_remainder
+
+
+def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
+                        jobs: int = 1, progress: bool = False, solver: SolveFn | None = None,
+                        date: str | None = None) -> RevisionResult:
+    """Re-partition a project that already has a plan, keeping locks and edits.
+
+    See the module docstring for the rules. ``solver`` defaults to the partition
+    engine's ``solve_remainder(village_code, polygon=, buildings=, pinned=,
+    gpkg=, settings=)`` returning a :class:`VillageSolution`. Writes ``areas``,
+    ``building_areas``, ``buildings`` (area_code, locked), ``problems`` rows of
+    stage ``partition`` about locks, and a new revision; all in one atomic
+    GeoPackage update.
+    """
+    from pucha.partition.check import _bool, effective_assignment
+
+    settings = settings or PartitionSettings()
+    lo, hi = int(settings.min), int(settings.max)
+    path = Path(gpkg)
+    if not has_plan(path):
+        raise InputError(f"{path}: no areas to revise; run `pucha partition` first")
+    villages = read_layer(path, S.LAYER_VILLAGES)
+    buildings = read_layer(path, S.LAYER_BUILDINGS)
+    buildings["population"] = pd.to_numeric(buildings["population"], errors="coerce"
+                                            ).fillna(0).astype(int)
+    areas = read_layer(path, S.LAYER_AREAS)
+    ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
+    for c in ("population", "dwellings", "floor_from", "floor_to", "unit_from", "unit_to"):
+        ba[c] = pd.to_numeric(ba[c], errors="coerce")
+    ba["part"] = pd.to_numeric(ba["part"], errors="coerce").fillna(0).astype(int)
+    history = _read_table(path, LAYER_CODE_HISTORY, _HIST_COLS)
+    revisions = _read_table(path, LAYER_REVISIONS, _REV_COLS)
+    rev = _next_revision(path)
+    last_fp = (json.loads(revisions["fingerprints"].iloc[-1]) if len(revisions) else {})
+    fps = village_fingerprints(villages, buildings, settings)
+
+    # the assignment in force, without buildings that no longer exist
+    bids = set(buildings["building_id"])
+    eff = effective_assignment(buildings, ba)
+    eff = eff[eff["building_id"].isin(bids)]
+    pins = edited_buildings(buildings, ba)
+    moved = {b for b in eff.loc[eff["edited"], "building_id"]}
+    b_village = dict(zip(buildings["building_id"], buildings["village_code"]))
+    a_locked = {c for c, lk in zip(areas["area_code"], areas["locked"]) if _bool(lk)}
+    v_locked = {v for v, lk in zip(villages["village_code"], villages["locked"]) if _bool(lk)}
+    used = {}
+    for c in list(history["area_code"].astype(str)) + list(areas["area_code"].astype(str)):
+        if len(c) == 15 and c[12:].isdigit():
+            used.setdefault(c[:12], set()).add(int(c[12:]))
+    result = RevisionResult(revision=rev, locked_areas=sorted(a_locked), pinned=pins)
+    solver = solver or None
+    out_areas, out_ba = [], []
+    vgeom = dict(zip(villages["village_code"], villages.geometry))
+
+    for vc in sorted(villages["village_code"]):
+        v_areas = areas[areas["village_code"] == vc]
+        v_bids = {b for b, v in b_village.items() if v == vc}
+        v_eff = eff[eff["building_id"].isin(v_bids) | eff["area_code"].isin(set(v_areas["area_code"]))]
+        v_pins = {b: c for b, c in pins.items() if b in v_bids}
+        v_moved = moved & v_bids
+        if vc in v_locked:
+            out_areas.append(v_areas)
+            out_ba.append(v_eff)
+            result.kept.append(vc)
+            continue
+        same_input = last_fp.get(vc) == fps.get(vc)
+        if not v_moved and same_input:
+            out_areas.append(v_areas)
+            out_ba.append(v_eff)
+            result.kept.append(vc)
+            continue
+        # (2) input changed, no edit: keep when still valid
+        if not v_moved and len(v_areas):
+            kept = _try_keep(vc, v_areas, v_eff, buildings[buildings["village_code"] == vc],
+                             vgeom.get(vc), lo, hi, last_fp.get(vc) is not None)
+            if kept is not None:
+                out_areas.append(v_areas)
+                out_ba.append(kept)
+                result.updated.append(vc)
+                continue
+        # (3) re-solve the unlocked remainder
+        lk = sorted(c for c in v_areas["area_code"] if c in a_locked)
+        lk_areas = v_areas[v_areas["area_code"].isin(lk)]
+        lk_eff = v_eff[v_eff["area_code"].isin(lk)]
+        into_locked = sorted(b for b in v_moved if v_pins.get(b) in lk)
+        for b in into_locked:
+            result.problems.append(_problem(
+                "warning", "moved_into_locked_area", S.LAYER_BUILDINGS, [b],
+                f"building {b} was moved into locked area {v_pins[b]}; it stays there, but the "
+                "locked boundary is not redrawn: unlock the area to redraw it around the "
+                "building"))
+        rest_bids = sorted(v_bids - set(lk_eff["building_id"]))
+        rest_b = buildings[buildings["building_id"].isin(rest_bids)]
+        vg = vgeom.get(vc)
+        if vg is None or vg.is_empty:
+            rest_poly = vg
+        else:
+            rest_poly = vg.difference(shapely.union_all(np.asarray(lk_areas.geometry.values)))\
+                if len(lk_areas) else vg
+        rest_pop = int(rest_b["population"].sum())
+        rest_pins = {b: c for b, c in v_pins.items() if b in set(rest_bids)}
+        if solver is None:
+            solver = _default_solver()
+        sol = solver(vc, polygon=rest_poly, buildings=rest_b, pinned=rest_pins, gpkg=path,
+                     settings=settings, excluded=sorted(set(lk_eff["building_id"])))
+        result.problems.extend(sol.problems)
+        result.problems.extend(_lock_diagnosis(vc, lk, rest_pop, lo, hi, sol))
+        old_rest = v_eff[~v_eff["area_code"].isin(lk)]
+        reserved = set(lk) | {c for c in areas["area_code"] if not c.startswith(vc)}
+        codes = assign_codes(vc, sol.building_areas, old_rest, labels=sol.labels,
+                             used_seqs=used.get(vc, set()), reserved=reserved)
+        new_a = sol.areas.copy()
+        new_a["area_code"] = new_a["area_code"].map(codes)
+        new_a["village_code"] = vc
+        new_a["locked"] = False
+        new_ba = sol.building_areas.copy()
+        new_ba["area_code"] = new_ba["area_code"].map(codes)
+        out_areas.append(pd.concat([lk_areas, new_a], ignore_index=True))
+        out_ba.append(pd.concat([lk_eff, new_ba], ignore_index=True))
+        result.resolved.append(vc)
+
+    all_areas = gpd.GeoDataFrame(pd.concat(out_areas, ignore_index=True), geometry="geometry",
+                                 crs=areas.crs)
+    all_ba = pd.concat(out_ba, ignore_index=True)
+    all_ba = all_ba[list(S.BUILDING_AREA_COLUMNS)].sort_values(
+        ["building_id", "part"]).reset_index(drop=True)
+    all_ba["part"] = all_ba["part"].astype(int)
+    all_areas = _area_stats(all_areas, all_ba, lo, hi)
+    all_areas["locked"] = [c in a_locked for c in all_areas["area_code"]]
+    all_areas = all_areas[[c for c in S.AREA_COLUMNS if c in all_areas.columns] + ["geometry"]]
+    all_areas = all_areas.sort_values("area_code").reset_index(drop=True)
+    old_codes, new_codes = set(areas["area_code"]), set(all_areas["area_code"])
+    result.new_codes = sorted(new_codes - old_codes)
+    result.retired_codes = sorted(old_codes - new_codes)
+
+    # buildings: area_code = the assignment (first part's area for cut buildings); moved locked
+    first = all_ba.sort_values(["building_id", "part"]).drop_duplicates("building_id")
+    code_of = dict(zip(first["building_id"], first["area_code"]))
+    nb = buildings.copy()
+    nb["area_code"] = [code_of.get(b, "") for b in nb["building_id"]]
+    nb["locked"] = [_bool(lk) or b in moved for b, lk in zip(nb["building_id"], nb["locked"])]
+
+    layers: dict[str, pd.DataFrame] = {S.LAYER_AREAS: all_areas, S.LAYER_BUILDING_AREAS: all_ba,
+                                       S.LAYER_BUILDINGS: nb}
+    layers[S.LAYER_PROBLEMS] = _merge_problems(path, result.problems, areas.crs)
+    layers.update(_revision_layers(path, rev, all_areas, all_ba, history, kind="repartition",
+                                   settings=settings, summary=result.summary,
+                                   fingerprints=fps, date=date))
+    update_gpkg(path, layers)
+    from pucha.gis.styles import write_styles
+
+    write_styles(path)
+    logger.info("修订 revision %d: %d 居/村 kept, %d updated, %d re-solved; new codes %s, "
+                "retired %s", rev, len(result.kept), len(result.updated), len(result.resolved),
+                ", ".join(result.new_codes) or "none", ", ".join(result.retired_codes) or "none")
+    return result
+
+
+def _try_keep(vc, v_areas, v_eff, v_buildings, vgeom, lo, hi, had_fp) -> pd.DataFrame | None:
+    """The 居/村's assignment with counts refreshed, or None if it no longer meets the rules."""
+    if not had_fp:
+        return None
+    if vgeom is not None and len(v_areas):
+        union = shapely.union_all(np.asarray(v_areas.geometry.values))
+        if shapely.symmetric_difference(union, vgeom).area > 1.0:
+            return None  # the outline moved: re-solve
+    pop = dict(zip(v_buildings["building_id"], v_buildings["population"]))
+    e = v_eff[v_eff["building_id"].isin(set(pop))].copy()
+    # whole buildings take the new count; cut buildings must be re-cut when it changed
+    for bid, grp in e.groupby("building_id"):
+        if len(grp) == 1:
+            e.loc[grp.index, "population"] = pop[bid]
+        elif int(round(grp["population"].sum())) != int(pop[bid]):
+            return None
+    missing = sorted(set(pop) - set(e["building_id"]))
+    if missing:
+        geoms = dict(zip(v_buildings["building_id"], v_buildings.geometry))
+        rows = []
+        for bid in missing:
+            g = geoms[bid]
+            inside = [c for c, ag in zip(v_areas["area_code"], v_areas.geometry)
+                      if ag is not None and g is not None and ag.contains(g.representative_point())]
+            if len(inside) != 1:
+                return None
+            rows.append(dict(building_id=bid, area_code=inside[0], part=0, floor_from=np.nan,
+                             floor_to=np.nan, unit_from=np.nan, unit_to=np.nan,
+                             population=pop[bid], dwellings=np.nan, edited=False))
+        e = pd.concat([e, pd.DataFrame(rows)], ignore_index=True)
+    p = e.groupby("area_code")["population"].sum()
+    for code in v_areas["area_code"]:
+        if not (lo <= int(p.get(code, 0)) <= hi):
+            return None
+    return e
+
+
+def _merge_problems(path: Path, rows: list[dict], crs) -> gpd.GeoDataFrame:
+    new = gpd.GeoDataFrame(pd.DataFrame(rows, columns=list(S.PROBLEM_COLUMNS) + ["geometry"]),
+                           geometry="geometry", crs=crs)
+    if S.LAYER_PROBLEMS not in list_layers(path):
+        return new
+    old = read_layer(path, S.LAYER_PROBLEMS)
+    codes = {"lock_leaves_too_few", "lock_blocks_band", "moved_into_locked_area"}
+    old = old[~old["code"].astype(str).isin(codes) & (old["stage"].astype(str) != "check")]
+    if not isinstance(old, gpd.GeoDataFrame):
+        old = gpd.GeoDataFrame(old, geometry=gpd.GeoSeries([shapely.Polygon()] * len(old)),
+                               crs=crs)
+    old = gpd.GeoDataFrame(old[[c for c in S.PROBLEM_COLUMNS]], geometry=old.geometry.values,
+                           crs=crs)
+    frames = [f for f in (old, new) if len(f)]
+    if not frames:
+        return new
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
