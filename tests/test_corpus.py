@@ -304,14 +304,17 @@ def partitioned_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fixture_outputs.make_tiny_project(tmp_path_factory.mktemp("good") / "p.gpkg")
 
 
+@pytest.mark.parametrize("command", ["maps", "check"])
 @pytest.mark.parametrize("kind", DAMAGED)
-def test_maps_on_a_damaged_project_is_a_clean_error(kind: str, partitioned_gpkg: Path,
-                                                    tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_damaged_project_is_a_clean_error(kind: str, command: str, partitioned_gpkg: Path,
+                                          tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     bad = _damage(kind, partitioned_gpkg, tmp_path / "project.gpkg")
     before = bad.read_bytes()
-    code, out, err = run_cli(["maps", str(bad), "-o", str(tmp_path / "pack"), "--no-pdf",
-                              "-j", "1", "-q"], capsys)
+    args = {"maps": ["maps", str(bad), "-o", str(tmp_path / "pack"), "--no-pdf", "-j", "1",
+                     "-q"],
+            "check": ["check", str(bad)]}[command]
+    code, out, err = run_cli(args, capsys)
     assert "Traceback" not in err
     assert code == 2 and "错误 / error:" in err, err[-2000:]
     assert "project.gpkg" in err

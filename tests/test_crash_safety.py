@@ -81,7 +81,9 @@ def _gpkg_digest(path: Path) -> str:
             continue
         df = pyogrio.read_dataframe(path, layer=name)
         if hasattr(df, "geometry") and "geometry" in df.columns:
-            df = df.assign(geometry=df.geometry.to_wkb(hex=True))
+            import pandas as pd
+            wkb = df.geometry.to_wkb(hex=True)
+            df = pd.DataFrame(df.drop(columns="geometry")).assign(wkb=list(wkb))
         h.update(name.encode())
         h.update(df.to_csv(index=False).encode())
     return h.hexdigest()
@@ -276,3 +278,19 @@ def test_partition_killed_keeps_project_and_resumes(tmp_path: Path) -> None:
     # and a killed run over a finished project keeps its areas
     done = fingerprint(work)
     kill_and_check(cmd, work, work, seed=12, kills=2, t_full=t_full, before=done)
+
+
+# --------------------------------------------------------------------------- pucha check
+def test_check_killed_keeps_project(tiny_project: Path) -> None:
+    """``pucha check`` writes its problem rows into the project: a kill leaves it whole."""
+    root = tiny_project.parent / "check"
+    root.mkdir()
+    shutil.copy(tiny_project, root / "project.gpkg")
+    cmd = pucha_cmd("check", str(root / "project.gpkg"))
+    run_to_end(cmd, root)
+    t_full = run_to_end(cmd, root)
+    before = fingerprint(root)
+    killed = kill_and_check(cmd, root, root, seed=3, kills=3, t_full=t_full, before=before)
+    assert killed >= 2
+    run_to_end(cmd, root)
+    assert fingerprint(root) == before and scan.temp_leftovers(root) == []
