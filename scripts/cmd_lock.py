@@ -59,8 +59,10 @@ def set_locked(path: str | Path, codes: list[str], *, locked: bool = True,
             else:
                 plan.append((table, col, c))
         if missing:
+            hint = ("" if _has_table(con, "areas") else
+                    ". The project has no areas yet: run `pucha partition` first")
             raise InputError(f"{path}: not found: {', '.join(missing)}; nothing was changed. "
-                             "Area codes have 15 digits, 居/村 codes 12; see layer 'areas'")
+                             f"Area codes have 15 digits, 居/村 codes 12; see layer 'areas'{hint}")
         with con:
             for table, col, c in plan:
                 con.execute(f'UPDATE "{table}" SET locked=? WHERE "{col}"=?', (int(locked), c))

@@ -304,7 +304,7 @@ def partitioned_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fixture_outputs.make_tiny_project(tmp_path_factory.mktemp("good") / "p.gpkg")
 
 
-@pytest.mark.parametrize("command", ["maps", "check"])
+@pytest.mark.parametrize("command", ["maps", "check", "diff", "lock"])
 @pytest.mark.parametrize("kind", DAMAGED)
 def test_damaged_project_is_a_clean_error(kind: str, command: str, partitioned_gpkg: Path,
                                           tmp_path: Path,
@@ -313,7 +313,9 @@ def test_damaged_project_is_a_clean_error(kind: str, command: str, partitioned_g
     before = bad.read_bytes()
     args = {"maps": ["maps", str(bad), "-o", str(tmp_path / "pack"), "--no-pdf", "-j", "1",
                      "-q"],
-            "check": ["check", str(bad)]}[command]
+            "check": ["check", str(bad)],
+            "diff": ["diff", str(partitioned_gpkg), str(bad), "-o", str(tmp_path / "diff")],
+            "lock": ["lock", str(bad), "310118002001001"]}[command]
     code, out, err = run_cli(args, capsys)
     assert "Traceback" not in err
     assert code == 2 and "错误 / error:" in err, err[-2000:]
