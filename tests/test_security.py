@@ -256,3 +256,33 @@ def test_full_run_stays_inside_and_offline(full_run: dict) -> None:
                 bad.setdefault(p.relative_to(out).as_posix(), set()).update(found)
     assert not bad, bad
     assert scan.temp_leftovers(root) == []
+
+
+def test_diff_outputs_are_offline_and_escaped(hostile_pack: dict, tmp_path: Path) -> None:
+    """``pucha diff`` on the hostile project (one building moved): same rules."""
+    import shutil
+
+    old = tmp_path / "old.gpkg"
+    new = tmp_path / "new.gpkg"
+    shutil.copy(hostile_pack["root"] / "project.gpkg", old)
+    shutil.copy(old, new)
+    from pucha.gis.write import read_layer
+    ba = read_layer(new, "building_areas")
+    codes = sorted(ba["area_code"].unique())
+    bid = ba.loc[ba["area_code"] == codes[0], "building_id"].iloc[0]
+    r = run_pucha("-q", "move", str(new), str(bid), codes[1], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_pucha("-q", "diff", str(old), str(new), "-o", str(tmp_path / "d"), cwd=tmp_path,
+                  tmpdir=tmp_path / "tmp")
+    assert r.returncode == 0, r.stderr[-2000:]
+    files = scan.output_files(tmp_path / "d")
+    assert any(p.suffix == ".html" for p in files)
+    for p in files:
+        for text in scan.texts(p):
+            assert not {u for u in scan.urls(text) if not scan.inert(u)}, p.name
+            if p.suffix == ".html":
+                assert not scan.fetching_urls(text), p.name
+                for raw in RAW_HOSTILE:
+                    assert raw not in text, f"{p.name} holds unescaped {raw!r}"
+    assert sorted((tmp_path / "tmp").rglob("*")) == []
+    assert scan.temp_leftovers(tmp_path) == []
