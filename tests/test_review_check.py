@@ -1,0 +1,191 @@
+"""pucha check on the tiny two-village project of fixture_outputs::
+
+      y=400 +-------------------+-------------------+
+            |  A …001002        |  B …002002        |
+            |  12 x 25 people   |  12 x 25 people   |
+      y=200 +===================+===================+
+            |  A …001001        |  B …002001        |
+            |  12 x 25 + tower  |  12 x 25 people   |
+      y=0   +-------------------+-------------------+
+
+A = 310118002001 (areas 340 + 340 people: the tower, 80 people, is cut in two
+parts of 40, floors 1-10 in …001001 and 11-20 in …001002), B = 310118002002
+(300 + 300). Each edit below breaks one rule; the check must name it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from fixture_outputs import VA, VB, make_tiny_project
+from pucha.gis.styles import connect_gpkg
+from pucha.gis.write import read_layer
+from pucha.partition.check import check_plan, effective_assignment
+from pucha.scripts.cli import cli
+
+
+@pytest.fixture()
+def tiny(tmp_path: Path) -> Path:
+    return make_tiny_project(tmp_path / "tiny.gpkg")
+
+
+def _sql(path: Path, *statements: str) -> None:
+    con = connect_gpkg(path)
+    with con:
+        for s in statements:
+            con.execute(s)
+    con.close()
+
+
+def codes_of(report, rule: str) -> list[str]:
+    return sorted(i.code for i in report.errors(rule))
+
+
+def test_clean_plan_passes(tiny: Path) -> None:
+    r = check_plan(tiny)
+    assert not r.hard_broken, r.text
+    assert r.n_areas == 4 and r.population == 1280
+    assert r.area_population == {f"{VA}001": 340, f"{VA}002": 340, f"{VB}001": 300,
+                                 f"{VB}002": 300}
+    assert "通过 passed" in r.text
+
+
+def test_moved_building_breaks_band_and_containment(tiny: Path) -> None:
+    # b0000 (25 people) from A south (340) to A north (340 -> 365 > 360)
+    _sql(tiny, f"UPDATE buildings SET area_code='{VA}002' WHERE building_id='b0000'")
+    r = check_plan(tiny)
+    assert r.hard_broken
+    assert [i.feature_ids for i in r.errors("band")] == [(f"{VA}002",)]
+    assert "365" in r.errors("band")[0].message
+    assert [i.feature_ids for i in r.errors("contiguity")] == [("b0000",)]
+    assert "moved by hand" in r.errors("contiguity")[0].message
+    # the attribute wins over building_areas
+    eff = effective_assignment(read_layer(tiny, "buildings"),
+                               read_layer(tiny, "building_areas"))
+    assert eff.loc[eff["building_id"] == "b0000", "area_code"].tolist() == [f"{VA}002"]
+    # problems layer rows with stage=check
+    probs = read_layer(tiny, "problems")
+    assert set(probs["stage"]) == {"check"}
+    assert {"band_above", "building_outside_area"} <= set(probs["code"])
+    # a second check replaces, not appends
+    check_plan(tiny)
+    assert len(read_layer(tiny, "problems")) == len(probs)
+
+
+def test_unassigned_and_unknown_area(tiny: Path) -> None:
+    _sql(tiny, "DELETE FROM building_areas WHERE building_id='b1000'",
+         "UPDATE buildings SET area_code='' WHERE building_id='b1000'",
+         "UPDATE buildings SET area_code='310118002002009' WHERE building_id='b1001'")
+    r = check_plan(tiny)
+    assert "assignment_missing" in codes_of(r, "assignment")
+    assert "assignment_unknown_area" in codes_of(r, "assignment")
+
+
+def test_cut_building_ranges(tiny: Path) -> None:
+    _sql(tiny, "UPDATE building_areas SET floor_from=9 WHERE building_id='tower' AND part=2")
+    r = check_plan(tiny)
+    assert codes_of(r, "cut_ranges") == ["cut_overlap"]
+    _sql(tiny, "UPDATE building_areas SET floor_from=13 WHERE building_id='tower' AND part=2")
+    r = check_plan(tiny)
+    assert codes_of(r, "cut_ranges") == ["cut_gap"]
+    assert "floor 11" in r.errors("cut_ranges")[0].message
+
+
+def test_codes_gap_prefix_duplicate(tiny: Path) -> None:
+    _sql(tiny, f"UPDATE areas SET area_code='{VB}003', seq=3 WHERE area_code='{VB}002'",
+         f"UPDATE building_areas SET area_code='{VB}003' WHERE area_code='{VB}002'",
+         f"UPDATE buildings SET area_code='{VB}003' WHERE area_code='{VB}002'")
+    r = check_plan(tiny)
+    assert codes_of(r, "codes") == ["code_gap"]
+    assert f"{VB}002" in r.errors("codes")[0].feature_ids
+    # a retired code recorded in code_history is not a gap
+    con = sqlite3.connect(tiny)
+    con.execute("CREATE TABLE code_history (area_code TEXT, village_code TEXT, seq INTEGER, "
+                "created_revision INTEGER, retired_revision INTEGER)")
+    con.execute("INSERT INTO code_history VALUES (?, ?, 2, 1, 2)", (f"{VB}002", VB))
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier) "
+                "VALUES ('code_history', 'attributes', 'code_history')")
+    con.commit()
+    con.close()
+    r = check_plan(tiny)
+    assert codes_of(r, "codes") == []
+    assert any(i.code == "code_retired_gap" for i in r.by_rule("codes"))
+    _sql(tiny, f"UPDATE areas SET area_code='{VA}001' WHERE area_code='{VB}003'")
+    r = check_plan(tiny)
+    assert {"code_duplicate", "code_prefix"} <= set(codes_of(r, "codes"))
+
+
+def test_tiling_overlap_and_gap(tiny: Path) -> None:
+    areas = read_layer(tiny, "areas")
+    geoms = dict(zip(areas["area_code"], areas.geometry))
+    south = geoms[f"{VB}001"]
+    x0, y0, x1, y1 = south.bounds
+    shrunk = shapely.box(x0, y0, x1, y1 - 10)            # leaves a 400 x 10 m gap
+    import geopandas as gpd
+
+    from pucha.gis.write import update_gpkg
+
+    areas.loc[areas["area_code"] == f"{VB}001", "geometry"] = shrunk
+    update_gpkg(tiny, {"areas": gpd.GeoDataFrame(areas, geometry="geometry", crs=areas.crs)})
+    r = check_plan(tiny)
+    gaps = [i for i in r.errors("tiling") if i.code == "tiling_gap"]
+    assert len(gaps) == 1 and "4000.0 m²" in gaps[0].message
+    areas.loc[areas["area_code"] == f"{VB}001", "geometry"] = shapely.box(x0, y0, x1, y1 + 5)
+    update_gpkg(tiny, {"areas": gpd.GeoDataFrame(areas, geometry="geometry", crs=areas.crs)})
+    r = check_plan(tiny)
+    assert [i.code for i in r.errors("tiling")] == ["tiling_overlap"]
+    assert r.errors("tiling")[0].feature_ids == (f"{VB}001", f"{VB}002")
+
+
+def test_non_contiguous_area(tiny: Path) -> None:
+    import geopandas as gpd
+
+    from pucha.gis.write import update_gpkg
+
+    areas = read_layer(tiny, "areas")
+    g = areas.loc[areas["area_code"] == f"{VB}002", "geometry"].iloc[0]
+    x0, y0, x1, y1 = g.bounds
+    split = shapely.MultiPolygon([shapely.box(x0, y0, x0 + 100, y1),
+                                  shapely.box(x0 + 300, y0, x1, y1)])
+    areas.loc[areas["area_code"] == f"{VB}002", "geometry"] = split
+    update_gpkg(tiny, {"areas": gpd.GeoDataFrame(areas, geometry="geometry", crs=areas.crs)})
+    r = check_plan(tiny)
+    assert [i.feature_ids for i in r.errors("contiguity")
+            if i.code == "area_not_contiguous"] == [(f"{VB}002",)]
+
+
+def test_band_from_settings_and_unavoidable(tiny: Path) -> None:
+    from pucha.config import PartitionSettings
+
+    r = check_plan(tiny, settings=PartitionSettings(min=310, max=400), write_problems=False)
+    assert sorted(i.feature_ids[0] for i in r.errors("band")) == [f"{VB}001", f"{VB}002"]
+
+
+def test_cli_exit_codes(tiny: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(cli, ["check", str(tiny)])
+    assert res.exit_code == 0, res.output
+    assert "通过 passed" in res.output
+    res = runner.invoke(cli, ["move", str(tiny), "b0000", f"{VA}002"])
+    assert res.exit_code == 0, res.output
+    from pucha.scripts.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(tiny), "-q"])
+    assert exc.value.code == 1
+
+
+def test_missing_partition_is_a_clear_error(tmp_path: Path) -> None:
+    from pucha.errors import InputError
+    from pucha.gis.write import update_gpkg
+
+    p = make_tiny_project(tmp_path / "t.gpkg")
+    q = tmp_path / "bare.gpkg"
+    update_gpkg(q, {"buildings": read_layer(p, "buildings")}, fresh=True)
+    with pytest.raises(InputError, match="pucha partition"):
+        check_plan(q)
