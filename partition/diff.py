@@ -97,6 +97,7 @@ def load_plan(gpkg: str | os.PathLike, *, revision: int | None = None) -> Plan:
         ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
         ba["population"] = pd.to_numeric(ba["population"], errors="coerce").fillna(0)
         assign = effective_assignment(b, ba)
+        assign = assign[assign["building_id"].isin(set(b["building_id"]))]  # demolished: gone
         label = f"{path.name}"
     else:
         al, bl = _revision_layers(path, revision)
