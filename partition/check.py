@@ -305,6 +305,15 @@ def _check_assignment(issues, buildings, ba, eff, area_codes) -> None:
                [row.building_id], f"building {row.building_id} is assigned to area "
                f"{row.area_code!r}, which is not in layer 'areas'; correct its area_code "
                "(15 digits) in QGIS")
+    a_village = {c: c[:12] for c in area_codes}
+    b_village = dict(zip(buildings["building_id"], buildings["village_code"].astype(str)))
+    for row in eff[eff["area_code"].isin(area_codes)].itertuples():
+        bv = b_village.get(row.building_id, "")
+        if bv and a_village.get(row.area_code, bv) != bv:
+            _issue(issues, "assignment", "error", "assignment_other_village", S.LAYER_BUILDINGS,
+                   [row.building_id], f"building {row.building_id} belongs to 居/村 {bv} but is "
+                   f"assigned to area {row.area_code} of 居/村 {row.area_code[:12]}; move it to "
+                   f"an area of {bv}, or correct its village_code if the 居/村 is wrong")
     pop = dict(zip(buildings["building_id"], buildings["population"]))
     sums = eff.groupby("building_id")["population"].sum()
     for bid, total in sums.items():

@@ -189,3 +189,30 @@ def test_missing_partition_is_a_clear_error(tmp_path: Path) -> None:
     update_gpkg(q, {"buildings": read_layer(p, "buildings")}, fresh=True)
     with pytest.raises(InputError, match="pucha partition"):
         check_plan(q)
+
+
+def test_building_moved_to_another_village(tiny: Path) -> None:
+    _sql(tiny, f"UPDATE buildings SET area_code='{VB}001' WHERE building_id='b0005'")
+    r = check_plan(tiny, write_problems=False)
+    assert "assignment_other_village" in codes_of(r, "assignment")
+
+
+def test_real_osm_footprints(tmp_path: Path, lujiazui_gpkg: Path) -> None:
+    """Real Lujiazui buildings (ODbL) in strips that ignore the census band: the check
+    passes what is right (codes, tiling) and lists every area outside the band."""
+    from fixture_outputs import make_lujiazui_project
+
+    p = make_lujiazui_project(tmp_path / "lu.gpkg", lujiazui_gpkg)
+    r = check_plan(p)
+    assert r.errors("codes") == [] and r.errors("tiling") == [] and r.errors("assignment") == []
+    pops = r.area_population
+    outside = sorted(c for c, n in pops.items() if not 240 <= n <= 360)
+    assert outside and sorted(i.feature_ids[0] for i in r.errors("band")) == outside
+    assert sum(pops.values()) == r.population
+    # every building in contiguity errors really lies mostly outside its area
+    b = read_layer(p, "buildings").set_index("building_id")
+    a = read_layer(p, "areas").set_index("area_code")
+    for i in r.errors("contiguity"):
+        bid = i.feature_ids[0]
+        g = b.loc[bid, "geometry"]
+        assert g.intersection(a.loc[b.loc[bid, "area_code"], "geometry"]).area < 0.5 * g.area
