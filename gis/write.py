@@ -137,6 +137,7 @@ def update_gpkg(path: str | os.PathLike, layers: Mapping[str, pd.DataFrame], *,
         tmp.unlink()
         if path.exists() and not fresh:
             shutil.copyfile(path, tmp)
+            _check_integrity(path, tmp)
             try:
                 existing = {n for n, _ in pyogrio.list_layers(tmp)}
             except pyogrio.errors.DataSourceError as exc:
@@ -193,8 +194,28 @@ def read_meta(path: str | os.PathLike) -> dict[str, object]:
     """Read the ``pucha_meta`` table of a project GeoPackage as a dict."""
     if LAYER_META not in list_layers(path):
         return {}
-    df = pyogrio.read_dataframe(path, layer=LAYER_META)
-    return {str(k): json.loads(v) for k, v in zip(df["key"], df["value"])}
+    try:
+        df = pyogrio.read_dataframe(path, layer=LAYER_META)
+        return {str(k): json.loads(v) for k, v in zip(df["key"], df["value"])}
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError,
+            TypeError, KeyError) as exc:
+        raise _damaged(path, exc) from None
+
+
+def _check_integrity(path: Path, copy: Path) -> None:
+    """Refuse to build on a damaged GeoPackage (SQLite ``quick_check`` of the copy)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(copy)
+        try:
+            result = [r[0] for r in con.execute("PRAGMA quick_check").fetchall()]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, exc) from None
+    if result != ["ok"]:
+        raise _damaged(path, RuntimeError("; ".join(map(str, result[:3]))))
 
 
 def _damaged(path: str | os.PathLike, exc: Exception) -> InputError:

@@ -163,3 +163,53 @@ test_fuzz_shp_quick = _make_test("shp", 20)
 test_fuzz_geojson_long = pytest.mark.slow(_make_test("geojson", 200))
 test_fuzz_gpkg_long = pytest.mark.slow(_make_test("gpkg", 100))
 test_fuzz_shp_long = pytest.mark.slow(_make_test("shp", 200))
+
+
+# --------------------------------------------------------------------------- the project file
+@pytest.fixture(scope="module")
+def project_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small partitioned project GeoPackage (tests/fixture_outputs.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fixture_outputs
+
+    return fixture_outputs.make_tiny_project(tmp_path_factory.mktemp("proj-seed") / "p.gpkg")
+
+
+def _fuzz_project(seed: Path, muts: list, command: str) -> None:
+    """Mutated project GeoPackage bytes (a damaged USB copy): a pucha error or success."""
+    from pucha.scripts.cli import main
+
+    work = Path(tempfile.mkdtemp(dir=seed.parent.parent))
+    try:
+        bad = work / "project.gpkg"
+        bad.write_bytes(mutate(seed.read_bytes(), muts))
+        args = {"check": ["check", str(bad)],
+                "maps": ["maps", str(bad), "-o", str(work / "pack"), "--no-pdf", "-j", "1",
+                         "-q"]}[command]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                main(["-qq", *args])
+            except SystemExit:
+                pass               # a clean exit (error message printed, no traceback)
+            except Exception:  # noqa: BLE001
+                pytest.fail(f"{command}: project bytes mutated by {muts!r} crashed:\n"
+                            f"{traceback.format_exc()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _make_project_test(command: str, examples: int):
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(muts=mutations())
+    def run(project_seed: Path, muts: list) -> None:
+        _fuzz_project(project_seed, muts, command)
+    return run
+
+
+test_fuzz_project_check_quick = _make_project_test("check", 40)
+test_fuzz_project_check_long = pytest.mark.slow(_make_project_test("check", 400))
+test_fuzz_project_maps_long = pytest.mark.slow(_make_project_test("maps", 60))
