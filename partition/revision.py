@@ -437,10 +437,16 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     out_areas, out_ba = [], []
     vgeom = dict(zip(villages["village_code"], villages.geometry))
 
+    bids_of = {v: set(g) for v, g in buildings.groupby("village_code")["building_id"]}
+    areas_of = {v: g for v, g in areas.groupby("village_code")}
+    eff_v = eff.assign(_v=[b_village.get(b, c[:12]) for b, c in zip(eff["building_id"],
+                                                                     eff["area_code"])])
+    eff_of = {v: g.drop(columns="_v") for v, g in eff_v.groupby("_v")}
+    empty_eff = eff.iloc[0:0]
     for vc in sorted(villages["village_code"]):
-        v_areas = areas[areas["village_code"] == vc]
-        v_bids = {b for b, v in b_village.items() if v == vc}
-        v_eff = eff[eff["building_id"].isin(v_bids) | eff["area_code"].isin(set(v_areas["area_code"]))]
+        v_areas = areas_of.get(vc, areas.iloc[0:0])
+        v_bids = bids_of.get(vc, set())
+        v_eff = eff_of.get(vc, empty_eff)
         v_pins = {b: c for b, c in pins.items() if b in v_bids}
         v_moved = moved & v_bids
         if vc in v_locked:
@@ -552,10 +558,13 @@ def _try_keep(vc, v_areas, v_eff, v_buildings, vgeom, lo, hi, had_fp) -> pd.Data
     pop = dict(zip(v_buildings["building_id"], v_buildings["population"]))
     e = v_eff[v_eff["building_id"].isin(set(pop))].copy()
     # whole buildings take the new count; cut buildings must be re-cut when it changed
-    for bid, grp in e.groupby("building_id"):
-        if len(grp) == 1:
-            e.loc[grp.index, "population"] = pop[bid]
-        elif int(round(grp["population"].sum())) != int(pop[bid]):
+    n_rows = e["building_id"].map(e["building_id"].value_counts())
+    single = (n_rows == 1).to_numpy()
+    e.loc[single, "population"] = e.loc[single, "building_id"].map(pop).to_numpy()
+    cut = e[~single]
+    if len(cut):
+        sums = cut.groupby("building_id")["population"].sum().round().astype(int)
+        if any(int(pop[b]) != int(v) for b, v in sums.items()):
             return None
     missing = sorted(set(pop) - set(e["building_id"]))
     if missing:
