@@ -482,6 +482,16 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
                 "building"))
         rest_bids = sorted(v_bids - set(lk_eff["building_id"]))
         rest_b = buildings[buildings["building_id"].isin(rest_bids)]
+        for lc, lg in zip(lk_areas["area_code"], lk_areas.geometry):
+            if lg is None or lg.is_empty:
+                continue
+            inside = rest_b[rest_b.geometry.intersection(lg).area > 0.5 * rest_b.geometry.area]
+            for bid in sorted(inside["building_id"]):
+                result.problems.append(_problem(
+                    "error", "lock_holds_moved_building", S.LAYER_BUILDINGS, [bid, lc],
+                    f"building {bid} stands inside locked area {lc} but was moved to "
+                    f"{v_pins.get(bid, 'another area')}; the locked boundary cannot change: "
+                    f"unlock {lc} (`pucha lock --unlock {lc}`) or move the building back"))
         vg = vgeom.get(vc)
         if vg is None or vg.is_empty:
             rest_poly = vg
@@ -593,7 +603,8 @@ def _merge_problems(path: Path, rows: list[dict], crs) -> gpd.GeoDataFrame:
     if S.LAYER_PROBLEMS not in list_layers(path):
         return new
     old = read_layer(path, S.LAYER_PROBLEMS)
-    codes = {"lock_leaves_too_few", "lock_blocks_band", "moved_into_locked_area"}
+    codes = {"lock_leaves_too_few", "lock_blocks_band", "moved_into_locked_area",
+             "lock_holds_moved_building"}
     old = old[~old["code"].astype(str).isin(codes) & (old["stage"].astype(str) != "check")]
     if not isinstance(old, gpd.GeoDataFrame):
         old = gpd.GeoDataFrame(old, geometry=gpd.GeoSeries([shapely.Polygon()] * len(old)),

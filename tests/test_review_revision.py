@@ -127,3 +127,71 @@ def test_retired_codes_are_never_reused(tiny: Path) -> None:
                                                "area_code"]),
                          labels={}, used_seqs={1, 2, 3}, reserved={f"{VA}001", f"{VA}003"})
     assert codes == {"p": f"{VA}004"}
+
+
+def _one_area_solver(calls: list):
+    """Test double for the engine: the whole remainder becomes one area, labelled with the
+    first pinned label. It exercises the orchestration (locks, pins, codes, writing), not
+    the engine's rules."""
+    import geopandas as gpd
+    import numpy as np
+
+    from pucha.partition.revision import VillageSolution
+
+    def solve(vc, *, polygon, buildings, pinned, gpkg, settings, excluded):
+        calls.append(dict(village=vc, buildings=sorted(buildings["building_id"]),
+                          pinned=dict(pinned), excluded=list(excluded), area=polygon.area))
+        areas = gpd.GeoDataFrame({"area_code": ["p1"], "village_code": [vc],
+                                  "population": [int(buildings["population"].sum())]},
+                                 geometry=[polygon], crs=buildings.crs)
+        ba = pd.DataFrame({"building_id": sorted(buildings["building_id"]), "area_code": "p1",
+                           "part": 0, "floor_from": np.nan, "floor_to": np.nan,
+                           "unit_from": np.nan, "unit_to": np.nan})
+        pop = dict(zip(buildings["building_id"], buildings["population"]))
+        ba["population"] = ba["building_id"].map(pop)
+        ba["dwellings"] = np.nan
+        labels = {"p1": sorted(pinned.values())[0]} if pinned else {}
+        return VillageSolution(areas=areas, building_areas=ba, labels=labels)
+
+    return solve
+
+
+def test_resolve_path_keeps_locks_and_pins(tiny: Path) -> None:
+    from pucha.scripts.cmd_lock import move_building, set_locked
+
+    set_locked(tiny, [f"{VB}002"])
+    move_building(tiny, "b1000", f"{VB}002")  # B south -> locked B north
+    move_building(tiny, "b0006", f"{VA}002")  # A south -> A north
+    locked_geom = read_layer(tiny, "areas").set_index("area_code").loc[f"{VB}002", "geometry"]
+    calls: list = []
+    res = repartition_project(tiny, solver=_one_area_solver(calls))
+    assert res.resolved == [VA, VB]
+    by_v = {c["village"]: c for c in calls}
+    assert by_v[VA]["pinned"] == {"b0006": f"{VA}002"}
+    assert "b1000" not in by_v[VB]["buildings"]          # joined the locked area
+    assert by_v[VB]["area"] < 400 * 400 / 2 + 1          # remainder = village minus locked
+    areas = read_layer(tiny, "areas").set_index("area_code")
+    # B's remainder keeps 11 of B …001's 12 buildings (92% of its people): same area, same code
+    assert sorted(areas.index) == [f"{VA}002", f"{VB}001", f"{VB}002"]
+    assert areas.loc[f"{VB}002", "geometry"].equals(locked_geom)
+    assert bool(areas.loc[f"{VB}002", "locked"])
+    b = read_layer(tiny, "buildings").set_index("building_id")
+    assert b.loc["b0006", "area_code"] == f"{VA}002" and bool(b.loc["b0006", "locked"])
+    assert b.loc["b1000", "area_code"] == f"{VB}002"
+    h = read_layer(tiny, "code_history").set_index("area_code")
+    assert h.loc[f"{VA}001", "retired_revision"] == 2 and h.loc[f"{VB}001", "retired_revision"] == 0
+    probs = read_layer(tiny, "problems")
+    assert "moved_into_locked_area" in set(probs["code"])
+    r = check_plan(tiny, write_problems=False)
+    assert r.errors("assignment") == [] and r.errors("codes") == [] and r.errors("tiling") == []
+    assert {i.code for i in r.by_rule("codes")} == {"code_retired_gap"}
+
+
+def test_moving_a_building_out_of_a_locked_area_names_the_lock(tiny: Path) -> None:
+    from pucha.scripts.cmd_lock import move_building, set_locked
+
+    set_locked(tiny, [f"{VA}001"])
+    move_building(tiny, "b0006", f"{VA}002")
+    res = repartition_project(tiny, solver=_one_area_solver([]))
+    msgs = [p["message"] for p in res.problems if p["code"] == "lock_holds_moved_building"]
+    assert len(msgs) == 1 and f"unlock {VA}001" in msgs[0] and "b0006" in msgs[0]
