@@ -8,7 +8,9 @@ resident memory is that process's ``ru_maxrss`` read with ``resource.getrusage``
 The township is generated (seeded, deterministic) straight to source files:
 rectangular 居/村 of about 1,000 buildings each (rows of 25) (or one 居/村 for the single-village row),
 on a street grid, each building 12 x 10 m with 3 people (a village-house density, so
-one 居/村 of 1,000 buildings holds ~3,000 people = ~10 areas), codes 310118002001...
+one 居/村 of 1,000 buildings holds ~3,000 people = ~10 areas; the single 居/村 row has 2
+people per building, 200,000 people, as more than 899 areas cannot be coded), codes
+310118002001...
 (at most 999 居/村: the 1M row has 999 居/村 of ~1,001 buildings).
 
 Usage::
@@ -42,7 +44,7 @@ TOWNSHIP = "310118002"
 
 
 def make_project(folder: Path, n_buildings: int, *, per_village: int = 1000,
-                 seed: int = 0) -> Path:
+                 people: int = 3, seed: int = 0) -> Path:
     """Write township / villages / buildings GeoPackages and a project TOML."""
     import geopandas as gpd
     import pyogrio
@@ -54,7 +56,7 @@ def make_project(folder: Path, n_buildings: int, *, per_village: int = 1000,
     n_v = min(999, max(1, math.ceil(n_buildings / per_village)))   # 3-digit sequence
     per_v = math.ceil(n_buildings / n_v)
     # buildings per row: 25 (4 rows = 100 buildings = 300 people) or a multiple of 100
-    side_b = 25 if per_v <= 10_000 else 100 * math.ceil(math.sqrt(per_v) / 100)
+    side_b = 25 if per_v <= 10_000 else 250 * math.ceil(math.sqrt(per_v) / 250)
     pitch = 30.0                                    # metres per building slot
     v_w = side_b * pitch + 40.0                     # 居/村 rectangle, 20 m street margin
     v_h = math.ceil(per_v / side_b) * pitch + 40.0
@@ -78,7 +80,7 @@ def make_project(folder: Path, n_buildings: int, *, per_village: int = 1000,
     by = vy[v_of] + 20 + (k // side_b) * pitch + rng.uniform(0, 6, len(k))
     buildings = gpd.GeoDataFrame(
         {"id": [f"B{i:07d}" for i in range(n_buildings)], "floors": 3.0,
-         "population": 3, "use": "住宅"},
+         "population": people, "use": "住宅"},
         geometry=shapely.box(bx, by, bx + 12, by + 10), crs=CRS)
     # streets along the 居/村 edges
     xs = X0 + np.arange(cols + 1) * v_w
@@ -148,11 +150,16 @@ def make_plan(folder: Path, *, people_per_area: int = 300) -> Path:
     row = np.floor((bb["miny"].to_numpy() - vb["miny"].to_numpy()[vi] - 20) / pitch).astype(int)
     col = np.floor((bb["minx"].to_numpy() - vb["minx"].to_numpy()[vi] - 20) / pitch).astype(int)
     side_b = int(col.max()) + 1
-    per_area = people_per_area // 3                        # buildings per area
-    if side_b >= per_area:                                 # one row, column chunks
-        rpa, cpa = 1, per_area
+    each = max(1, int(np.median(b["population"])))         # people per building
+    lo_band, hi_band = 240, 360
+    if side_b * each >= lo_band:                           # one row, column chunks
+        rpa = 1
+        cpa = max([d for d in range(1, side_b + 1) if side_b % d == 0
+                   and lo_band <= d * each <= hi_band] or [side_b])
     else:                                                  # whole rows
-        rpa, cpa = max(1, per_area // side_b), side_b
+        cpa = side_b
+        rpa = max([r for r in range(1, 1000) if lo_band <= r * side_b * each <= hi_band]
+                  or [max(1, people_per_area // (side_b * each))])
     chunks = math.ceil(side_b / cpa)
     last_row = pd.Series(row).groupby(vi).max()
     # a short last row joins the row block before it
@@ -244,17 +251,18 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     # 1,000 buildings per 居/村 (1,200 from 1M on: at most 999 居/村 in a township)
-    runs = [(n, 1000 if n < 999_000 else 1200, f"{n:,} buildings") for n in a.sizes]
+    runs = [(n, 1000 if n < 999_000 else 1200, 3, f"{n:,} buildings") for n in a.sizes]
     if a.single:
-        runs.append((a.single, a.single, f"{a.single:,} in one 居/村"))
+        # 2 people per building: 200,000 people = ~670-800 areas, inside the 001-899 codes
+        runs.append((a.single, a.single, 2, f"{a.single:,} in one 居/村"))
     root = a.keep or Path(tempfile.mkdtemp(prefix="pucha-bench-load-"))
     print(f"{'case':28s} {'stage':10s} {'居/村':>6s} {'seconds':>9s} {'peak MiB':>9s} "
           f"{'µs/bldg':>8s} {'KiB/bldg':>8s}  status", flush=True)
     try:
-        for n, per, label in runs:
+        for n, per, people, label in runs:
             folder = root / f"n{n}_v{per}"
             t = time.perf_counter()
-            toml = make_project(folder, n, per_village=per)
+            toml = make_project(folder, n, per_village=per, people=people)
             gen = time.perf_counter() - t
             n_v = min(999, max(1, math.ceil(n / per)))
             print(f"{label:28s} {'generate':10s} {n_v:6d} {gen:9.1f} {'':>9s} "
