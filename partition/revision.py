@@ -75,7 +75,7 @@ from pucha.gis.write import list_layers, read_layer, update_gpkg
 __all__ = [
     "RevisionResult", "repartition_project", "record_revision", "list_revisions",
     "has_plan", "village_fingerprints", "assign_codes", "edited_buildings",
-    "LAYER_REVISIONS", "LAYER_CODE_HISTORY", "VillageSolution",
+    "LAYER_REVISIONS", "LAYER_CODE_HISTORY", "VillageSolution", "solve_remainder",
 ]
 
 logger = logging.getLogger(__name__)
@@ -377,12 +377,112 @@ def _lock_diagnosis(vc: str, locked_codes: list[str], rest_pop: int, lo: int, hi
 
 
 def _default_solver() -> SolveFn:
+    """The engine's per-居/村 hook if it has one, else :func:`solve_remainder`."""
     try:
-        from pucha.partition.run import solve_remainder  # the engine's hook
+        from pucha.partition import run as engine
     except ImportError as exc:  # pragma: no cover - engine missing
-        raise InputError("the partition engine (pucha.partition.run.solve_remainder) is not "
-                         f"available: {exc}") from None
-    return solve_remainder
+        raise InputError("the partition engine (pucha.partition.run) is not available: "
+                         f"{exc}") from None
+    return getattr(engine, "solve_remainder", solve_remainder)
+
+
+_PLAN_LAYERS = {S.LAYER_AREAS, S.LAYER_BUILDING_AREAS, S.LAYER_PROBLEMS, S.LAYER_QUALITY,
+                LAYER_REVISIONS, LAYER_CODE_HISTORY, "layer_styles"}
+
+
+def solve_remainder(village_code: str, *, polygon, buildings: gpd.GeoDataFrame,
+                    pinned: Mapping[str, str], gpkg: str | os.PathLike,
+                    settings: PartitionSettings, excluded: list[str] | None = None
+                    ) -> VillageSolution:
+    """Solve the unlocked remainder of one 居/村 with the partition engine.
+
+    The remainder (``polygon``: the 居/村 minus its locked areas; ``buildings``:
+    its buildings minus theirs) is written as a one-居/村 project GeoPackage
+    beside ``gpkg`` (with the roads, water, railways and walls around it) and
+    partitioned by :func:`pucha.partition.run.partition_project`, passing
+    ``pinned`` when the engine accepts it. The area holding buildings pinned to
+    one code carries that code as its label. The temporary file is removed.
+    """
+    import inspect
+    import shutil
+    import tempfile
+
+    from pucha.partition import run as engine
+
+    path = Path(gpkg)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".pucha-remainder-", dir=path.parent))
+    try:
+        sub = tmp_dir / "remainder.gpkg"
+        layers: dict[str, pd.DataFrame] = {}
+        window = polygon.buffer(250) if polygon is not None and not polygon.is_empty else None
+        for name in list_layers(path):
+            if (name in _PLAN_LAYERS or name.startswith(("areas_r", "building_areas_r"))
+                    or name in (S.LAYER_BUILDINGS, S.LAYER_VILLAGES, S.LAYER_META)):
+                continue
+            df = read_layer(path, name)
+            if isinstance(df, gpd.GeoDataFrame) and window is not None and len(df):
+                df = df[df.geometry.intersects(window)]
+            layers[name] = df
+        villages = read_layer(path, S.LAYER_VILLAGES)
+        v = villages[villages["village_code"] == village_code].copy()
+        v["geometry"] = [polygon]
+        v["locked"] = False
+        layers[S.LAYER_VILLAGES] = gpd.GeoDataFrame(v, geometry="geometry", crs=villages.crs)
+        b = buildings.copy()
+        b["area_code"] = ""
+        b["locked"] = False
+        layers[S.LAYER_BUILDINGS] = b
+        from pucha.gis.write import read_meta
+
+        meta = read_meta(path)
+        update_gpkg(sub, layers, fresh=True, meta=meta or None)
+        kwargs: dict[str, object] = {"settings": settings}
+        params = inspect.signature(engine.partition_project).parameters
+        if "jobs" in params:
+            kwargs["jobs"] = 1
+        if "progress" in params:
+            kwargs["progress"] = False
+        if "pinned" in params:
+            kwargs["pinned"] = dict(pinned)
+        engine.partition_project(sub, **kwargs)
+        areas = read_layer(sub, S.LAYER_AREAS)
+        ba = pd.DataFrame(read_layer(sub, S.LAYER_BUILDING_AREAS))
+        problems = []
+        if S.LAYER_PROBLEMS in list_layers(sub):
+            pr = read_layer(sub, S.LAYER_PROBLEMS)
+            pr = pr[pr["stage"].astype(str) == "partition"]
+            for r in pr.itertuples():
+                problems.append(_problem(str(r.severity), str(r.code), str(r.layer),
+                                         str(r.feature_ids).split(",") if r.feature_ids else [],
+                                         str(r.message), r.geometry))
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    for c in ("population", "dwellings", "floor_from", "floor_to", "unit_from", "unit_to"):
+        ba[c] = pd.to_numeric(ba[c], errors="coerce")
+    ba["part"] = pd.to_numeric(ba["part"], errors="coerce").fillna(0).astype(int)
+    # which area carries which pinned label
+    labels: dict[str, str] = {}
+    where = ba.groupby("building_id")["area_code"].agg(lambda c: sorted(set(c))[0])
+    by_label: dict[str, list[str]] = {}
+    for bid, code in sorted(pinned.items()):
+        if bid in where.index:
+            by_label.setdefault(code, []).append(str(where[bid]))
+    for label, holders in sorted(by_label.items()):
+        counts = pd.Series(holders).value_counts()
+        best = sorted(counts.index, key=lambda a: (-counts[a], a))[0]
+        if best in labels and labels[best] != label:
+            problems.append(_problem("warning", "pins_merged", S.LAYER_BUILDINGS,
+                                     [b for b, c in pinned.items() if c in (label, labels[best])],
+                                     f"buildings moved to {labels[best]} and to {label} ended "
+                                     f"in one area; it keeps {labels[best]}"))
+            continue
+        labels[best] = label
+        if len(counts) > 1:
+            problems.append(_problem("warning", "pins_split", S.LAYER_BUILDINGS,
+                                     [b for b, c in pinned.items() if c == label],
+                                     f"the buildings moved to {label} could not all stay "
+                                     "together within the band"))
+    return VillageSolution(areas=areas, building_areas=ba, labels=labels, problems=problems)
 
 
 def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
