@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-BBOX = (121.4855, 31.2395, 121.4905, 31.2425)   # the Bund, west bank of the Huangpu
+BBOX = (121.484, 31.232, 121.492, 31.240)   # the Bund, west bank of the Huangpu
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def seed_dir(tmp_path_factory: pytest.TempPathFactory, lujiazui_gpkg: Path) -> P
     assert len(b) >= 12
     out = gpd.GeoDataFrame({
         "编号": [f"OSM{int(i)}" for i in b["id"]],
-        "建筑名称": b["name"].fillna("").astype(str),
+        "名称": b["name"].fillna("").astype(str),
         "高度": b["height"].astype(float),
         "人口": [30 + (i % 7) for i in range(len(b))],
     }, geometry=b.geometry.values, crs="EPSG:4326")
@@ -53,7 +53,7 @@ def seed_dir(tmp_path_factory: pytest.TempPathFactory, lujiazui_gpkg: Path) -> P
     out.to_file(root / "buildings.geojson", driver="GeoJSON")
     out.to_file(root / "buildings.gpkg", driver="GPKG", layer="buildings")
     out.to_file(root / "buildings.shp", driver="ESRI Shapefile", encoding="UTF-8")
-    fields = {"id": "编号", "name": "建筑名称", "height": "高度", "population": "人口"}
+    fields = {"id": "编号", "name": "名称", "height": "高度", "population": "人口"}
     for fmt, extra in (("geojson", {}), ("gpkg", {"layer": "buildings"}), ("shp", {})):
         doc = {
             "project": {"name": "外滩街道", "township_code": "310101013"},
