@@ -493,7 +493,13 @@ def _check_contiguity(issues, areas, villages, buildings, eff, min_area) -> None
                   "; move it to the area it stands in or redraw the boundary"), bgeom[bid])
 
 
-def _check_band(issues, areas, buildings, eff, lo, hi, report) -> None:
+def _check_band(issues, areas, buildings, eff, lo, hi, report, names=None) -> None:
+    names = names or {}
+
+    def label(code: str) -> str:
+        v = names.get(code[:12], "")
+        return f"{code} ({v}第{code[12:]}普查小区)" if v and len(code) == 15 else code
+
     pop = eff.groupby("area_code")["population"].sum().round().astype(int).to_dict()
     v_pop = buildings.groupby("village_code")["population"].sum().to_dict()
     n_in_v = areas.groupby("village_code")["area_code"].nunique().to_dict()
@@ -529,11 +535,11 @@ def _check_band(issues, areas, buildings, eff, lo, hi, report) -> None:
                            "data to cut it")
         if unavoidable:
             _issue(issues, "band", "warning", f"band_{side}_unavoidable", S.LAYER_AREAS, [code],
-                   f"area {code}: {p} people, {zh}{lo if p < lo else hi} ({side} the band "
+                   f"area {label(code)}: {p} people, {zh}{lo if p < lo else hi} ({side} the band "
                    f"{lo}-{hi}), unavoidable: {unavoidable}", row.geometry)
         else:
             _issue(issues, "band", "error", f"band_{side}", S.LAYER_AREAS, [code],
-                   f"area {code}: {p} people, {zh}{lo if p < lo else hi} ({side} the band "
+                   f"area {label(code)}: {p} people, {zh}{lo if p < lo else hi} ({side} the band "
                    f"{lo}-{hi}); move buildings {'into' if p < lo else 'out of'} it or re-run "
                    "`pucha partition`", row.geometry)
 
@@ -641,7 +647,11 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
     _check_cut_ranges(issues, buildings, eff)
     _check_codes(issues, areas, villages, history, township_code)
     _check_contiguity(issues, areas, villages, buildings, eff, min_area_m2)
-    _check_band(issues, areas, buildings, eff, settings.min, settings.max, report)
+    names = {}
+    if villages is not None and "name" in villages.columns:
+        names = {str(c): " ".join(str(n or "").split())[:40]
+                 for c, n in zip(villages["village_code"], villages["name"])}
+    _check_band(issues, areas, buildings, eff, settings.min, settings.max, report, names)
     _check_tiling(issues, areas, villages, min_area_m2)
     order = {r: k for k, r in enumerate(RULES)}
     sev = {s: k for k, s in enumerate(S.SEVERITIES)}
