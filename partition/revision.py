@@ -563,7 +563,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         # (2) input changed, no edit: keep when still valid
         if not v_moved and len(v_areas):
             kept = _try_keep(vc, v_areas, v_eff, buildings[buildings["village_code"] == vc],
-                             vgeom.get(vc), lo, hi, last_fp.get(vc) is not None)
+                             vgeom.get(vc), lo, hi)
             if kept is not None:
                 out_areas.append(v_areas)
                 out_ba.append(kept)
@@ -657,10 +657,8 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     return result
 
 
-def _try_keep(vc, v_areas, v_eff, v_buildings, vgeom, lo, hi, had_fp) -> pd.DataFrame | None:
+def _try_keep(vc, v_areas, v_eff, v_buildings, vgeom, lo, hi) -> pd.DataFrame | None:
     """The 居/村's assignment with counts refreshed, or None if it no longer meets the rules."""
-    if not had_fp:
-        return None
     if vgeom is not None and len(v_areas):
         union = shapely.union_all(np.asarray(v_areas.geometry.values))
         if shapely.symmetric_difference(union, vgeom).area > 1.0:

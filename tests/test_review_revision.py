@@ -195,3 +195,11 @@ def test_moving_a_building_out_of_a_locked_area_names_the_lock(tiny: Path) -> No
     res = repartition_project(tiny, solver=_one_area_solver([]))
     msgs = [p["message"] for p in res.problems if p["code"] == "lock_holds_moved_building"]
     assert len(msgs) == 1 and f"unlock {VA}001" in msgs[0] and "b0006" in msgs[0]
+
+
+def test_plan_without_revisions_is_kept_when_valid(tmp_path: Path) -> None:
+    p = make_tiny_project(tmp_path / "old.gpkg")  # partitioned before revisions existed
+    before = _codes(p)
+    res = repartition_project(p, solver=_no_solver)
+    assert res.updated == [VA, VB] and _codes(p) == before
+    assert list_revisions(p) == [1]
