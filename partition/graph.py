@@ -1,0 +1,80 @@
+"""Barrier-aware adjacency graph of cells (networkx).
+
+Edges carry ``length`` (shared boundary, m) and ``barrier`` (the class crossed:
+"none", "minor", "major", "railway", "river", "wall") and ``rank`` (crossing cost).
+Parts of the graph that touch nothing (islands, enclaves) are joined to the nearest
+cell through the cheapest crossing and reported.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+
+from pucha.partition.cells import BARRIER_RANK
+
+__all__ = ["cell_graph"]
+
+
+def cell_graph(cells: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *, snap: float = 1.0
+               ) -> tuple[nx.Graph, list[dict]]:
+    """Build the adjacency graph of ``cells`` (node = cells.node)."""
+    g = nx.Graph()
+    nodes = cells["node"].to_numpy()
+    geoms = cells.geometry.values
+    for n, p in zip(nodes, cells["population"].to_numpy()):
+        g.add_node(int(n), population=int(p))
+    problems: list[dict] = []
+    if len(cells) < 2:
+        return g, problems
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    m = a < b
+    a, b = a[m], b[m]
+    shared = shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b]))
+    length = shapely.length(shared)
+    ok = length > 0.01
+    a, b, shared, length = a[ok], b[ok], shared[ok], length[ok]
+    blk = cells["block"].to_numpy()
+    cls = np.array(["none"] * len(a), dtype=object)
+    cross = blk[a] != blk[b]
+    if cross.any() and len(barriers):
+        btree = shapely.STRtree(barriers.geometry.values)
+        mid = shapely.point_on_surface(shared[cross])
+        qi, bi = btree.query(mid, predicate="dwithin", distance=snap)
+        ranks = np.array([BARRIER_RANK.get(c, 1) for c in barriers["barrier"]])
+        best = np.full(len(mid), -1)
+        bestc = np.array(["minor"] * len(mid), dtype=object)
+        for q, k in zip(qi, bi):
+            if ranks[k] > best[q]:
+                best[q] = ranks[k]
+                bestc[q] = barriers["barrier"].iat[k]
+        cls[cross] = bestc
+    elif cross.any():
+        cls[cross] = "minor"
+    for i, j, ln, c in zip(a, b, length, cls):
+        g.add_edge(int(nodes[i]), int(nodes[j]), length=float(ln), barrier=str(c),
+                   rank=BARRIER_RANK.get(str(c), 1))
+    comps = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: (-len(c), c[0]))
+    if len(comps) > 1:
+        main = set(comps[0])
+        for comp in comps[1:]:
+            # join through the nearest cell outside the component
+            others = np.array(sorted(main))
+            t = shapely.STRtree(geoms[others])
+            best = None
+            for n in comp:
+                k = t.nearest(geoms[n])
+                d = shapely.distance(geoms[n], geoms[others[k]])
+                if best is None or d < best[0]:
+                    best = (d, n, int(others[k]))
+            g.add_edge(best[1], best[2], length=0.0, barrier="river", rank=BARRIER_RANK["river"])
+            pop = int(cells["population"].to_numpy()[comp].sum())
+            problems.append(dict(severity="warning", code="island", layer="villages", feature_ids="",
+                                 message=(f"part of the 居/村 with {len(comp)} cells and {pop} people touches "
+                                          f"no other part; joined to the nearest cell {best[0]:.0f} m away"),
+                                 geometry=shapely.union_all(geoms[comp])))
+            main |= set(comp)
+    return g, problems

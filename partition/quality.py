@@ -1,0 +1,37 @@
+"""Quality of a plan: per area, per 居/村 and for the township."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import shapely
+
+__all__ = ["polsby_popper", "summary"]
+
+
+def polsby_popper(poly) -> float:
+    """4*pi*area / perimeter^2 (1 for a disc)."""
+    p = shapely.length(poly)
+    return float(4 * math.pi * shapely.area(poly) / p ** 2) if p > 0 else 0.0
+
+
+def summary(areas: pd.DataFrame, *, target: int = 300, vmin: int = 240, vmax: int = 360,
+            key: str = "village_code") -> pd.DataFrame:
+    """One row per 居/村 plus a township row (village_code = "township")."""
+    def row(df, code):
+        p = df["population"].to_numpy(dtype=float)
+        dev = np.abs(p - target) / target if len(p) else np.array([])
+        return dict(village_code=code, n_areas=len(df), population=int(p.sum()),
+                    dwellings=float(df["dwellings"].sum()),
+                    within_10=float((dev <= 0.10).mean()) if len(p) else 0.0,
+                    within_20=float((dev <= 0.20).mean()) if len(p) else 0.0,
+                    outside_band=int(((p < vmin) | (p > vmax)).sum()),
+                    non_contiguous=int((~df["contiguous"]).sum()) if "contiguous" in df else 0,
+                    river_crossings=int((df["river_crossings"] > 0).sum()),
+                    major_road_crossings=int((df["major_road_crossings"] > 0).sum()),
+                    mean_polsby_popper=float(df["polsby_popper"].mean()) if len(df) else 0.0)
+    rows = [row(d, c) for c, d in sorted(areas.groupby(key), key=lambda t: t[0])]
+    rows.append(row(areas, "township"))
+    return pd.DataFrame(rows)

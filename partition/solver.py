@@ -1,0 +1,233 @@
+"""Assign cells to 普查小区: contiguous, inside the band, borders along barriers.
+
+Design: recursive balanced bisection by barrier-aware region growing. For a set of
+cells to be split into ``k`` areas, a region is grown from an extreme cell (along
+the principal axis or its orthogonal, from either end) always taking the frontier
+cell reached through the cheapest barrier first, then the one furthest back along
+the axis. The grown prefix is connected by construction; the cut is the prefix
+whose population is closest to ``k_left/k`` of the total (ties: cheaper barriers
+cut). Disconnected leftovers join the grown side. A deterministic local search then
+moves boundary cells between neighbouring areas (keeping both connected) to bring
+areas into the band and closer to the target. Pinned nodes (label -> same area)
+are honoured by only cutting where no label is split.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+__all__ = ["SolveResult", "choose_k", "solve_graph"]
+
+
+@dataclass
+class SolveResult:
+    """Areas as lists of nodes (sorted), problems, and the label each area carries."""
+    areas: list[list[int]]
+    problems: list[dict] = field(default_factory=list)
+    labels: dict[int, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def choose_k(pop: int, *, target: int = 300, vmin: int = 240, vmax: int = 360) -> int:
+    """Number of areas: round(pop/target), moved so that pop/k is inside the band if possible."""
+    if pop <= 0:
+        return 1
+    k = max(1, round(pop / target))
+    for cand in sorted({k, k - 1, k + 1, k - 2, k + 2}, key=lambda c: (abs(c - k), c)):
+        if cand >= 1 and vmin <= pop / cand <= vmax:
+            return cand
+    return k
+
+
+def _grow(g, nodes, pop, xy, axis, start_max, goal, labels):
+    sub = set(nodes)
+    proj = {n: float(xy[n] @ axis) for n in nodes}
+    sign = -1.0 if start_max else 1.0
+    start = min(nodes, key=lambda n: (sign * proj[n], n))
+    seen = {start}
+    heap = [(0, sign * proj[start], start)]
+    order, cuts = [], []
+    cum = 0
+    lab_total: dict[str, int] = {}
+    for n in nodes:
+        if n in labels:
+            lab_total[labels[n]] = lab_total.get(labels[n], 0) + 1
+    lab_left: dict[str, int] = {}
+    split = 0
+    while heap:
+        r, _, n = heapq.heappop(heap)
+        order.append(n)
+        cum += pop[n]
+        if n in labels:
+            lb = labels[n]
+            before = lab_left.get(lb, 0)
+            lab_left[lb] = before + 1
+            if before == 0:
+                split += 1
+            if lab_left[lb] == lab_total[lb]:
+                split -= 1
+        cuts.append((cum, split == 0, r))
+        for m in sorted(g.neighbors(n)):
+            if m in sub and m not in seen:
+                seen.add(m)
+                heapq.heappush(heap, (g.edges[n, m]["rank"], sign * proj[m], m))
+        if cum > goal * 1.6 + 400:
+            break
+    best, bi = None, -1
+    for i, (c, ok, r) in enumerate(cuts[:-1] if len(cuts) == len(nodes) else cuts):
+        if not ok:
+            continue
+        # barrier cost of the next cell taken: cutting before a barrier is good
+        nxt = cuts[i + 1][2] if i + 1 < len(cuts) else 0
+        score = abs(c - goal) - 8.0 * nxt
+        if best is None or score < best:
+            best, bi = score, i
+    if bi < 0:
+        return None, None
+    return order[: bi + 1], best
+
+
+def _bisect(g, nodes, k, pop, xy, labels, target):
+    if k <= 1 or len(nodes) <= 1:
+        return [sorted(nodes)]
+    kl = k // 2
+    total = sum(pop[n] for n in nodes)
+    goal = total * kl / k
+    pts = np.array([xy[n] for n in nodes])
+    c = pts - pts.mean(axis=0)
+    if len(nodes) > 2 and np.abs(c).sum() > 0:
+        w, v = np.linalg.eigh(c.T @ c)
+        ax1 = v[:, 1]
+    else:
+        ax1 = np.array([1.0, 0.0])
+    if ax1[0] < 0 or (ax1[0] == 0 and ax1[1] < 0):
+        ax1 = -ax1
+    ax2 = np.array([-ax1[1], ax1[0]])
+    best = None
+    for axis in (ax1, ax2):
+        for start_max in (False, True):
+            left, score = _grow(g, nodes, pop, xy, axis, start_max, goal, labels)
+            if left is None:
+                continue
+            if best is None or score < best[0] - 1e-9:
+                best = (score, left)
+    if best is None:
+        return [sorted(nodes)]
+    left = set(best[1])
+    right = set(nodes) - left
+    if not right:
+        return [sorted(nodes)]
+    comps = sorted((sorted(cc) for cc in nx.connected_components(g.subgraph(right))),
+                   key=lambda cc: (-sum(pop[n] for n in cc), cc[0]))
+    for cc in comps[1:]:
+        left |= set(cc)
+        right -= set(cc)
+    return (_bisect(g, sorted(left), kl, pop, xy, labels, target)
+            + _bisect(g, sorted(right), k - kl, pop, xy, labels, target))
+
+
+def _local_search(g, assign, areas_pop, pop, target, vmin, vmax, deadline, labels):
+    """Move boundary cells between areas while it lowers squared deviation and keeps contiguity."""
+    def cost(p):
+        d = (p - target) ** 2
+        if p < vmin:
+            d += 50.0 * (vmin - p) ** 2 + 1e6
+        if p > vmax:
+            d += 50.0 * (p - vmax) ** 2 + 1e6
+        return d
+
+    members: dict[int, set] = {}
+    for n, a in assign.items():
+        members.setdefault(a, set()).add(n)
+    improved = True
+    rounds = 0
+    while improved and time.monotonic() < deadline and rounds < 50:
+        improved = False
+        rounds += 1
+        for a in sorted(members):
+            if time.monotonic() > deadline:
+                break
+            if len(members[a]) <= 1:
+                continue
+            arts = set(nx.articulation_points(g.subgraph(members[a])))
+            for n in sorted(members[a]):
+                if n in arts or n in labels or len(members[a]) <= 1:
+                    continue
+                best = None
+                for m in sorted(g.neighbors(n)):
+                    b = assign[m]
+                    if b == a:
+                        continue
+                    pa, pb, pn = areas_pop[a], areas_pop[b], pop[n]
+                    delta = cost(pa - pn) + cost(pb + pn) - cost(pa) - cost(pb)
+                    # barrier term: edges of n into a become cut edges, into b stop being cut
+                    bar = 0.0
+                    for q in g.neighbors(n):
+                        r = g.edges[n, q]["rank"]
+                        w = (6 - r) * 2.0
+                        if assign[q] == a:
+                            bar += w
+                        elif assign[q] == b:
+                            bar -= w
+                    delta += bar
+                    if delta < -1e-9 and (best is None or (delta, b) < best):
+                        best = (delta, b)
+                if best is not None:
+                    b = best[1]
+                    members[a].discard(n)
+                    members[b].add(n)
+                    assign[n] = b
+                    areas_pop[a] -= pop[n]
+                    areas_pop[b] += pop[n]
+                    improved = True
+                    break  # articulation points changed
+    return assign
+
+
+def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray], *,
+                target: int = 300, vmin: int = 240, vmax: int = 360, seed: int = 0,
+                time_limit: float = 20.0, pinned: Mapping[int, str] | None = None,
+                name: str = "") -> SolveResult:
+    """Partition the graph ``g`` into contiguous areas inside the band when possible."""
+    t0 = time.monotonic()
+    labels = {int(k): str(v) for k, v in sorted((pinned or {}).items()) if int(k) in g}
+    nodes = sorted(g.nodes)
+    total = int(sum(pop[n] for n in nodes))
+    problems: list[dict] = []
+    if not nodes:
+        return SolveResult([], problems)
+    k = choose_k(total, target=target, vmin=vmin, vmax=vmax)
+    nlab = len(set(labels.values()))
+    k = max(k, nlab)
+    areas: list[list[int]] = []
+    for comp in sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: c[0]):
+        cp = sum(pop[n] for n in comp)
+        kc = choose_k(cp, target=target, vmin=vmin, vmax=vmax) if len(areas) or len(comp) < len(nodes) else k
+        areas.extend(_bisect(g, comp, max(1, kc), pop, xy, labels, target))
+    assign = {n: i for i, a in enumerate(areas) for n in a}
+    areas_pop = {i: sum(pop[n] for n in a) for i, a in enumerate(areas)}
+    assign = _local_search(g, assign, areas_pop, pop, target, vmin, vmax, t0 + time_limit, labels)
+    out: dict[int, list[int]] = {}
+    for n in nodes:
+        out.setdefault(assign[n], []).append(n)
+    areas = [sorted(v) for _, v in sorted(out.items()) if v]
+    area_labels: dict[int, str] = {}
+    for i, a in enumerate(areas):
+        labs = sorted({labels[n] for n in a if n in labels})
+        if labs:
+            area_labels[i] = labs[0]
+        if len(labs) > 1:
+            problems.append(dict(severity="warning", code="pins_merged", layer="buildings", feature_ids="",
+                                 message=f"{name}: pinned groups {', '.join(labs)} ended in one area"))
+    for lab in sorted(set(labels.values())):
+        holders = sorted({i for i, a in enumerate(areas) for n in a if labels.get(n) == lab})
+        if len(holders) > 1:
+            problems.append(dict(severity="warning", code="pins_split", layer="buildings", feature_ids="",
+                                 message=f"{name}: pinned group {lab} could not be kept in one area"))
+    return SolveResult(areas, problems, area_labels, time.monotonic() - t0)
