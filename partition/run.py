@@ -66,6 +66,19 @@ def _problem(severity, code, layer, ids, message, geometry=None):
                 message=message, stage="partition", geometry=geometry)
 
 
+def _crossings(sub: nx.Graph, pop: Mapping[int, int], classes: tuple[str, ...]) -> int:
+    """How many times an area's peopled parts are joined across ``classes`` barriers.
+
+    Removing the area's links of those classes splits it into parts; the count is
+    the number of parts holding people, minus one (0 = the barrier is not crossed).
+    """
+    h = nx.Graph()
+    h.add_nodes_from(sub.nodes)
+    h.add_edges_from((a, b) for a, b, d in sub.edges(data=True) if d["barrier"] not in classes)
+    n = sum(1 for c in nx.connected_components(h) if any(pop[x] > 0 for x in c))
+    return max(0, n - 1)
+
+
 def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame,
                   barriers: pd.DataFrame, *, settings: PartitionSettings | None = None,
                   pinned: Mapping[str, str] | None = None, crs=None) -> VillageResult:
@@ -139,9 +152,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
-        inside = [d for _, _, d in sub.edges(data=True)]
-        river = sum(1 for d in inside if d["barrier"] == "river")
-        major = sum(1 for d in inside if d["barrier"] in ("major", "railway"))
+        river = _crossings(sub, pop, ("river",))
+        major = _crossings(sub, pop, ("major", "railway"))
         p = int(sum(pop[n] for n in a))
         dw = float(cells["dwellings"].to_numpy()[a].sum())
         nb = len({b for b in cells["building_id"].to_numpy()[a] if b is not None})

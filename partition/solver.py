@@ -79,18 +79,18 @@ def _grow(g, nodes, pop, xy, axis, start_max, goal, labels):
                 heapq.heappush(heap, (g.edges[n, m]["rank"], sign * proj[m], m))
         if cum > goal * 1.6 + 400:
             break
-    best, bi = None, -1
-    for i, (c, ok, r) in enumerate(cuts[:-1] if len(cuts) == len(nodes) else cuts):
-        if not ok:
-            continue
-        # barrier cost of the next cell taken: cutting before a barrier is good
-        nxt = cuts[i + 1][2] if i + 1 < len(cuts) else 0
-        score = abs(c - goal) - 8.0 * nxt
-        if best is None or score < best:
-            best, bi = score, i
-    if bi < 0:
-        return None, None
-    return order[: bi + 1], best
+    return order, cuts
+
+
+def _cut_cost(g, left, nodes_set):
+    """Barrier-aware cost of the cut between ``left`` and the rest (lower = better border)."""
+    c = 0.0
+    for n in left:
+        for m in g.neighbors(n):
+            if m in nodes_set and m not in left:
+                d = g.edges[n, m]
+                c += d["length"] * (1.0 / (1 + d["rank"]) ** 2)
+    return c
 
 
 def _bisect(g, nodes, k, pop, xy, labels, target):
@@ -109,25 +109,36 @@ def _bisect(g, nodes, k, pop, xy, labels, target):
     if ax1[0] < 0 or (ax1[0] == 0 and ax1[1] < 0):
         ax1 = -ax1
     ax2 = np.array([-ax1[1], ax1[0]])
-    best = None
+    nodes_set = set(nodes)
+    m = total / k
+    cands = []
     for axis in (ax1, ax2):
         for start_max in (False, True):
-            left, score = _grow(g, nodes, pop, xy, axis, start_max, goal, labels)
-            if left is None:
-                continue
-            if best is None or score < best[0] - 1e-9:
-                best = (score, left)
+            order, cuts = _grow(g, nodes, pop, xy, axis, start_max, goal, labels)
+            idx = [i for i in range(len(cuts)) if cuts[i][1] and i < len(nodes) - 1]
+            idx.sort(key=lambda i: (abs(cuts[i][0] - goal), i))
+            for i in idx[:6]:
+                cands.append((order, i))
+    best = None
+    for order, i in cands:
+        left = set(order[: i + 1])
+        right = nodes_set - left
+        comps = sorted((sorted(cc) for cc in nx.connected_components(g.subgraph(right))),
+                       key=lambda cc: (-sum(pop[n] for n in cc), cc[0]))
+        for cc in comps[1:]:
+            left |= set(cc)
+            right -= set(cc)
+        if not right or not left:
+            continue
+        pl = sum(pop[n] for n in left)
+        err = max(abs(pl / kl - m), abs((total - pl) / (k - kl) - m))
+        cut = _cut_cost(g, left, nodes_set)
+        score = (round(err / (0.03 * target)), cut + 2.0 * err)
+        if best is None or score < best[0]:
+            best = (score, left, right)
     if best is None:
         return [sorted(nodes)]
-    left = set(best[1])
-    right = set(nodes) - left
-    if not right:
-        return [sorted(nodes)]
-    comps = sorted((sorted(cc) for cc in nx.connected_components(g.subgraph(right))),
-                   key=lambda cc: (-sum(pop[n] for n in cc), cc[0]))
-    for cc in comps[1:]:
-        left |= set(cc)
-        right -= set(cc)
+    left, right = best[1], best[2]
     return (_bisect(g, sorted(left), kl, pop, xy, labels, target)
             + _bisect(g, sorted(right), k - kl, pop, xy, labels, target))
 

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "diff": "cmd_diff:diff",
     "lock": "cmd_lock:lock",
     "move": "cmd_lock:move",
+    "partition": "cmd_partition:partition",
+    "export": "cmd_export:export",
 }
 
 
