@@ -178,7 +178,7 @@ def synthetic_township(*, seed: int = 0, n_villages: int = 35, people: int = 160
     is_cun = np.isin(vidx, np.where(villages["kind"].to_numpy() == "村委会")[0])
     u = rng.uniform(size=n)
     kind = np.where(is_cun, np.where(u < 0.85, "house", "other"),
-                    np.where(u < 0.05, "tower", np.where(u < 0.70, "walkup",
+                    np.where(u < 0.02, "tower", np.where(u < 0.70, "walkup",
                              np.where(u < 0.8, "house", "other"))))
     floors = np.select([kind == "tower", kind == "walkup", kind == "house"],
                        [rng.integers(18, 34, n), np.full(n, 6), rng.integers(2, 4, n)],
@@ -188,9 +188,13 @@ def synthetic_township(*, seed: int = 0, n_villages: int = 35, people: int = 160
     dwellings = floors * per_floor
     pop_raw = dwellings * rng.uniform(2.2, 2.9, n)
     pop_raw = np.where(kind == "other", 0, pop_raw)
-    # rescale to the requested total
-    total = pop_raw.sum()
-    population = np.floor(pop_raw * people_total / max(total, 1)).astype(np.int64)
+    # towers keep their dwelling-based population (many exceed the band and must be
+    # cut vertically); the rest is rescaled to the requested total
+    tower = kind == "tower"
+    tower_pop = np.floor(np.where(tower, pop_raw, 0)).astype(np.int64)
+    other_raw = np.where(tower, 0, pop_raw)
+    rest_total = max(people_total - int(tower_pop.sum()), 0)
+    population = tower_pop + np.floor(other_raw * rest_total / max(other_raw.sum(), 1)).astype(np.int64)
     rem = people_total - population.sum()
     res = np.where(population > 0)[0]
     if len(res) and rem > 0:

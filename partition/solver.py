@@ -77,8 +77,6 @@ def _grow(g, nodes, pop, xy, axis, start_max, goal, labels):
             if m in sub and m not in seen:
                 seen.add(m)
                 heapq.heappush(heap, (g.edges[n, m]["rank"], sign * proj[m], m))
-        if cum > goal * 1.6 + 400:
-            break
     return order, cuts
 
 
@@ -115,9 +113,14 @@ def _bisect(g, nodes, k, pop, xy, labels, target):
     for axis in (ax1, ax2):
         for start_max in (False, True):
             order, cuts = _grow(g, nodes, pop, xy, axis, start_max, goal, labels)
-            idx = [i for i in range(len(cuts)) if cuts[i][1] and i < len(nodes) - 1]
-            idx.sort(key=lambda i: (abs(cuts[i][0] - goal), i))
-            for i in idx[:6]:
+            cum = np.array([c[0] for c in cuts], dtype=float)
+            ok = np.array([c[1] for c in cuts], dtype=bool)
+            ok[len(nodes) - 1:] = False
+            picked = set()
+            for j in range(1, k):
+                near = np.argsort(np.abs(cum - j * m) + np.where(ok, 0, 1e12), kind="stable")[:3]
+                picked.update(int(i) for i in near if ok[i])
+            for i in sorted(picked):
                 cands.append((order, i))
     best = None
     for order, i in cands:
@@ -131,16 +134,23 @@ def _bisect(g, nodes, k, pop, xy, labels, target):
         if not right or not left:
             continue
         pl = sum(pop[n] for n in left)
-        err = max(abs(pl / kl - m), abs((total - pl) / (k - kl) - m))
+        jl = min(range(1, k), key=lambda j: (max(abs(pl / j - m), abs((total - pl) / (k - j) - m)),
+                                             abs(j - k / 2)))
+        err = max(abs(pl / jl - m), abs((total - pl) / (k - jl) - m))
+        bal = abs(jl - k / 2) / k
         cut = _cut_cost(g, left, nodes_set)
-        score = (round(err / (0.03 * target)), cut + 2.0 * err)
+        score = (round(err / (0.03 * target)), cut * (1 + bal) + 2.0 * err)
         if best is None or score < best[0]:
-            best = (score, left, right)
+            best = (score, left, right, jl)
     if best is None:
         return [sorted(nodes)]
-    left, right = best[1], best[2]
+    left, right, kl = best[1], best[2], best[3]
     return (_bisect(g, sorted(left), kl, pop, xy, labels, target)
             + _bisect(g, sorted(right), k - kl, pop, xy, labels, target))
+
+
+# cost of cutting an edge of each barrier rank (cheap along rivers and major roads)
+_EDGE_W = {0: 4.0, 1: 1.5, 2: 1.0, 3: 0.4, 4: 0.3, 5: 0.1}
 
 
 def _local_search(g, assign, areas_pop, pop, target, vmin, vmax, deadline, labels):
@@ -158,30 +168,33 @@ def _local_search(g, assign, areas_pop, pop, target, vmin, vmax, deadline, label
         members.setdefault(a, set()).add(n)
     improved = True
     rounds = 0
-    while improved and time.monotonic() < deadline and rounds < 50:
+    while improved and time.monotonic() < deadline and rounds < 200:
         improved = False
         rounds += 1
         for a in sorted(members):
             if time.monotonic() > deadline:
                 break
-            if len(members[a]) <= 1:
-                continue
-            arts = set(nx.articulation_points(g.subgraph(members[a])))
+            arts = None
             for n in sorted(members[a]):
-                if n in arts or n in labels or len(members[a]) <= 1:
+                if len(members[a]) <= 1:
+                    break
+                if n in labels:
+                    continue
+                nb = sorted({assign[m] for m in g.neighbors(n)} - {a})
+                if not nb:
+                    continue
+                if arts is None:
+                    arts = set(nx.articulation_points(g.subgraph(members[a])))
+                if n in arts:
                     continue
                 best = None
-                for m in sorted(g.neighbors(n)):
-                    b = assign[m]
-                    if b == a:
-                        continue
+                for b in nb:
                     pa, pb, pn = areas_pop[a], areas_pop[b], pop[n]
                     delta = cost(pa - pn) + cost(pb + pn) - cost(pa) - cost(pb)
-                    # barrier term: edges of n into a become cut edges, into b stop being cut
                     bar = 0.0
                     for q in g.neighbors(n):
-                        r = g.edges[n, q]["rank"]
-                        w = (6 - r) * 2.0
+                        d = g.edges[n, q]
+                        w = _EDGE_W[d["rank"]] * min(d["length"], 30.0) / 10.0
                         if assign[q] == a:
                             bar += w
                         elif assign[q] == b:
@@ -197,7 +210,7 @@ def _local_search(g, assign, areas_pop, pop, target, vmin, vmax, deadline, label
                     areas_pop[a] -= pop[n]
                     areas_pop[b] += pop[n]
                     improved = True
-                    break  # articulation points changed
+                    arts = None
     return assign
 
 
