@@ -110,10 +110,27 @@ class MapSettings:
 
 @dataclass(frozen=True)
 class BoundarySettings:
+    """Tolerances of ``pucha boundaries`` (see pucha.gis.boundaries).
+
+    sliver_width_m: overlaps/gaps narrower than this (max inscribed circle diameter) are
+    slivers (warning), wider ones are errors. min_area_m2: smaller pieces are ignored.
+    near_line_m / on_line_m: a boundary stretch between on_line_m and near_line_m from a
+    named road/river centre line, over at least near_line_min_len_m, is "near but not
+    along" it. building_cut_share: a building is "cut" when its smaller share is at least
+    this. gap_search_m: width of the band along the shared border searched for gaps.
+    shift_search_m / shift_min_m: radius for matching outlines when estimating a
+    systematic shift, and the smallest shift reported.
+    """
+
     sliver_width_m: float = 5.0
     min_area_m2: float = 1.0
     near_line_m: float = 10.0
+    on_line_m: float = 1.0
+    near_line_min_len_m: float = 30.0
     building_cut_share: float = 0.05
+    gap_search_m: float = 50.0
+    shift_search_m: float = 200.0
+    shift_min_m: float = 2.0
 
 
 @dataclass(frozen=True)
