@@ -215,7 +215,7 @@ def _parts_rows(geom: shapely.Geometry, kind: str, neighbour: str, ctx: _Ctx,
         ids, pt = _people_in(ctx.buildings, part)
         nids, pn = _people_in(ctx.nb_buildings, part)
         line = median_line(part)
-        msg = (f"{what}{" (细条)" if sliver else ""}: 面积 {part.area:.1f} m², 最大宽度 {w:.1f} m"
+        msg = (f"{what}{' (细条)' if sliver else ''}: 面积 {part.area:.1f} m², 最大宽度 {w:.1f} m"
                f"{', 涉及本街镇建筑 ' + str(len(ids)) + ' 栋 (' + str(pt) + ' 人)' if ids else ''}"
                f"{', 邻方建筑 ' + str(len(nids)) + ' 栋 (' + str(pn) + ' 人)' if nids else ''}")
         sug = ("建议以重叠/缝隙区的中线为界 (见 conflict_lines)" +
