@@ -57,6 +57,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -75,7 +76,7 @@ from pucha.gis.write import list_layers, read_layer, update_gpkg
 __all__ = [
     "RevisionResult", "repartition_project", "record_revision", "list_revisions",
     "has_plan", "village_fingerprints", "assign_codes", "edited_buildings",
-    "LAYER_REVISIONS", "LAYER_CODE_HISTORY", "VillageSolution", "solve_remainder",
+    "LAYER_REVISIONS", "LAYER_CODE_HISTORY", "VillageSolution", "engine_solver",
 ]
 
 logger = logging.getLogger(__name__)
@@ -326,6 +327,8 @@ class RevisionResult:
     new_codes: list[str] = field(default_factory=list)
     retired_codes: list[str] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, object]:
@@ -376,113 +379,44 @@ def _lock_diagnosis(vc: str, locked_codes: list[str], rest_pop: int, lo: int, hi
     return out
 
 
-def _default_solver() -> SolveFn:
-    """The engine's per-居/村 hook if it has one, else :func:`solve_remainder`."""
-    try:
-        from pucha.partition import run as engine
-    except ImportError as exc:  # pragma: no cover - engine missing
-        raise InputError("the partition engine (pucha.partition.run) is not available: "
-                         f"{exc}") from None
-    return getattr(engine, "solve_remainder", solve_remainder)
-
-
-_PLAN_LAYERS = {S.LAYER_AREAS, S.LAYER_BUILDING_AREAS, S.LAYER_PROBLEMS, S.LAYER_QUALITY,
-                LAYER_REVISIONS, LAYER_CODE_HISTORY, "layer_styles"}
-
-
-def solve_remainder(village_code: str, *, polygon, buildings: gpd.GeoDataFrame,
-                    pinned: Mapping[str, str], gpkg: str | os.PathLike,
-                    settings: PartitionSettings, excluded: list[str] | None = None
-                    ) -> VillageSolution:
-    """Solve the unlocked remainder of one 居/村 with the partition engine.
-
-    The remainder (``polygon``: the 居/村 minus its locked areas; ``buildings``:
-    its buildings minus theirs) is written as a one-居/村 project GeoPackage
-    beside ``gpkg`` (with the roads, water, railways and walls around it) and
-    partitioned by :func:`pucha.partition.run.partition_project`, passing
-    ``pinned`` when the engine accepts it. The area holding buildings pinned to
-    one code carries that code as its label. The temporary file is removed.
-    """
-    import inspect
-    import shutil
-    import tempfile
-
-    from pucha.partition import run as engine
+def engine_solver(gpkg: str | os.PathLike) -> SolveFn:
+    """A solver calling the partition engine's :func:`pucha.partition.run.solve_village`
+    on the remainder, with the barrier lines (roads, railways, water, walls) of the
+    project read once."""
+    from pucha.partition.cells import barrier_lines
+    from pucha.partition.run import solve_village
 
     path = Path(gpkg)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=".pucha-remainder-", dir=path.parent))
-    try:
-        sub = tmp_dir / "remainder.gpkg"
-        layers: dict[str, pd.DataFrame] = {}
-        window = polygon.buffer(250) if polygon is not None and not polygon.is_empty else None
-        for name in list_layers(path):
-            if (name in _PLAN_LAYERS or name.startswith(("areas_r", "building_areas_r"))
-                    or name in (S.LAYER_BUILDINGS, S.LAYER_VILLAGES, S.LAYER_META)):
-                continue
-            df = read_layer(path, name)
-            if isinstance(df, gpd.GeoDataFrame) and window is not None and len(df):
-                df = df[df.geometry.intersects(window)]
-            layers[name] = df
-        villages = read_layer(path, S.LAYER_VILLAGES)
-        v = villages[villages["village_code"] == village_code].copy()
-        v["geometry"] = [polygon]
-        v["locked"] = False
-        layers[S.LAYER_VILLAGES] = gpd.GeoDataFrame(v, geometry="geometry", crs=villages.crs)
-        b = buildings.copy()
-        b["area_code"] = ""
-        b["locked"] = False
-        layers[S.LAYER_BUILDINGS] = b
-        from pucha.gis.write import read_meta
+    names = set(list_layers(path))
+    lay = {n: read_layer(path, n) for n in (S.LAYER_ROADS, S.LAYER_RAILWAYS, S.LAYER_WATER,
+                                            S.LAYER_WALLS) if n in names}
+    villages = read_layer(path, S.LAYER_VILLAGES)
+    crs = villages.crs
+    vname = dict(zip(villages["village_code"], villages["name"].fillna("").astype(str)))
+    bars = barrier_lines(lay.get(S.LAYER_ROADS), lay.get(S.LAYER_RAILWAYS),
+                         lay.get(S.LAYER_WATER), lay.get(S.LAYER_WALLS), crs=crs)
+    tree = shapely.STRtree(bars.geometry.values) if len(bars) else None
 
-        meta = read_meta(path)
-        update_gpkg(sub, layers, fresh=True, meta=meta or None)
-        kwargs: dict[str, object] = {"settings": settings}
-        params = inspect.signature(engine.partition_project).parameters
-        if "jobs" in params:
-            kwargs["jobs"] = 1
-        if "progress" in params:
-            kwargs["progress"] = False
-        if "pinned" in params:
-            kwargs["pinned"] = dict(pinned)
-        engine.partition_project(sub, **kwargs)
-        areas = read_layer(sub, S.LAYER_AREAS)
-        ba = pd.DataFrame(read_layer(sub, S.LAYER_BUILDING_AREAS))
-        problems = []
-        if S.LAYER_PROBLEMS in list_layers(sub):
-            pr = read_layer(sub, S.LAYER_PROBLEMS)
-            pr = pr[pr["stage"].astype(str) == "partition"]
-            for r in pr.itertuples():
-                problems.append(_problem(str(r.severity), str(r.code), str(r.layer),
-                                         str(r.feature_ids).split(",") if r.feature_ids else [],
-                                         str(r.message), r.geometry))
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    for c in ("population", "dwellings", "floor_from", "floor_to", "unit_from", "unit_to"):
-        ba[c] = pd.to_numeric(ba[c], errors="coerce")
-    ba["part"] = pd.to_numeric(ba["part"], errors="coerce").fillna(0).astype(int)
-    # which area carries which pinned label
-    labels: dict[str, str] = {}
-    where = ba.groupby("building_id")["area_code"].agg(lambda c: sorted(set(c))[0])
-    by_label: dict[str, list[str]] = {}
-    for bid, code in sorted(pinned.items()):
-        if bid in where.index:
-            by_label.setdefault(code, []).append(str(where[bid]))
-    for label, holders in sorted(by_label.items()):
-        counts = pd.Series(holders).value_counts()
-        best = sorted(counts.index, key=lambda a: (-counts[a], a))[0]
-        if best in labels and labels[best] != label:
-            problems.append(_problem("warning", "pins_merged", S.LAYER_BUILDINGS,
-                                     [b for b, c in pinned.items() if c in (label, labels[best])],
-                                     f"buildings moved to {labels[best]} and to {label} ended "
-                                     f"in one area; it keeps {labels[best]}"))
-            continue
-        labels[best] = label
-        if len(counts) > 1:
-            problems.append(_problem("warning", "pins_split", S.LAYER_BUILDINGS,
-                                     [b for b, c in pinned.items() if c == label],
-                                     f"the buildings moved to {label} could not all stay "
-                                     "together within the band"))
-    return VillageSolution(areas=areas, building_areas=ba, labels=labels, problems=problems)
+    def solve(village_code, *, polygon, buildings, pinned, gpkg, settings, excluded=None):
+        if tree is not None and polygon is not None and not polygon.is_empty:
+            bar = bars.iloc[np.sort(tree.query(polygon.buffer(2)))]
+        else:
+            bar = bars.iloc[:0]
+        r = solve_village(village_code, vname.get(village_code, ""), polygon,
+                          pd.DataFrame(buildings.sort_values("building_id")), pd.DataFrame(bar),
+                          settings=settings, pinned=dict(pinned), crs=crs)
+        areas = (gpd.GeoDataFrame(r.areas, geometry="geometry", crs=crs) if len(r.areas)
+                 else gpd.GeoDataFrame({"area_code": []}, geometry=[], crs=crs))
+        ba = pd.DataFrame(r.building_areas)
+        if not len(ba):
+            ba = pd.DataFrame({c: [] for c in S.BUILDING_AREA_COLUMNS})
+        return VillageSolution(areas=areas.drop(columns=["contiguous"], errors="ignore"),
+                               building_areas=ba, labels=dict(r.labels),
+                               problems=[dict(p, geometry=p.get("geometry") if p.get("geometry")
+                                              is not None else shapely.Polygon())
+                                         for p in r.problems])
+
+    return solve
 
 
 def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
@@ -490,9 +424,10 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
                         date: str | None = None) -> RevisionResult:
     """Re-partition a project that already has a plan, keeping locks and edits.
 
-    See the module docstring for the rules. ``solver`` defaults to the partition
-    engine's ``solve_remainder(village_code, polygon=, buildings=, pinned=,
-    gpkg=, settings=)`` returning a :class:`VillageSolution`. Writes ``areas``,
+    See the module docstring for the rules. ``solver`` defaults to
+    :func:`engine_solver` (the engine's ``solve_village`` on the remainder); any
+    callable ``(village_code, *, polygon, buildings, pinned, gpkg, settings,
+    excluded)`` returning a :class:`VillageSolution` works. Writes ``areas``,
     ``building_areas``, ``buildings`` (area_code, locked), ``problems`` rows of
     stage ``partition`` about locks, and a new revision; all in one atomic
     GeoPackage update.
@@ -500,6 +435,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     from pucha.partition.check import _bool, effective_assignment
 
     settings = settings or PartitionSettings()
+    t_start = time.monotonic()
     lo, hi = int(settings.min), int(settings.max)
     path = Path(gpkg)
     if not has_plan(path):
@@ -601,7 +537,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         rest_pop = int(rest_b["population"].sum())
         rest_pins = {b: c for b, c in v_pins.items() if b in set(rest_bids)}
         if solver is None:
-            solver = _default_solver()
+            solver = engine_solver(path)
         sol = solver(vc, polygon=rest_poly, buildings=rest_b, pinned=rest_pins, gpkg=path,
                      settings=settings, excluded=sorted(set(lk_eff["building_id"])))
         result.problems.extend(sol.problems)
@@ -643,6 +579,14 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
 
     layers: dict[str, pd.DataFrame] = {S.LAYER_AREAS: all_areas, S.LAYER_BUILDING_AREAS: all_ba,
                                        S.LAYER_BUILDINGS: nb}
+    try:
+        from pucha.partition.quality import summary as quality_summary
+
+        result.quality = quality_summary(all_areas, target=settings.target, vmin=lo, vmax=hi)
+        layers[S.LAYER_QUALITY] = result.quality
+    except ImportError:  # pragma: no cover - engine missing
+        pass
+    result.timings = {"total": round(time.monotonic() - t_start, 3)}
     layers[S.LAYER_PROBLEMS] = _merge_problems(path, result.problems, areas.crs)
     layers.update(_revision_layers(path, rev, all_areas, all_ba, history, kind="repartition",
                                    settings=settings, summary=result.summary,

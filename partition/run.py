@@ -174,7 +174,7 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         if river:
             problems.append(_problem("info", "area_crosses_river", "areas", [codes[i]],
                                      f"普查小区 {codes[i]} crosses a river/canal inside ({river} cell links)"))
-    areas = pd.DataFrame(rows)
+    areas = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs) if rows else pd.DataFrame()
     # 四至
     named = barriers[barriers["name"].astype(str) != ""]
     if len(areas):
@@ -278,14 +278,23 @@ def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: Partit
 def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettings | None = None,
                       jobs: int = 1, progress: bool = True, villages: Sequence[str] | None = None,
                       pinned: Mapping[str, str] | None = None, excluded: Sequence[str] | None = None,
-                      scheduler: str = "processes") -> PartitionResult:
+                      scheduler: str = "processes", fresh: bool = False) -> PartitionResult:
     """Partition the project GeoPackage ``gpkg_path`` and write the plan into it.
+
+    When the GeoPackage already holds a plan (and ``fresh`` is false), the plan is
+    revised instead: locks and hand edits are kept and only what changed is re-solved
+    (:func:`pucha.partition.revision.repartition_project`).
 
     Writes ``areas``, ``building_areas``, ``quality``, ``problems`` (import rows kept,
     earlier partition rows replaced), ``buildings.area_code`` and ``pucha_meta``
     (settings, seed, timings), all in one atomic update.
     """
     st = settings or PartitionSettings()
+    if not fresh and not villages and not pinned and not excluded:
+        from pucha.partition.revision import has_plan, repartition_project
+
+        if has_plan(gpkg_path):  # a plan exists: keep locks and hand edits (partition/revision.py)
+            return repartition_project(gpkg_path, settings=st, jobs=jobs, progress=progress)
     names = set(list_layers(gpkg_path))
     for need in (S.LAYER_VILLAGES, S.LAYER_BUILDINGS):
         if need not in names:
@@ -323,4 +332,7 @@ def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettin
     update_gpkg(gpkg_path, {S.LAYER_AREAS: areas, S.LAYER_BUILDING_AREAS: ba_out,
                             S.LAYER_QUALITY: qual, S.LAYER_PROBLEMS: problems,
                             S.LAYER_BUILDINGS: bld}, meta=meta)
+    from pucha.partition.revision import record_revision
+
+    record_revision(gpkg_path, settings=st)  # revisions, code_history, QGIS styles
     return res

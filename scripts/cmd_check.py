@@ -69,6 +69,8 @@ def _settings_from_meta(meta: dict):
         d = meta.get(key)
         if isinstance(d, dict) and "partition" in d and isinstance(d["partition"], dict):
             d = d["partition"]
+        if isinstance(d, dict) and isinstance(d.get("settings"), dict):
+            d = d["settings"]
         if isinstance(d, dict) and ("min" in d or "max" in d):
             try:
                 return PartitionSettings(**{k: v for k, v in d.items()
