@@ -21,6 +21,7 @@ __all__ = ["main", "cli", "COMMANDS"]
 # name -> "module:attribute" (each module under pucha.scripts)
 COMMANDS: dict[str, str] = {
     "maps": "cmd_maps:maps",
+    "import": "cmd_import:import_cmd",
     "check": "cmd_check:check",
     "diff": "cmd_diff:diff",
     "lock": "cmd_lock:lock",

@@ -1,0 +1,508 @@
+"""``pucha import``: the planning office's (规土所) GIS files -> ONE project GeoPackage.
+
+:func:`import_project` reads every ``[layers.<kind>]`` source (:func:`read_source`),
+maps fields (:mod:`pucha.gis.fields`), drops personal-data columns
+(:mod:`pucha.gis.privacy`), reprojects to the working CRS (:mod:`pucha.gis.crs`),
+validates (:mod:`pucha.gis.validate`), estimates population
+(:mod:`pucha.gis.population`) and writes the layers of :mod:`pucha.gis.schema` plus
+``problems`` and ``pucha_meta`` atomically (``update_gpkg(fresh=True)``).
+
+Invariant: every source building ends either as one row of ``buildings`` or in a
+``problems`` row whose code starts with ``building_dropped`` naming its id.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from pucha.config import Config, LayerSource
+from pucha.errors import ConfigError, InputError
+from pucha.gis import schema as S
+from pucha.gis.crs import working_crs
+from pucha.gis.fields import map_fields, resolve_fields
+from pucha.gis.population import estimate_population, read_totals
+from pucha.gis.privacy import drop_personal_columns
+from pucha.gis.read import read_source, source_path
+from pucha.gis.validate import (assign_villages, check_village_coverage, clean_codes,
+                                clean_numbers, keep_geometry_family, problem, problems_frame,
+                                repair_geometries, unique_ids)
+from pucha.gis.write import update_gpkg
+
+__all__ = ["ImportResult", "import_project", "road_class", "water_kind", "is_residential",
+           "sha256_file"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_project` wrote."""
+
+    gpkg: Path
+    problems: gpd.GeoDataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+    population_report: str = ""
+
+
+_MAJOR = ("major", "highway", "motorway", "trunk", "primary", "secondary", "快速", "主干",
+          "高速", "国道", "省道", "干道", "主要")
+_PATH = ("path", "footway", "pedestrian", "cycleway", "steps", "track", "bridleway",
+         "步行", "小路", "小径", "人行", "巷", "弄")
+_MINOR = ("minor", "tertiary", "residential", "service", "unclassified", "living_street",
+          "次干", "支路", "县道", "乡道", "村道", "街", "路")
+_RAIL = ("rail", "railway", "subway", "light_rail", "tram", "铁路", "轨道", "地铁")
+
+
+def road_class(value: object) -> str:
+    """major | minor | path | rail | '' from an OSM kind, highway tag or 道路等级 text."""
+    s = str(value or "").strip().lower()
+    if not s or s == "nan":
+        return ""
+    if s in ROAD_EXACT:
+        return ROAD_EXACT[s]
+    for words, cls in ((_RAIL, "rail"), (_MAJOR, "major"), (_PATH, "path"), (_MINOR, "minor")):
+        if any(w in s for w in words):
+            return cls
+    return ""
+
+
+ROAD_EXACT = {"major_road": "major", "minor_road": "minor", "path": "path", "rail": "rail",
+              "highway": "major", "ferry": "", "aerialway": "", "piste": "",
+              "一级": "major", "二级": "major", "三级": "minor", "四级": "minor",
+              "等外": "path"}
+
+
+def water_kind(value: object) -> str:
+    """river | canal | lake | pond | reservoir | water from a kind/名称 text."""
+    s = str(value or "").strip().lower()
+    for words, k in ((("river", "stream", "河", "江", "浦", "泾", "浜"), "river"),
+                     (("canal", "drain", "ditch", "渠", "沟"), "canal"),
+                     (("lake", "湖"), "lake"), (("pond", "basin", "塘", "池"), "pond"),
+                     (("reservoir", "水库"), "reservoir"), (("ocean", "sea", "海"), "sea")):
+        if any(w in s for w in words):
+            return k
+    return "water"
+
+
+_NONRES = ("commercial", "office", "industrial", "retail", "school", "university", "college",
+           "hospital", "church", "temple", "warehouse", "garage", "parking", "kindergarten",
+           "government", "public", "civic", "train_station", "transportation", "hotel",
+           "shop", "supermarket", "factory", "service", "roof", "construction", "sports",
+           "商", "办公", "工业", "厂", "学校", "医院", "仓库", "车库", "停车", "酒店", "宾馆",
+           "政府", "公共", "寺", "庙", "教堂", "体育", "商场", "市场", "写字楼", "变电")
+_RES = ("residential", "apartments", "house", "dormitory", "detached", "terrace",
+        "semidetached", "住", "宅", "居", "公寓", "宿舍", "别墅", "里弄", "新村")
+
+
+def is_residential(use: object) -> bool:
+    """Residential unless the use text says otherwise (unknown use counts as residential)."""
+    s = str(use or "").strip().lower()
+    if not s or s in ("nan", "yes", "building", "建筑"):
+        return True
+    if any(w in s for w in _RES):
+        return True
+    return not any(w in s for w in _NONRES)
+
+
+def _bool(v: object) -> bool:
+    s = str(v).strip().lower()
+    return s in ("1", "true", "yes", "y", "t", "是", "住宅", "1.0")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _input_files(path: Path) -> list[Path]:
+    if path.suffix.lower() == ".shp":
+        return sorted(p for p in path.parent.glob(path.stem + ".*") if p.stem == path.stem)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
+    return [path]
+
+
+def _apply_values(frame: pd.DataFrame, values: dict[str, Any], kind: str) -> pd.DataFrame:
+    """``values``: model field -> constant, or -> {source value: model value}."""
+    from pucha.gis.fields import MODEL_FIELDS, SYNONYMS
+
+    for key, v in sorted(values.items()):
+        model = SYNONYMS.get(kind, {}).get(key, key)
+        if model not in MODEL_FIELDS[kind]:
+            raise ConfigError(f"[layers.{kind}].values: unknown model field {key!r}; valid "
+                              f"fields are: {', '.join(MODEL_FIELDS[kind])}")
+        if isinstance(v, dict):
+            if model not in frame:
+                raise ConfigError(f"[layers.{kind}].values.{key} maps source values but no "
+                                  f"column is mapped to {model}; add it to fields")
+            m = {str(a): b for a, b in v.items()}
+            frame[model] = frame[model].map(lambda x, m=m: m.get(str(x), x))
+        else:
+            frame[model] = v
+    return frame
+
+
+def _text(series: pd.Series | None, n: int, index: pd.Index) -> pd.Series:
+    if series is None:
+        return pd.Series([""] * n, index=index, dtype=object)
+    return series.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                      else str(v).strip()).astype(object)
+
+
+class _Layer:
+    """One read + mapped + privacy-cleaned source layer."""
+
+    def __init__(self, frame: gpd.GeoDataFrame, mapping: dict[str, str], path: Path,
+                 probs: list[dict]):
+        self.frame, self.mapping, self.path, self.problems = frame, mapping, path, probs
+
+
+def _load(config: Config, kind: str, crs: CRS | None) -> _Layer:
+    src: LayerSource = config.layers[kind]
+    gdf = read_source(src, base_dir=config.base_dir, kind=kind, crs=crs)
+    path = source_path(src, config.base_dir)
+    probs = list(gdf.attrs.get("pucha_problems", []))
+    mapping = resolve_fields(list(gdf.columns), kind, src.fields,
+                             where=f"{path.name}" + (f" layer {src.layer}" if src.layer else ""))
+    gdf, dropped = drop_personal_columns(gdf, keep=config.privacy.keep_columns,
+                                         protected=list(mapping.values()), where=path.name)
+    if dropped:
+        probs.append(problem("personal_columns_dropped", kind, "",
+                             f"{path.name}: personal-data column(s) {', '.join(dropped)} dropped "
+                             f"at import (姓名/电话/身份证 never enter the project); list them in "
+                             f"[privacy].keep_columns only if they are not personal",
+                             severity="info"))
+    mapped = map_fields(gdf, kind, mapping)
+    mapped = _apply_values(mapped, dict(src.values), kind)
+    return _Layer(mapped, mapping, path, probs)
+
+
+def _prepare(layer: _Layer, kind: str, id_field: str, prefix: str, seen: set[str]
+             ) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    gdf = layer.frame
+    raw_ids = gdf[id_field] if id_field in gdf else pd.Series([None] * len(gdf), index=gdf.index)
+    ids, probs = unique_ids(raw_ids, kind, prefix=prefix, seen=seen)
+    if probs and kind not in ("buildings", "villages"):
+        # context layers (OSM ways split in pieces): one summary row, information only
+        allids = ",".join(r["feature_ids"] for r in probs)
+        probs = [problem("duplicate_id", kind, allids,
+                         f"{kind}: {len(probs)} id(s) used by several features (pieces of one "
+                         f"feature); the copies got -2, -3 suffixes", severity="info")]
+    gdf = gdf.copy()
+    gdf[id_field] = ids
+    gdf, p2 = repair_geometries(gdf, kind, gdf[id_field])
+    gdf, p3 = keep_geometry_family(gdf, kind, gdf[id_field])
+    return gdf, probs + p2 + p3
+
+
+def _frame(data: dict[str, Any], geoms: Any, crs: CRS, columns: tuple[str, ...]
+           ) -> gpd.GeoDataFrame:
+    df = pd.DataFrame({c: data[c] for c in columns})
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms), crs=crs), crs=crs)
+
+
+def import_project(config: Config, *, out: Path | None = None,
+                   keep_columns: tuple[str, ...] = ()) -> ImportResult:
+    """Read the project's GIS files and write the project GeoPackage.
+
+    Parameters
+    ----------
+    config
+        The project settings (:func:`pucha.config.load_config`).
+    out
+        GeoPackage to write; default ``[project].gpkg`` relative to the TOML file.
+    keep_columns
+        Extra columns not to drop as personal data (added to ``[privacy].keep_columns``).
+
+    Returns
+    -------
+    ImportResult
+        ``.gpkg`` path, ``.problems`` GeoDataFrame, ``.summary`` dict.
+
+    Raises
+    ------
+    InputError, CRSError, ConfigError
+        Input that cannot be imported at all, with where/what/how-to-fix.
+    """
+    if keep_columns:
+        import dataclasses
+
+        config = dataclasses.replace(config, privacy=dataclasses.replace(
+            config.privacy, keep_columns=tuple(config.privacy.keep_columns) + tuple(keep_columns)))
+    if "buildings" not in config.layers:
+        raise ConfigError("[layers.buildings] is required: say where the building footprints are")
+    gpkg = Path(out) if out is not None else config.resolve(config.project.gpkg)
+    started = _dt.datetime.now(_dt.timezone.utc)
+    problems: list[dict] = []
+
+    # 1. working CRS from the buildings (read once in their own CRS, checked)
+    b0 = read_source(config.layers["buildings"], base_dir=config.base_dir, kind="buildings")
+    wcrs = working_crs(b0, override=config.project.crs)
+    log.info("working CRS %s", wcrs.to_string())
+
+    # 2. township
+    tcode_cfg = re.sub(r"\s", "", str(config.project.township_code or ""))
+    township_geom = None
+    tname = config.project.name
+    tcode = tcode_cfg
+    if "township" in config.layers:
+        tl = _load(config, "township", wcrs)
+        problems += tl.problems
+        tg, p = _prepare(tl, "township", "code", "T", set())
+        problems += p
+        if len(tg):
+            township_geom = shapely.union_all(tg.geometry.values)
+            codes, p = clean_codes(tg["code"] if "code" in tg else pd.Series([tcode] * len(tg),
+                                   index=tg.index), "township", tg["code"], length=9)
+            problems += p
+            if not tcode and codes.iloc[0].isdigit():
+                tcode = codes.iloc[0]
+            elif codes.iloc[0] and codes.iloc[0] != tcode:
+                problems.append(problem("township_code_mismatch", "township", [codes.iloc[0]],
+                                        f"township layer code {codes.iloc[0]} differs from "
+                                        f"[project].township_code {tcode}; using {tcode}"))
+            if not tname and "name" in tg:
+                tname = str(tg["name"].iloc[0])
+
+    # 3. villages
+    villages = None
+    if "villages" in config.layers:
+        vl = _load(config, "villages", wcrs)
+        problems += vl.problems
+        if "village_code" not in vl.mapping:
+            raise InputError(f"{vl.path}: no 居/村 code column found; map it with fields = "
+                             f"{{ village_code = \"<column>\" }} in [layers.villages]; columns: "
+                             f"{', '.join(c for c in vl.frame.columns if c != 'geometry')}")
+        vg = vl.frame.copy()
+        vcodes, p = clean_codes(vg["village_code"], "villages",
+                                _text(vg["village_code"], len(vg), vg.index), length=12,
+                                parent=tcode)
+        problems += p
+        vg["village_code"] = vcodes
+        vg, p = repair_geometries(vg, "villages", vg["village_code"])
+        problems += p
+        vg, p = keep_geometry_family(vg, "villages", vg["village_code"])
+        problems += p
+        vg["name"] = _text(vg.get("name"), len(vg), vg.index)
+        vg["kind"] = _text(vg.get("kind"), len(vg), vg.index)
+        dups = sorted(vg["village_code"][vg["village_code"].duplicated()].unique())
+        for code in dups:
+            problems.append(problem("village_multipart", "villages", [code],
+                                    f"居/村 {code} has several polygons; they were merged",
+                                    severity="info"))
+        rows = []
+        for code, grp in sorted(vg.groupby("village_code", sort=True), key=lambda t: t[0]):
+            geom = shapely.union_all(grp.geometry.values)
+            name = next((n for n in grp["name"] if n), "")
+            kind = next((k for k in grp["kind"] if k), "")
+            if kind not in ("居委会", "村委会"):
+                kind = "居委会" if "居" in name or "社区" in name else ("村委会" if name.endswith("村")
+                                                                   or "村委" in name else "")
+            rows.append({"village_code": code, "name": name, "kind": kind, "locked": False,
+                         "geometry": geom})
+        villages = gpd.GeoDataFrame(rows, columns=[*S.VILLAGE_COLUMNS, "geometry"],
+                                    geometry="geometry", crs=wcrs)
+        problems += check_village_coverage(villages, township_geom,
+                                           min_area_m2=config.boundaries.min_area_m2)
+    if township_geom is None and villages is not None and len(villages):
+        township_geom = shapely.union_all(villages.geometry.values)
+
+    # 4. buildings
+    bl = _load(config, "buildings", wcrs)
+    problems += bl.problems
+    n_in = len(bl.frame)
+    bg, p = _prepare(bl, "buildings", "building_id", "B", set())
+    problems += p
+    all_ids = list(unique_ids(bl.frame["building_id"] if "building_id" in bl.frame else
+                              pd.Series([None] * n_in), "buildings", prefix="B")[0])
+    for col in ("population", "floors", "height", "dwellings"):
+        if col in bg:
+            bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
+            problems += [x for x in p if not x["code"].startswith("value_missing")
+                         or col == "population" and config.population.method == "given"]
+        else:
+            bg[col] = np.nan
+    if villages is not None:
+        codes, p = assign_villages(bg, villages)
+        problems += p
+        bg["village_code"] = codes
+    elif "village_code" in bg:
+        codes, p = clean_codes(bg["village_code"], "buildings", bg["building_id"], length=12,
+                               parent=tcode)
+        problems += p
+        bg["village_code"] = codes
+        bad = bg["village_code"].map(lambda c: not (c.isdigit() and len(c) == 12))
+        for bid in bg["building_id"][bad]:
+            problems.append(problem("building_dropped_no_village", "buildings", [bid],
+                                    f"building {bid} has no valid 居/村 code", severity="error"))
+        bg.loc[bad, "village_code"] = ""
+        rows = []
+        for code, grp in bg[~bad].groupby("village_code", sort=True):
+            rows.append({"village_code": code, "name": "", "kind": "", "locked": False,
+                         "geometry": shapely.convex_hull(shapely.union_all(grp.geometry.values))})
+        villages = gpd.GeoDataFrame(rows, columns=[*S.VILLAGE_COLUMNS, "geometry"],
+                                    geometry="geometry", crs=wcrs)
+        problems.append(problem("villages_from_buildings", "villages", "",
+                                "no [layers.villages]: 居/村 drawn as convex hulls of their "
+                                "buildings' codes; give the real boundaries for the maps",
+                                severity="warning"))
+    else:
+        raise ConfigError("the 居/村 are unknown: add [layers.villages] (居/村 polygons) or map a "
+                          "village_code column (居委会代码) in [layers.buildings].fields")
+    bg = bg[bg["village_code"] != ""].copy()
+    n = len(bg)
+    idx = bg.index
+    bg["name"] = _text(bg.get("name"), n, idx)
+    bg["address"] = _text(bg.get("address"), n, idx)
+    bg["use"] = _text(bg.get("use"), n, idx)
+    if "residential" in bg:
+        bg["residential"] = bg["residential"].map(_bool).astype(bool)
+    else:
+        bg["residential"] = bg["use"].map(is_residential).astype(bool)
+    totals = None
+    if config.population.method == "totals":
+        if not config.population.totals:
+            raise ConfigError("[population].method = \"totals\" needs totals = \"<csv>\"")
+        totals = read_totals(config.resolve(config.population.totals))
+    bg, report, p = estimate_population(bg, config.population, totals=totals)
+    problems += p
+    bg["locked"] = False
+    bg["area_code"] = ""
+    bg["source"] = bl.path.name
+    bg = bg.sort_values("building_id", kind="stable")
+    buildings = _frame({c: bg[c].values for c in S.BUILDING_COLUMNS}, bg.geometry.values, wcrs,
+                       S.BUILDING_COLUMNS)
+    for c in ("floors", "height", "dwellings"):
+        buildings[c] = pd.to_numeric(buildings[c], errors="coerce").astype(float)
+    buildings["population"] = buildings["population"].astype("int64")
+
+    layers: dict[str, pd.DataFrame] = {S.LAYER_BUILDINGS: buildings, S.LAYER_VILLAGES: villages}
+    layers[S.LAYER_TOWNSHIP] = _frame({"code": [tcode], "name": [tname]},
+                                      [township_geom], wcrs, S.TOWNSHIP_COLUMNS)
+
+    # 5. context layers
+    rail_extra: list[gpd.GeoDataFrame] = []
+    if "roads" in config.layers:
+        rl = _load(config, "roads", wcrs)
+        problems += rl.problems
+        rg, p = _prepare(rl, "roads", "road_id", "R", set())
+        problems += p
+        cls = rg["road_class"].map(road_class) if "road_class" in rg else \
+            pd.Series(["minor"] * len(rg), index=rg.index)
+        unknown = cls == ""
+        if "road_class" in rg and unknown.any():
+            vals = sorted({str(v) for v in rg["road_class"][unknown]})[:10]
+            problems.append(problem("road_class_unknown", "roads", list(rg["road_id"][unknown])[:200],
+                                    f"roads: {int(unknown.sum())} road(s) of unknown class "
+                                    f"({', '.join(vals)}) left out of roads; map them with "
+                                    f"values = {{ road_class = {{ \"<value>\" = \"minor\" }} }}",
+                                    severity="info"))
+        rail = cls == "rail"
+        if rail.any():
+            rail_extra.append(_frame({"feature_id": rg["road_id"][rail].values,
+                                      "name": _text(rg.get("name"), len(rg), rg.index)[rail].values},
+                                     rg.geometry[rail].values, wcrs, S.LINE_COLUMNS))
+        keep = ~unknown & ~rail
+        layers[S.LAYER_ROADS] = _frame(
+            {"road_id": rg["road_id"][keep].values,
+             "name": _text(rg.get("name"), len(rg), rg.index)[keep].values,
+             "road_class": cls[keep].values}, rg.geometry[keep].values, wcrs, S.ROAD_COLUMNS)
+    for kind, cols in (("water", S.WATER_COLUMNS), ("railways", S.LINE_COLUMNS),
+                       ("walls", S.LINE_COLUMNS)):
+        if kind not in config.layers:
+            continue
+        ll = _load(config, kind, wcrs)
+        problems += ll.problems
+        g, p = _prepare(ll, kind, "feature_id", kind[0].upper(), set())
+        problems += p
+        data = {"feature_id": g["feature_id"].values,
+                "name": _text(g.get("name"), len(g), g.index).values}
+        if kind == "water":
+            src = g["water_kind"] if "water_kind" in g else _text(g.get("name"), len(g), g.index)
+            data["water_kind"] = src.map(water_kind).values
+        layers[kind] = _frame(data, g.geometry.values, wcrs, cols)
+    if rail_extra:
+        parts = [layers[S.LAYER_RAILWAYS]] if S.LAYER_RAILWAYS in layers else []
+        layers[S.LAYER_RAILWAYS] = pd.concat(parts + rail_extra, ignore_index=True)
+    if "neighbours" in config.layers:
+        nl = _load(config, "neighbours", wcrs)
+        problems += nl.problems
+        g, p = _prepare(nl, "neighbours", "code", "N", set())
+        problems += p
+        codes, p = clean_codes(g["code"], "neighbours", g["code"], length=9)
+        problems += p
+        layers[S.LAYER_NEIGHBOURS] = _frame({"code": codes.values, "name": _text(
+            g.get("name"), len(g), g.index).values}, g.geometry.values, wcrs, S.NEIGHBOUR_COLUMNS)
+
+    # 6. accounting: every source building is in buildings or in a building_dropped row
+    dropped: set[str] = set()
+    for r in problems:
+        if r["code"].startswith("building_dropped") and r["feature_ids"]:
+            dropped.update(r["feature_ids"].split(","))
+    kept = set(buildings["building_id"])
+    unaccounted = sorted(set(all_ids) - kept - dropped)
+    if kept & dropped or unaccounted or len(kept) + len(dropped) != n_in:
+        raise RuntimeError(f"import lost track of buildings: {len(kept)} kept + {len(dropped)} "
+                           f"dropped != {n_in} read; unaccounted {unaccounted[:10]}")
+    prob_gdf = problems_frame(problems, wcrs)
+    by_code: dict[str, int] = {}
+    for r in problems:
+        by_code[r["code"]] = by_code.get(r["code"], 0) + 1
+    summary = {
+        "gpkg": str(gpkg), "working_crs": wcrs.to_string(), "township_code": tcode,
+        "township_name": tname, "buildings_in": n_in, "buildings_out": len(buildings),
+        "buildings_dropped": len(dropped), "villages": int(len(villages)),
+        "population_method": report.method, "population_in": report.total_in,
+        "population_out": report.total_out, "population_guessed": report.n_guessed,
+        "problems": len(problems), "problems_by_code": dict(sorted(by_code.items())),
+        "layers": {k: int(len(v)) for k, v in sorted(layers.items())},
+    }
+    inputs: dict[str, str] = {}
+    for kind, src in sorted(config.layers.items()):
+        for f in _input_files(source_path(src, config.base_dir)):
+            inputs[str(f)] = sha256_file(f)
+    if totals is not None:
+        f = config.resolve(config.population.totals)
+        inputs[str(f)] = sha256_file(f)
+    meta = {
+        "import_settings": config.to_dict(),
+        "import_inputs_sha256": inputs,
+        "import_versions": _versions(),
+        "import_started": started.isoformat(timespec="seconds"),
+        "import_finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "import_summary": summary,
+        "import_population": report.as_dict(),
+        "working_crs": wcrs.to_string(),
+    }
+    layers[S.LAYER_PROBLEMS] = prob_gdf
+    gpkg.parent.mkdir(parents=True, exist_ok=True)
+    update_gpkg(gpkg, layers, fresh=True, meta=meta)
+    return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
+                        population_report=report.text())
+
+
+def _versions() -> dict[str, str]:
+    import pyogrio
+    import pyproj
+
+    from pucha import __version__
+
+    return {"pucha": __version__, "geopandas": gpd.__version__, "shapely": shapely.__version__,
+            "GEOS": shapely.geos_version_string, "pyogrio": pyogrio.__version__,
+            "GDAL": pyogrio.__gdal_version_string__, "pyproj": pyproj.__version__,
+            "PROJ": pyproj.proj_version_str, "pandas": pd.__version__, "numpy": np.__version__}

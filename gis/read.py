@@ -1,0 +1,306 @@
+"""Read one input layer of any GDAL format (or a CSV) into a GeoDataFrame.
+
+GeoPackage, Shapefile (UTF-8 or GBK/cp936, with or without ``.cpg``), GeoJSON, FileGDB,
+CSV with a WKT column or x/y columns. Text encoding of a shapefile/CSV: the ``.cpg``
+when there is one, else ``[layers.X].encoding``, else UTF-8 when every text decodes,
+else GB18030. Garbled text (mojibake like ``å±…`` or U+FFFD) is reported as a problem.
+
+Problems found while reading are returned in ``gdf.attrs["pucha_problems"]`` (list of
+dicts with the ``problems`` columns).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from pucha.config import LayerSource
+from pucha.errors import CRSError, InputError
+from pucha.gis.crs import parse_crs, to_crs_checked
+
+__all__ = ["read_source", "detect_encoding", "looks_garbled", "source_path"]
+
+log = logging.getLogger(__name__)
+
+_MOJIBAKE = re.compile(r"[ÃÂåäæçèéêëìíîïðñòóôõö÷øùúûüýþÿ][\x80-\xbf\u0152\u0153\u0160\u0161"
+                       r"\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-"
+                       r"\u2022\u2026\u2030\u2039\u203a\u20ac\u2122\u00a1-\u00bf]")
+_X_NAMES = ("x", "lon", "lng", "long", "longitude", "经度", "x坐标", "东坐标", "easting")
+_Y_NAMES = ("y", "lat", "latitude", "纬度", "y坐标", "北坐标", "northing")
+_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "几何")
+
+
+def looks_garbled(text: object) -> bool:
+    """True for text with U+FFFD or UTF-8/GBK bytes decoded as Latin-1/cp1252."""
+    if not isinstance(text, str) or not text:
+        return False
+    if "\ufffd" in text:
+        return True
+    return bool(_MOJIBAKE.search(text)) and not any(
+        unicodedata.east_asian_width(ch) == "W" for ch in text)
+
+
+def _decodes(raw: bytes, enc: str) -> bool:
+    try:
+        raw.decode(enc)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(raw: bytes) -> str:
+    """``utf-8`` when the bytes decode as UTF-8, else ``gb18030``."""
+    return "utf-8" if _decodes(raw, "utf-8") else "gb18030"
+
+
+def source_path(source: LayerSource, base_dir: Path | str) -> Path:
+    """The source file's path, relative to ``base_dir`` (the TOML file's folder)."""
+    p = Path(source.path).expanduser()
+    return p if p.is_absolute() else Path(base_dir) / p
+
+
+def _sibling(path: Path, ext: str) -> Path | None:
+    for cand in path.parent.glob(path.stem + ".*"):
+        if cand.suffix.lower() == ext and cand.stem == path.stem:
+            return cand
+    return None
+
+
+def _check_file(path: Path, kind: str) -> None:
+    sec = f"[layers.{kind}]"
+    if not path.exists():
+        raise InputError(f"{sec}: file not found: {path}; check path = ... (relative to the "
+                         f"project TOML file)")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes); copy it again from the "
+                         f"规土所 source")
+    if path.suffix.lower() == ".shp":
+        missing = [ext for ext in (".shx", ".dbf") if _sibling(path, ext) is None]
+        if missing:
+            raise InputError(
+                f"{path}: the shapefile is incomplete: {' and '.join(missing)} missing beside "
+                f"it. A shapefile is several files (.shp .shx .dbf .prj .cpg) with the same "
+                f"name; copy all of them")
+
+
+def _dbf_text_bytes(dbf: Path) -> bytes:
+    """Raw bytes of the field names and character fields of a .dbf (for detection)."""
+    data = dbf.read_bytes()
+    if len(data) < 32:
+        return b""
+    header_len = int.from_bytes(data[8:10], "little")
+    return data[32:min(len(data), header_len + 200_000)]
+
+
+def _mojibake_problems(frame: pd.DataFrame, where: str, kind: str, enc: str) -> list[dict]:
+    bad_cols = []
+    for c in frame.columns:
+        if c == "geometry":
+            continue
+        if looks_garbled(str(c)):
+            bad_cols.append(str(c))
+            continue
+        if frame[c].dtype == object and frame[c].map(looks_garbled).any():
+            bad_cols.append(str(c))
+    if not bad_cols:
+        return []
+    return [{
+        "severity": "warning", "code": "text_garbled", "layer": kind, "feature_ids": "",
+        "message": (f"{where}: garbled text (乱码) in column(s) {', '.join(bad_cols)} when read "
+                    f"as {enc}; set encoding = \"gbk\" or \"utf-8\" in [layers.{kind}] or add "
+                    f"a .cpg file saying the encoding"),
+    }]
+
+
+def _read_csv(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataFrame, str]:
+    raw = path.read_bytes()
+    enc = source.encoding or ("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf")
+                              else detect_encoding(raw))
+    import io
+
+    try:
+        df = pd.read_csv(io.StringIO(raw.decode(enc, errors="replace")), dtype=str,
+                         keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, LookupError) as exc:
+        raise InputError(f"{path}: not a readable CSV table ({exc})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    low = {unicodedata.normalize("NFKC", c).lower(): c for c in df.columns}
+    wkt = source.wkt or next((low[n] for n in _WKT_NAMES if n in low), "")
+    xcol = source.x or ("" if source.wkt else next((low[n] for n in _X_NAMES if n in low), ""))
+    ycol = source.y or ("" if source.wkt else next((low[n] for n in _Y_NAMES if n in low), ""))
+    if wkt and not (source.x and source.y):
+        if wkt not in df.columns:
+            raise InputError(f"{path}: [layers.{kind}] wkt = {wkt!r} but the CSV has no such "
+                             f"column; its columns are: {', '.join(df.columns)}")
+        texts = df[wkt].replace("", None).values
+        geoms = np.empty(len(df), dtype=object)
+        for i, t in enumerate(texts):
+            try:
+                geoms[i] = shapely.from_wkt(t) if t is not None else None
+            except shapely.errors.GEOSException:
+                geoms[i] = None
+        df = df.drop(columns=[wkt])
+    elif xcol and ycol:
+        for c in (xcol, ycol):
+            if c not in df.columns:
+                raise InputError(f"{path}: [layers.{kind}] names column {c!r} but the CSV has "
+                                 f"no such column; its columns are: {', '.join(df.columns)}")
+        xs = pd.to_numeric(df[xcol].map(_fold), errors="coerce").values
+        ys = pd.to_numeric(df[ycol].map(_fold), errors="coerce").values
+        geoms = shapely.points(xs, ys)
+        geoms[~(np.isfinite(xs) & np.isfinite(ys))] = None
+    else:
+        raise InputError(
+            f"{path}: a CSV needs coordinates: set wkt = \"<WKT column>\" or x = \"<lon/easting "
+            f"column>\" and y = \"<lat/northing column>\" in [layers.{kind}]; its columns are: "
+            f"{', '.join(df.columns)}")
+    crs = parse_crs(source.crs, where=f"[layers.{kind}].crs") if source.crs else None
+    return gpd.GeoDataFrame(df, geometry=list(geoms), crs=crs), enc
+
+
+def _fold(v: object) -> object:
+    return unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else v
+
+
+def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataFrame, str]:
+    where = str(path)
+    try:
+        layers = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        raise InputError(f"{path}: not a readable GIS file ({exc}); export it again as "
+                         f"GeoPackage or Shapefile") from None
+    layer = source.layer or None
+    if layer is not None and layer not in layers:
+        raise InputError(f"{path}: [layers.{kind}] layer = {layer!r} not found; the file has "
+                         f"layers: {', '.join(layers)}")
+    if layer is None and len(layers) > 1:
+        if kind in layers:
+            layer = kind
+        else:
+            raise InputError(f"{path}: the file has several layers ({', '.join(layers)}); say "
+                             f"which one with layer = \"...\" in [layers.{kind}]")
+    enc = source.encoding or ""
+    kwargs: dict = {}
+    if path.suffix.lower() == ".shp" and not source.encoding:
+        cpg = _sibling(path, ".cpg")
+        if cpg is None:
+            dbf = _sibling(path, ".dbf")
+            enc = detect_encoding(_dbf_text_bytes(dbf)) if dbf else "utf-8"
+            log.info("%s: no .cpg; text read as %s", path, enc)
+            kwargs["encoding"] = "GB18030" if enc == "gb18030" else "UTF-8"
+        else:
+            enc = cpg.read_text(errors="replace").strip() or "utf-8"
+    elif source.encoding:
+        kwargs["encoding"] = source.encoding
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=layer, where=source.where or None,
+                                     **kwargs)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError,
+            pyogrio.errors.FeatureError, OSError, ValueError, UnicodeDecodeError) as exc:
+        msg = str(exc)
+        if source.where and ("where" in msg.lower() or "sql" in msg.lower()):
+            raise InputError(f"{path}: [layers.{kind}] where = {source.where!r} is not a valid "
+                             f"filter for this layer ({msg})") from None
+        raise InputError(f"{where}: cannot read layer {layer or '(first)'} ({msg}); the file "
+                         f"may be truncated or damaged: export it again") from None
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"{where}: layer {layer or '(first)'} has no geometry; a GIS layer "
+                         f"with polygons/lines is needed for [layers.{kind}]")
+    return gdf, enc or "utf-8"
+
+
+def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
+                crs: CRS | str | None = None) -> gpd.GeoDataFrame:
+    """Read one configured layer; reproject to ``crs`` (checked) when given.
+
+    Parameters
+    ----------
+    source
+        The ``[layers.<kind>]`` settings (path, layer, crs, encoding, gcj02, x/y/wkt, where).
+    base_dir
+        Folder that relative paths are relative to (the TOML file's folder).
+    kind
+        Layer kind, used in messages (``buildings``, ``villages`` ...).
+    crs
+        Target CRS; ``None`` keeps the source CRS (after GCJ-02 conversion).
+
+    Returns
+    -------
+    GeoDataFrame
+        Raw attribute columns plus ``geometry``; ``attrs["pucha_problems"]`` holds read
+        problems and ``attrs["pucha_source"]`` the file path.
+
+    Raises
+    ------
+    InputError, CRSError
+        Missing/empty/truncated files, incomplete shapefiles, no or implausible CRS.
+    """
+    path = source_path(source, base_dir)
+    _check_file(path, kind)
+    where = f"{path}" + (f" (layer {source.layer})" if source.layer else "")
+    if path.suffix.lower() in (".csv", ".txt"):
+        gdf, enc = _read_csv(path, source, kind)
+        if source.where:
+            try:
+                gdf = gdf.query(source.where)
+            except Exception as exc:  # noqa: BLE001 - pandas raises many kinds
+                raise InputError(f"{path}: [layers.{kind}] where = {source.where!r} is not a "
+                                 f"valid pandas query ({exc})") from None
+    else:
+        gdf, enc = _read_gdal(path, source, kind)
+    if gdf.geometry.name != "geometry":
+        gdf = gdf.rename_geometry("geometry")
+    if source.crs:
+        declared = parse_crs(source.crs, where=f"[layers.{kind}].crs")
+        if gdf.crs is None:
+            gdf = gdf.set_crs(declared)
+        elif not CRS(gdf.crs).equals(declared):
+            log.warning("%s: file says %s, [layers.%s].crs says %s; using the TOML value",
+                        where, CRS(gdf.crs).to_string(), kind, declared.to_string())
+            gdf = gdf.set_crs(declared, allow_override=True)
+    if gdf.crs is None:
+        from pucha.gis.crs import check_coordinates
+
+        check_coordinates(gdf, where=where, kind=kind)  # raises with how to fix
+    if source.gcj02:
+        gdf = _from_gcj02(gdf, where, kind)
+    problems = _mojibake_problems(gdf, where, kind, enc)
+    if crs is not None:
+        gdf = to_crs_checked(gdf, crs, where=where, kind=kind)
+    else:
+        from pucha.gis.crs import check_coordinates
+
+        check_coordinates(gdf, where=where, kind=kind)
+    gdf.attrs["pucha_problems"] = problems
+    gdf.attrs["pucha_source"] = str(path)
+    gdf.attrs["pucha_encoding"] = enc
+    return gdf
+
+
+def _from_gcj02(gdf: gpd.GeoDataFrame, where: str, kind: str) -> gpd.GeoDataFrame:
+    from pucha.gis.crs import check_coordinates
+    from pucha.gis.gcj02 import gcj02_to_wgs84
+
+    if not CRS(gdf.crs).is_geographic:
+        raise CRSError(f"{where}: gcj02 = true needs longitude/latitude degrees, but the layer "
+                       f"is in {CRS(gdf.crs).to_string()}; set crs = \"EPSG:4326\" in "
+                       f"[layers.{kind}] or drop gcj02")
+    check_coordinates(gdf, where=where, kind=kind)
+
+    def conv(xy: np.ndarray) -> np.ndarray:
+        lon, lat = gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    out = gdf.copy()
+    out["geometry"] = shapely.transform(gdf.geometry.values, conv)
+    return out.set_crs("EPSG:4326", allow_override=True)
