@@ -21,8 +21,13 @@ __all__ = ["partition"]
 @click.option("--jobs", type=int, default=1, show_default=True, help="居/村 solved in parallel.")
 @click.option("--village", "villages", multiple=True, help="Only this 居/村 code (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; only the township line.")
+@click.option("--fresh", is_flag=True,
+              help="Ignore the existing plan, its locks and hand edits; solve everything anew "
+                   "(default: keep locked areas and moved buildings, re-solve only what changed; "
+                   "see docs/review.md).")
 def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, households_target: int | None,
-              seed: int, time_limit: float, jobs: int, villages: tuple[str, ...], quiet: bool) -> None:
+              seed: int, time_limit: float, jobs: int, villages: tuple[str, ...], quiet: bool,
+              fresh: bool) -> None:
     """Cut every 居/村 in PROJECT_GPKG into 普查小区 (census enumeration areas).
 
     Areas are contiguous, hold between --min and --max people (about --target),
@@ -45,7 +50,8 @@ def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, hou
     st = PartitionSettings(target=target, min=band_min, max=band_max, households_target=households_target,
                            seed=seed, time_limit_s=time_limit, jobs=jobs)
     res = partition_project(project_gpkg, settings=st, jobs=jobs,
-                            progress=(not quiet) and sys.stderr.isatty(), villages=list(villages) or None)
+                            progress=(not quiet) and sys.stderr.isatty(), villages=list(villages) or None,
+                            fresh=fresh)
     q = res.quality
     if not quiet and len(q):
         click.echo(q.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
