@@ -118,8 +118,10 @@ def test_totals_sum_to_documented_figure(totals: pd.DataFrame,
 def test_buildings_shapefile(villages: gpd.GeoDataFrame) -> None:
     assert (DEMO / "buildings.cpg").read_text(encoding="ascii").strip().upper() == "GBK"
     b = pyogrio.read_dataframe(DEMO / "buildings.shp")
-    assert list(b.columns) == ["编号", "建筑名称", "用途", "高度", "geometry"]
+    assert list(b.columns) == ["编号", "建筑名称", "用途", "是否住宅", "高度", "geometry"]
     assert b["编号"].is_unique
+    assert ((b["用途"] == "住宅") == (b["是否住宅"] == "是")).all()
+    assert (b["高度"].dropna() > 0).all()
     assert b.crs is not None and b.crs.to_epsg() == 4549
     res = b[b["用途"] == "住宅"]
     assert 300 <= len(res) < len(b)
@@ -149,6 +151,13 @@ def test_demo_toml_loads() -> None:
             assert layer.layer in [n for n, _ in pyogrio.list_layers(path)]
         cols = set(pyogrio.read_info(path, layer=layer.layer or None)["fields"])
         assert set(layer.fields.values()) <= cols, (kind, layer.fields, cols)
+
+
+def test_context_layers_one_feature_per_id() -> None:
+    for layer in ("roads", "water", "railways"):
+        df = pyogrio.read_dataframe(DEMO / "osm_context.gpkg", layer=layer, read_geometry=False)
+        assert df["id"].is_unique, f"{layer}: repeated ids"
+        assert (df["id"] != "").all()
 
 
 def test_readme_attribution() -> None:
@@ -184,3 +193,25 @@ def test_build_is_deterministic_and_committed_data_is_current(tmp_path: Path,
     for name in TEXT_FILES:
         assert (a / name).read_bytes() == (DEMO / name).read_bytes(), \
             f"committed demo/{name} is stale: run python -m pucha.data.build_demo"
+
+
+def test_demo_imports_cleanly(tmp_path: Path) -> None:
+    """The importer reads every demo file: all buildings kept, population in == out."""
+    from pucha.gis.project import import_project
+    from pucha.gis.write import read_layer
+
+    readme = (DEMO / "README.md").read_text(encoding="utf-8")
+    documented = int(re.search(r"\*\*([\d,]+)\*\* people", readme).group(1).replace(",", ""))
+    out = tmp_path / "demo.gpkg"
+    result = import_project(load_config(DEMO / "demo.toml"), out=out)
+    s = result.summary
+    assert s["buildings_in"] == s["buildings_out"] == 743 and s["buildings_dropped"] == 0
+    assert s["population_in"] == s["population_out"] == documented
+    assert s["villages"] == len(pyogrio.read_dataframe(DEMO / "villages.geojson",
+                                                       read_geometry=False))
+    problems = read_layer(out, "problems")
+    assert not (problems["severity"] == "error").any(), problems["message"].tolist()
+    b = read_layer(out, "buildings")
+    src = pyogrio.read_dataframe(DEMO / "buildings.shp", read_geometry=False)
+    assert int(b["residential"].astype(bool).sum()) == int((src["是否住宅"] == "是").sum())
+    assert int(b["population"].sum()) == documented

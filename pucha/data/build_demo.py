@@ -127,10 +127,10 @@ DATA_DATE = "2024"
 RESIDENTIAL_KINDS = ("apartments", "bungalow", "detached", "dormitory", "house",
                      "residential", "semidetached_house", "terrace")
 USE_ZH = {
-    "arts_centre": "文化", "attraction": "文化", "bank": "金融", "commercial": "商业",
+    "arts_centre": "公共文化", "attraction": "公共文化", "bank": "金融办公", "commercial": "商业",
     "communications_tower": "构筑物", "construction": "在建", "embassy": "办公",
-    "hotel": "旅馆", "mall": "商业", "office": "办公", "place_of_worship": "宗教",
-    "retail": "商业", "school": "教育", "shed": "附属用房", "shop": "商业",
+    "hotel": "酒店", "mall": "商业", "office": "办公", "place_of_worship": "宗教",
+    "retail": "商业", "school": "学校", "shed": "附属用房", "shop": "商业",
     "tower": "构筑物", "transportation": "交通",
 }
 MAJOR_DETAILS = ("trunk", "primary", "secondary", "tertiary")
@@ -436,6 +436,37 @@ def _overlapping_pairs(geoms: np.ndarray, share: float) -> int:
     return n
 
 
+def _one_per_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One feature per OSM id: the tile pieces of a way are merged again.
+
+    Tilezen cuts features at tile edges and repeats the id on every piece; a water id
+    can also come as polygons and lines (river area + centre line), which stay apart
+    with ``-line`` added to the id of the lines. Merged water polygons with no OSM id
+    are numbered ``tilezen-1`` ...
+    """
+    g = gdf.copy()
+    ids = [str(int(v)) if pd.notna(v) else "" for v in g["id"]]
+    no_id = iter(range(1, len(ids) + 1))
+    g["id"] = [v or f"tilezen-{next(no_id)}" for v in ids]
+    dims = shapely.get_dimensions(g.geometry.values)
+    polys = {i for i, d in zip(g["id"], dims) if d == 2}
+    g["id"] = [f"{i}-line" if d == 1 and i in polys else i for i, d in zip(g["id"], dims)]
+    rows = []
+    attrs = [c for c in g.columns if c not in ("id", "geometry")]
+    for fid, part in g.groupby("id", sort=True):
+        geoms = part.geometry.values
+        if shapely.get_dimensions(geoms[0]) == 2:
+            geom = shapely.union_all(geoms)
+        else:
+            geom = shapely.line_merge(shapely.union_all(geoms))
+        row = {"id": fid, **{c: part[c].iloc[0] for c in attrs}}
+        row["geometry"] = shapely.normalize(geom)
+        rows.append(row)
+    out = gpd.GeoDataFrame(rows, columns=["id", *attrs, "geometry"], geometry="geometry",
+                           crs=g.crs)
+    return out
+
+
 def _same_dim(geom: shapely.Geometry, dim: int) -> shapely.Geometry:
     """The parts of ``geom`` of dimension ``dim`` as one (Multi)LineString/Polygon."""
     if geom.is_empty or geom.geom_type != "GeometryCollection":
@@ -510,11 +541,13 @@ def build_demo(out_dir: str | os.PathLike = DEMO_DIR, *,
     inside = bld.geometry.representative_point().within(township)
     bld, cls = bld[inside.to_numpy()], cls[inside.to_numpy()]
     height = pd.to_numeric(bld["height"], errors="coerce").round(1)
+    height = height.where(height > 0)              # OSM height 0 means "not known"
     floor_area = bld.area * floors_of(height)
     buildings = gpd.GeoDataFrame({
         "编号": bld["id"].astype("int64").astype(str),
         "建筑名称": bld["name"].fillna("").map(_gbk_safe),
         "用途": cls["use"],
+        "是否住宅": np.where(cls["residential"], "是", "否"),
         "高度": height,
     }, geometry=bld.geometry.values, crs=WORK_CRS)
     buildings = buildings.sort_values("编号", key=lambda s: s.astype("int64")).reset_index(drop=True)
@@ -590,11 +623,7 @@ def build_demo(out_dir: str | os.PathLike = DEMO_DIR, *,
     rails = clip(roads_all.loc[roads_all["kind"] == "rail", road_cols + ["geometry"]])
     water = clip(water_all.loc[~water_all.geom_type.isin(["Point", "MultiPoint"]),
                                ["id", "kind", "name", "geometry"]])
-    for g in (roads, rails, water):
-        # Tilezen's merged water polygons carry no OSM id: number them
-        ids = [str(int(v)) if pd.notna(v) else "" for v in g["id"]]
-        no_id = iter(range(1, len(ids) + 1))
-        g["id"] = [v or f"tilezen-{next(no_id)}" for v in ids]
+    roads, rails, water = (_one_per_id(g) for g in (roads, rails, water))
 
     # --- write
     out_dir = Path(out_dir)
@@ -650,7 +679,7 @@ data_date = "{DATA_DATE}"
 
 [layers.buildings]
 path = "buildings.shp"              # EPSG:4549, GBK with .cpg
-fields = {{ id = "编号", name = "建筑名称", use = "用途", height = "高度" }}
+fields = {{ id = "编号", name = "建筑名称", use = "用途", residential = "是否住宅", height = "高度" }}
 
 [layers.villages]
 path = "villages.geojson"           # EPSG:4326
@@ -731,7 +760,7 @@ census counts.** Only the building footprints, roads, rails and water are real (
 
 | file | format | content |
 |---|---|---|
-| `buildings.shp` (+ .shx .dbf .prj .cpg) | Shapefile, EPSG:4549, GBK with `.cpg` | 编号 (OSM id), 建筑名称, 用途, 高度 (m, about half known) |
+| `buildings.shp` (+ .shx .dbf .prj .cpg) | Shapefile, EPSG:4549, GBK with `.cpg` | 编号 (OSM id), 建筑名称, 用途, 是否住宅 (是/否), 高度 (m, about half known) |
 | `villages.geojson` | GeoJSON, EPSG:4326 | 居委会代码, 居委会名称, 类型, 说明 |
 | `township.gpkg` | GeoPackage, EPSG:4549 | layer `township` (街道代码, 街道名称, 说明); layer `neighbours` (街镇代码, 街镇名称, 区, 说明) |
 | `osm_context.gpkg` | GeoPackage, EPSG:4326 | layers `roads`, `water` (polygons and lines mixed), `railways` (OSM `id`, `kind`, `kind_detail`, `name`, `is_bridge`, `is_tunnel`), clipped to {CONTEXT_M:g} m around the township |
