@@ -59,7 +59,7 @@ def village_blocks(polygon, barriers: gpd.GeoDataFrame) -> list:
         if len(idx):
             clipped = shapely.intersection(barriers.geometry.values[idx], polygon)
             lines.extend(list(clipped))
-    noded = shapely.union_all(lines, grid_size=0.01)
+    noded = shapely.union_all(lines)
     faces = list(shapely.get_parts(shapely.polygonize(list(shapely.get_parts(noded)))))
     faces = [f for f in faces if f.area > 0 and polygon.contains(f.representative_point())]
     covered = shapely.union_all(faces) if faces else shapely.Polygon()

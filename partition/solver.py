@@ -229,11 +229,35 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
     k = choose_k(total, target=target, vmin=vmin, vmax=vmax)
     nlab = len(set(labels.values()))
     k = max(k, nlab)
-    areas: list[list[int]] = []
-    for comp in sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: c[0]):
-        cp = sum(pop[n] for n in comp)
-        kc = choose_k(cp, target=target, vmin=vmin, vmax=vmax) if len(areas) or len(comp) < len(nodes) else k
-        areas.extend(_bisect(g, comp, max(1, kc), pop, xy, labels, target))
+    def plan(kk):
+        return _bisect(g, nodes, max(1, kk), pop, xy, labels, target)
+
+    def badness(areas):
+        out = 0
+        band = 0
+        for a in areas:
+            p = sum(pop[n] for n in a)
+            band += not (vmin <= p <= vmax)
+            sub = g.subgraph(a)
+            for cls, w in (("river", 1000), ("major", 10)):
+                h = nx.Graph()
+                h.add_nodes_from(sub.nodes)
+                h.add_edges_from((u, v) for u, v, d in sub.edges(data=True) if d["barrier"] != cls)
+                parts = sum(1 for c in nx.connected_components(h) if any(pop[x] > 0 for x in c))
+                out += w * max(0, parts - 1)
+        return (band, out)
+
+    areas = plan(k)
+    bad = badness(areas)
+    if bad[1] > 0:
+        # another number of areas (still inside the band on average) may let the
+        # borders follow the rivers and major roads: keep the better plan
+        for kk in (k + 1, k - 1):
+            if kk >= max(1, nlab) and vmin <= total / kk <= vmax:
+                alt = plan(kk)
+                b2 = badness(alt)
+                if b2 < bad:
+                    areas, bad = alt, b2
     assign = {n: i for i, a in enumerate(areas) for n in a}
     areas_pop = {i: sum(pop[n] for n in a) for i, a in enumerate(areas)}
     assign = _local_search(g, assign, areas_pop, pop, target, vmin, vmax, t0 + time_limit, labels)
