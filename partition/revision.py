@@ -587,7 +587,8 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     except ImportError:  # pragma: no cover - engine missing
         pass
     result.timings = {"total": round(time.monotonic() - t_start, 3)}
-    layers[S.LAYER_PROBLEMS] = _merge_problems(path, result.problems, areas.crs)
+    layers[S.LAYER_PROBLEMS] = _merge_problems(path, result.problems, areas.crs,
+                                               resolved=result.resolved)
     layers.update(_revision_layers(path, rev, all_areas, all_ba, history, kind="repartition",
                                    settings=settings, summary=result.summary,
                                    fingerprints=fps, date=date))
@@ -639,7 +640,10 @@ def _try_keep(vc, v_areas, v_eff, v_buildings, vgeom, lo, hi) -> pd.DataFrame | 
     return e
 
 
-def _merge_problems(path: Path, rows: list[dict], crs) -> gpd.GeoDataFrame:
+def _merge_problems(path: Path, rows: list[dict], crs, *, resolved: list[str] = ()
+                    ) -> gpd.GeoDataFrame:
+    """Old problem rows + this run's; check rows and the partition rows of re-solved
+    居/村 (they name the 居/村 code) are dropped: they describe a plan that is gone."""
     new = gpd.GeoDataFrame(pd.DataFrame(rows, columns=list(S.PROBLEM_COLUMNS) + ["geometry"]),
                            geometry="geometry", crs=crs)
     if S.LAYER_PROBLEMS not in list_layers(path):
@@ -648,6 +652,11 @@ def _merge_problems(path: Path, rows: list[dict], crs) -> gpd.GeoDataFrame:
     codes = {"lock_leaves_too_few", "lock_blocks_band", "moved_into_locked_area",
              "lock_holds_moved_building"}
     old = old[~old["code"].astype(str).isin(codes) & (old["stage"].astype(str) != "check")]
+    if resolved:
+        text = old["feature_ids"].astype(str) + " " + old["message"].astype(str)
+        stale = (old["stage"].astype(str) == "partition") & text.apply(
+            lambda t: any(v in t for v in resolved))
+        old = old[~stale]
     if not isinstance(old, gpd.GeoDataFrame):
         old = gpd.GeoDataFrame(old, geometry=gpd.GeoSeries([shapely.Polygon()] * len(old)),
                                crs=crs)

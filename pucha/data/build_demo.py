@@ -40,7 +40,8 @@ Buildings
     untagged old fabric of Puxi: 里弄 and 新村 housing) when ``kind_detail`` and ``name``
     are missing, the building lies in no other land use and is at most
     :data:`LOWRISE_MAX_M` metres high or has no height. Other buildings get a Chinese
-    用途 from ``kind_detail`` (商业, 办公, 旅馆, ...) or 其他. 高度 is the OSM height in
+    用途 from ``kind_detail`` (商业, 办公, 酒店, ...) or 其他; 是否住宅 (是/否) states the
+    decision explicitly, so no importer vocabulary has to guess it. 高度 is the OSM height in
     metres (on about half of them); 层数 is not in the source and is not invented:
     the importer derives floors as 高度 / 3 m, and the demo project sets 3 floors where
     the height is unknown (``[population] default_floors``).
