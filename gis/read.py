@@ -202,8 +202,11 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
     elif source.encoding:
         kwargs["encoding"] = source.encoding
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer, where=source.where or None,
-                                     **kwargs)
+        try:
+            gdf = pyogrio.read_dataframe(path, layer=layer, where=source.where or None,
+                                         **kwargs)
+        except shapely.errors.GEOSException:
+            gdf = _read_lenient(path, layer, source.where or None, kwargs)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError,
             pyogrio.errors.FeatureError, OSError, ValueError, UnicodeDecodeError) as exc:
@@ -217,6 +220,20 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
         raise InputError(f"{where}: layer {layer or '(first)'} has no geometry; a GIS layer "
                          f"with polygons/lines is needed for [layers.{kind}]")
     return gdf, enc or "utf-8"
+
+
+def _read_lenient(path: Path, layer: str | None, where: str | None, kwargs: dict
+                  ) -> gpd.GeoDataFrame:
+    """Read a layer whose WKB GEOS rejects (e.g. unclosed rings): fix or null each one."""
+    import pyogrio.raw
+
+    attrs = pyogrio.read_dataframe(path, layer=layer, where=where, read_geometry=False,
+                                   **kwargs)
+    meta, _fids, wkb, _fields = pyogrio.raw.read(path, layer=layer, where=where, columns=[],
+                                                 **kwargs)
+    geoms = shapely.from_wkb(np.asarray(wkb, dtype=object), on_invalid="fix")
+    log.warning("%s: some geometries are malformed WKB; repaired or left empty", path)
+    return gpd.GeoDataFrame(pd.DataFrame(attrs), geometry=list(geoms), crs=meta.get("crs"))
 
 
 def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
