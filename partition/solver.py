@@ -73,22 +73,44 @@ def _grow(g, nodes, pop, xy, axis, start_max, goal, labels):
             if lab_left[lb] == lab_total[lb]:
                 split -= 1
         cuts.append((cum, split == 0, r))
-        for m in sorted(g.neighbors(n)):
+        for m, r2 in g.graph["_radj"][n]:
             if m in sub and m not in seen:
                 seen.add(m)
-                heapq.heappush(heap, (g.edges[n, m]["rank"], sign * proj[m], m))
+                heapq.heappush(heap, (r2, sign * proj[m], m))
     return order, cuts
 
 
 def _cut_cost(g, left, nodes_set):
     """Barrier-aware cost of the cut between ``left`` and the rest (lower = better border)."""
     c = 0.0
+    wadj = g.graph["_wadj"]
     for n in left:
-        for m in g.neighbors(n):
+        for m, w in wadj[n]:
             if m in nodes_set and m not in left:
-                d = g.edges[n, m]
-                c += d["length"] * (1.0 / (1 + d["rank"]) ** 2)
+                c += w
     return c
+
+
+def _components(g, nodes) -> list[list[int]]:
+    """Connected components of ``nodes`` (a set) in ``g``, each sorted, by smallest node."""
+    adj = g.graph["_adj"]
+    seen: set = set()
+    out = []
+    for s0 in sorted(nodes):
+        if s0 in seen:
+            continue
+        comp = [s0]
+        seen.add(s0)
+        stack = [s0]
+        while stack:
+            n = stack.pop()
+            for m in adj[n]:
+                if m in nodes and m not in seen:
+                    seen.add(m)
+                    comp.append(m)
+                    stack.append(m)
+        out.append(sorted(comp))
+    return out
 
 
 def _bisect(g, nodes, k, pop, xy, labels, target):
@@ -126,8 +148,7 @@ def _bisect(g, nodes, k, pop, xy, labels, target):
     for order, i in cands:
         left = set(order[: i + 1])
         right = nodes_set - left
-        comps = sorted((sorted(cc) for cc in nx.connected_components(g.subgraph(right))),
-                       key=lambda cc: (-sum(pop[n] for n in cc), cc[0]))
+        comps = sorted(_components(g, right), key=lambda cc: (-sum(pop[n] for n in cc), cc[0]))
         for cc in comps[1:]:
             left |= set(cc)
             right -= set(cc)
@@ -220,6 +241,11 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
                 name: str = "") -> SolveResult:
     """Partition the graph ``g`` into contiguous areas inside the band when possible."""
     t0 = time.monotonic()
+    g = g.copy()
+    g.graph["_adj"] = {n: sorted(g.neighbors(n)) for n in g}
+    g.graph["_radj"] = {n: [(m, g.edges[n, m]["rank"]) for m in g.graph["_adj"][n]] for n in g}
+    g.graph["_wadj"] = {n: [(m, g.edges[n, m]["length"] / (1 + g.edges[n, m]["rank"]) ** 2)
+                            for m in g.graph["_adj"][n]] for n in g}
     labels = {int(k): str(v) for k, v in sorted((pinned or {}).items()) if int(k) in g}
     nodes = sorted(g.nodes)
     total = int(sum(pop[n] for n in nodes))
