@@ -189,4 +189,8 @@ def test_review_loop(project: Path, tmp_path: Path) -> None:
     pop_a = read_layer(project, "building_areas_r%d" % revs[-1]).groupby("area_code")[
         "population"].sum()
     expect |= {c for c in set(pop_a.index) & set(pop_b.index) if pop_a[c] != pop_b[c]}
+    g_b = read_layer(project, "areas_r%d" % revs[-2]).set_index("area_code").geometry
+    g_a = read_layer(project, "areas_r%d" % revs[-1]).set_index("area_code").geometry
+    expect |= {c for c in set(g_a.index) & set(g_b.index)
+               if g_a[c].symmetric_difference(g_b[c]).area >= 1.0}
     assert changed - {""} == expect
