@@ -136,6 +136,12 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, where: str = "", kind: str = "")
     crs = CRS(gdf.crs)
     name = crs.to_string()
     if crs.is_geographic:
+        if _inside((b[1], b[0], b[3], b[2]), CHINA_BOUNDS) and not _inside(b, CHINA_BOUNDS):
+            raise CRSError(
+                f"{where}: longitude and latitude look swapped (x from {b[0]:.4f} to "
+                f"{b[2]:.4f} looks like latitude, y from {b[1]:.4f} to {b[3]:.4f} like "
+                f"longitude). Fix the file so x = longitude (经度), y = latitude (纬度); for "
+                f"a CSV set x = \"<longitude column>\" and y = \"<latitude column>\" in {section}")
         if abs(b[0]) > 180 or abs(b[2]) > 180 or abs(b[1]) > 90 or abs(b[3]) > 90:
             hint = ""
             if b[0] > 1e7 and b[2] < 1e8:
@@ -151,12 +157,6 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, where: str = "", kind: str = "")
                 f"({b[0]:.0f}, {b[1]:.0f}) .. ({b[2]:.0f}, {b[3]:.0f}) are metres: projected "
                 f"coordinates labelled as degrees. Set the real CRS in {section}: crs = ..."
                 f"{hint}")
-        if _inside((b[1], b[0], b[3], b[2]), CHINA_BOUNDS) and not _inside(b, CHINA_BOUNDS):
-            raise CRSError(
-                f"{where}: longitude and latitude look swapped (x from {b[0]:.4f} to "
-                f"{b[2]:.4f} looks like latitude, y from {b[1]:.4f} to {b[3]:.4f} like "
-                f"longitude). Fix the file so x = longitude (经度), y = latitude (纬度); for "
-                f"a CSV set x = \"<longitude column>\" and y = \"<latitude column>\" in {section}")
         return
     ll = _to_lonlat(crs, b)
     box = _area_box(crs)
