@@ -249,7 +249,7 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
     probs = []
     texts = {k: v for k, v in groups.items() if k.startswith("text:")}
     if texts:
-        allids = [i for k in sorted(texts) for i in texts[k]]
+        allids = [i for k in texts for i in texts[k]]
         samples = ", ".join(f"{k[5:]!r} ({','.join(texts[k][:3])})" for k in sorted(texts)[:8])
         probs.append(problem(f"value_not_numeric_{column}", layer, allids,
                              f"{layer}.{column}: {len(allids)} value(s) are not numbers: "
