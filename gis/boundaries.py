@@ -54,6 +54,7 @@ __all__ = [
     "CONFLICT_COLUMNS", "max_width", "median_line", "estimate_shift", "gcj02_offset_m",
     "undo_gcj02", "neighbour_conflicts", "village_conflicts", "cut_buildings",
     "claimed_both", "near_line_conflicts", "find_conflicts", "exceeds_tolerance",
+    "read_neighbour", "split_spec",
 ]
 
 logger = logging.getLogger(__name__)
@@ -559,3 +560,81 @@ def find_conflicts(township: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None
 def exceeds_tolerance(conflicts: pd.DataFrame) -> bool:
     """True when any conflict has severity ``error`` (beyond tolerance)."""
     return bool(len(conflicts)) and bool((conflicts["severity"] == "error").any())
+
+
+_NAME_COLUMNS = ("name", "名称", "NAME", "Name", "xzqmc", "XZQMC", "jdmc", "JDMC")
+
+
+def _name_column(gdf: pd.DataFrame) -> str | None:
+    for c in _NAME_COLUMNS:
+        if c in gdf.columns:
+            return c
+    return None
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``FILE[:LAYER]`` -> (file, layer); a drive letter or an existing path is not split."""
+    from pathlib import Path
+
+    if Path(spec).exists() or ":" not in spec:
+        return spec, ""
+    head, layer = spec.rsplit(":", 1)
+    if len(head) <= 1 or "/" in layer or "\\" in layer:
+        return spec, ""
+    return head, layer
+
+
+def read_neighbour(spec: str, *, working_crs: CRS | str, crs: str = "", gcj02: bool = False,
+                   exclude: Iterable[str] = (), base_dir: str = ".") -> gpd.GeoDataFrame:
+    """Read one neighbour's boundary as delivered (``FILE[:LAYER]``, any OGR format/CRS).
+
+    Polygons are dissolved by name (columns tried: name, 名称, XZQMC ...; else the file
+    stem). A LINE layer is assembled into faces (:func:`pucha.gis.faces.assemble_faces`,
+    left/right labels) and faces named in ``exclude`` (the township itself) or unnamed
+    are dropped. ``crs`` overrides/sets the file's CRS; ``gcj02`` converts GCJ-02
+    coordinates to WGS 84 first.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``code``, ``name``, ``source``, geometry in ``working_crs``; one row per neighbour.
+    """
+    from pathlib import Path
+
+    from pucha.config import LayerSource
+    from pucha.errors import InputError
+    from pucha.gis.faces import assemble_faces
+    from pucha.gis.read import read_source
+
+    path, layer = split_spec(spec)
+    src = LayerSource(path=path, layer=layer, crs=crs, gcj02=gcj02)
+    gdf = read_source(src, base_dir=base_dir, kind="neighbours", crs=working_crs)
+    gdf = gdf[~gdf.geometry.isna() & ~gdf.geometry.is_empty]
+    if len(gdf) == 0:
+        raise InputError(f"{spec}: no geometry in the neighbour's file; give the layer as "
+                         f"FILE:LAYER if it has several")
+    kinds = set(gdf.geometry.geom_type)
+    stem = Path(path).stem
+    ex = {str(e) for e in exclude if e}
+    if kinds <= {"LineString", "MultiLineString"}:
+        faces = assemble_faces(gdf)
+        faces = faces[(faces["name"] != "") & ~faces["name"].isin(ex)]
+        if len(faces) == 0:
+            raise InputError(f"{spec}: the boundary lines could not be assembled into named "
+                             f"faces; they need name:left/name:right columns (or names "
+                             f"\"LEFT - RIGHT\")")
+        out = gpd.GeoDataFrame({"code": "", "name": faces["name"].astype(str).tolist()},
+                               geometry=list(faces.geometry), crs=gdf.crs)
+    else:
+        gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+        if len(gdf) == 0:
+            raise InputError(f"{spec}: neither polygons nor lines ({', '.join(sorted(kinds))})")
+        col = _name_column(gdf)
+        names = gdf[col].fillna(stem).astype(str) if col else pd.Series([stem] * len(gdf), index=gdf.index)
+        codes = gdf["code"].astype(str) if "code" in gdf else pd.Series([""] * len(gdf), index=gdf.index)
+        tmp = gpd.GeoDataFrame({"code": codes, "name": names},
+                               geometry=shapely.make_valid(gdf.geometry.values), crs=gdf.crs)
+        tmp = tmp[~tmp["name"].isin(ex)]
+        out = tmp.dissolve(by="name", aggfunc="first", as_index=False)[["code", "name", "geometry"]]
+    out["source"] = Path(path).name
+    return out.sort_values("name").reset_index(drop=True)

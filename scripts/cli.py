@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "diff": "cmd_diff:diff",
     "lock": "cmd_lock:lock",
     "move": "cmd_lock:move",
+    "boundaries": "cmd_boundaries:boundaries",
     "partition": "cmd_partition:partition",
     "export": "cmd_export:export",
 }
