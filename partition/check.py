@@ -580,8 +580,6 @@ def _check_tiling(issues, areas, villages, min_area) -> None:
                 _issue(issues, "tiling", "error", "area_outside_village", S.LAYER_AREAS, [code],
                        f"area {code}: {out.area:.1f} m² lie outside its 居/村 {vc}; an area "
                        "must stay inside the 普查区 whose code it carries", out)
-    for vc in sorted(set(villages["village_code"]) - set(areas["village_code"])):
-        pass  # villages without areas: reported by the assignment rule through their buildings
 
 
 # --------------------------------------------------------------------------- entry point

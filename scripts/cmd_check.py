@@ -40,7 +40,6 @@ def check(project_gpkg: Path, band_min: int | None, band_max: int | None,
       pucha check out/project.gpkg --min 250 --max 350 -o check.txt
     Exit status: 0 passed (warnings allowed), 1 a hard rule is broken.
     """
-    from pucha.config import PartitionSettings
     from pucha.gis.write import read_meta, write_text
     from pucha.partition.check import check_plan
 
