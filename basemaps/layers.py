@@ -80,6 +80,31 @@ class BasemapLayers:
     town_labels: list[tuple[str, float, float]] | None = None
 
 
+def _clip_by_rect(geoms: np.ndarray, xmin: float, ymin: float, xmax: float,
+                  ymax: float) -> np.ndarray:
+    """``shapely.clip_by_rect``, robust to the odd degenerate geometry.
+
+    GEOS refuses some valid-looking inputs (e.g. a ring that collapses to three
+    points inside the clip); such geometries are repaired with ``make_valid`` and
+    intersected with the rectangle instead of stopping the whole map.
+    """
+    try:
+        return shapely.clip_by_rect(geoms, xmin, ymin, xmax, ymax)
+    except shapely.errors.GEOSException:
+        rect = box(xmin, ymin, xmax, ymax)
+        out = np.empty(len(geoms), dtype=object)
+        for i, g in enumerate(geoms):
+            try:
+                out[i] = shapely.clip_by_rect(g, xmin, ymin, xmax, ymax)
+            except shapely.errors.GEOSException:
+                try:
+                    out[i] = shapely.make_valid(g).intersection(rect)
+                except shapely.errors.GEOSException:
+                    logger.warning("cannot clip a geometry to the map view; left out")
+                    out[i] = shapely.GeometryCollection()
+        return out
+
+
 def _clip(gdf: gpd.GeoDataFrame | None, view: BaseGeometry, columns: tuple[str, ...],
           *, exclude: tuple[str, set[str]] | None = None,
           boundary: bool = False) -> gpd.GeoDataFrame:
@@ -101,7 +126,7 @@ def _clip(gdf: gpd.GeoDataFrame | None, view: BaseGeometry, columns: tuple[str, 
     if boundary:
         geoms = shapely.boundary(np.asarray(geoms))
     xmin, ymin, xmax, ymax = view.bounds
-    clipped = shapely.clip_by_rect(np.asarray(geoms), xmin, ymin, xmax, ymax)
+    clipped = _clip_by_rect(np.asarray(geoms), xmin, ymin, xmax, ymax)
     sub = sub.set_geometry(gpd.GeoSeries(clipped, index=sub.index, crs=gdf.crs))
     arr = np.asarray(sub.geometry.values)
     sub = sub[~(shapely.is_missing(arr) | shapely.is_empty(arr))]
