@@ -109,7 +109,8 @@ def _mojibake_problems(frame: pd.DataFrame, where: str, kind: str, enc: str) -> 
         if looks_garbled(str(c)):
             bad_cols.append(str(c))
             continue
-        if frame[c].dtype == object and frame[c].map(looks_garbled).any():
+        if (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])) and \
+                frame[c].map(looks_garbled).any():
             bad_cols.append(str(c))
     if not bad_cols:
         return []
@@ -207,6 +208,12 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
                                          **kwargs)
         except shapely.errors.GEOSException:
             gdf = _read_lenient(path, layer, source.where or None, kwargs)
+        except UnicodeDecodeError:
+            # e.g. a UTF-8 shapefile whose Chinese field names were cut at 10 bytes
+            # mid-character: read bytes as Latin-1 and decode them here
+            gdf = pyogrio.read_dataframe(path, layer=layer, where=source.where or None,
+                                         encoding="ISO-8859-1")
+            gdf = _redecode(gdf, "utf-8" if not enc or "utf" in enc.lower() else enc)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError,
             pyogrio.errors.FeatureError, OSError, ValueError, UnicodeDecodeError) as exc:
@@ -220,6 +227,26 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
         raise InputError(f"{where}: layer {layer or '(first)'} has no geometry; a GIS layer "
                          f"with polygons/lines is needed for [layers.{kind}]")
     return gdf, enc or "utf-8"
+
+
+def _redecode(gdf: gpd.GeoDataFrame, enc: str) -> gpd.GeoDataFrame:
+    """Re-decode names/values read as Latin-1 with ``enc`` (cut characters dropped)."""
+    def fix(v: object, errors: str) -> object:
+        if not isinstance(v, str):
+            return v
+        try:
+            return v.encode("latin-1").decode(enc, errors=errors)
+        except (UnicodeEncodeError, LookupError):
+            return v
+
+    names = {c: fix(c, "ignore") for c in gdf.columns if c != gdf.geometry.name}
+    out = gdf.rename(columns=names)
+    for c in names.values():
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(lambda v: fix(v, "replace"))
+    log.warning("field names/values cut mid-character (10-byte shapefile limit?); "
+                "read leniently: %s", ", ".join(str(v) for v in names.values()))
+    return out
 
 
 def _read_lenient(path: Path, layer: str | None, where: str | None, kwargs: dict
