@@ -115,6 +115,36 @@ def _split_range(total: int, n: int) -> list[tuple[int, int]]:
     return [(edges[i] + 1, edges[i + 1]) for i in range(n)]
 
 
+def _share(total: int, units: int, ranges: list[tuple[int, int]]) -> list[int]:
+    """Integer shares of ``total`` proportional to each unit range (summing to ``total``)."""
+    return [round(total * e / units) - round(total * (s - 1) / units) for s, e in ranges]
+
+
+def _cut_ranges(pop: int, units: int, n: int, *, target: int, vmin: int, vmax: int
+                ) -> list[tuple[int, int]]:
+    """Floor/unit ranges of the parts of a building cut vertically.
+
+    Equal parts when they land within ±10% of ``target``; otherwise parts of about
+    ``target`` people plus one remainder part (joined with neighbouring buildings by
+    the solver), as long as every part holds at least one floor/unit.
+    """
+    equal = _split_range(units, n)
+    if abs(pop / n - target) <= 0.1 * target:
+        return equal
+    per_unit = pop / units
+    size = max(1, round(target / per_unit))
+    m = pop // target
+    if m < 1 or m * size >= units:
+        return equal
+    edges = [min(units, i * size) for i in range(m + 1)]
+    if edges[-1] < units:
+        edges.append(units)
+    out = [(edges[i] + 1, edges[i + 1]) for i in range(len(edges) - 1) if edges[i + 1] > edges[i]]
+    if any(p > vmax for p in _share(pop, units, out)):
+        return equal
+    return out
+
+
 def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
                   target: int = 300, vmin: int = 240, vmax: int = 360) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Cells tiling ``polygon``; one per building (or building part), plus empty cells.
@@ -192,10 +222,12 @@ def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFra
                              unit_from=np.nan, unit_to=np.nan, population=pop,
                              dwellings=0.0 if math.isnan(dw) else dw, block=bi, geometry=g))
             continue
+        units = int(fl if how == "floor" else dw)
+        ranges = _cut_ranges(pop, units, n, target=target, vmin=vmin, vmax=vmax)
+        n = len(ranges)
+        pops = _share(pop, units, ranges)
+        dws = [0.0] * n if math.isnan(dw) else [float(v) for v in _share(int(dw), units, ranges)]
         strips = _strips(g, n) if not g.is_empty else [shapely.Polygon()] * n
-        pops = [e - s + 1 for s, e in _split_range(pop, n)]
-        dws = [0.0] * n if math.isnan(dw) else [float(e - s + 1) for s, e in _split_range(int(dw), n)]
-        ranges = _split_range(int(fl if how == "floor" else dw), n)
         for k in range(n):
             f0, f1 = ranges[k]
             recs.append(dict(building_id=str(r["building_id"]), part=k + 1,
