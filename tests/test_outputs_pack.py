@@ -173,3 +173,27 @@ def test_byte_identical_under_different_hash_seeds(tmp_path):
     assert files == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
     for f in files:
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+
+
+@pytest.mark.slow
+def test_pack_on_the_real_partition_engine(tmp_path, lujiazui_gpkg):
+    """Real Lujiazui OSM, partitioned by pucha.partition, then the whole pack."""
+    from pucha.gis.write import _drop_layer, read_layer
+    from pucha.partition.run import partition_project
+
+    gpkg = make_lujiazui_project(tmp_path / "l.gpkg", lujiazui_gpkg)
+    for layer in ("areas", "building_areas"):
+        _drop_layer(gpkg, layer)
+    partition_project(gpkg, progress=False)
+    res = make_pack(gpkg, tmp_path / "out", jobs=2, progress=False)
+    areas = read_layer(gpkg, "areas")
+    assert res.n_areas == len(areas) > 10
+    assert res.pages == len(areas) + res.n_villages
+    rows = list(csv.DictReader(
+        next(p for p in res.registers if p.parent.name == "登记表" and p.suffix == ".csv")
+        .read_text("utf-8-sig").splitlines()))
+    assert sum(int(r["人口"]) for r in rows) == int(read_layer(gpkg, "buildings")
+                                                   ["population"].sum())
+    for atlas in (p for p in res.pdf if p.name.endswith("_图册.pdf")):
+        vcode = atlas.name[:12]
+        assert len(PdfReader(atlas).pages) == 1 + int((areas["village_code"] == vcode).sum())
