@@ -174,6 +174,7 @@ class _Ctx:
     crs: CRS
     buildings: gpd.GeoDataFrame | None
     nb_buildings: gpd.GeoDataFrame | None
+    lines: gpd.GeoDataFrame | None = None  # named roads/rivers (name, kind, geometry)
 
 
 def _people_in(b: gpd.GeoDataFrame | None, poly: shapely.Geometry) -> tuple[list[str], int]:
@@ -203,6 +204,37 @@ def _row(kind: str, severity: str, neighbour: str, geom: shapely.Geometry, messa
             "geometry": geom, "_line": suggested}
 
 
+def _followed_line(part: shapely.Geometry, median: shapely.Geometry,
+                   lines: gpd.GeoDataFrame | None) -> tuple[str, str] | None:
+    """The named road/river whose centre line runs through ``part`` along at least half
+    the length of its median line (both sides can follow it), as (name, 道路|河道)."""
+    if lines is None or len(lines) == 0 or median is None or median.is_empty:
+        return None
+    hits = lines.sindex.query(part, predicate="intersects")
+    best: tuple[float, str, str] | None = None
+    zone = part.buffer(0.5)
+    for i in sorted(hits.tolist()):
+        inside = shapely.intersection(lines.geometry.iloc[i], zone).length
+        if inside >= 0.5 * median.length:
+            cand = (-inside, str(lines["name"].iloc[i]), str(lines["what"].iloc[i]))
+            best = cand if best is None or cand < best else best
+    return (best[1], best[2]) if best else None
+
+
+def _named_lines(roads: gpd.GeoDataFrame | None, water: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    frames = []
+    for f, what in ((roads, "道路"), (water, "河道")):
+        if f is None or len(f) == 0 or "name" not in f:
+            continue
+        f = f[(f["name"].fillna("").astype(str).str.len() > 0)
+              & f.geometry.geom_type.isin(["LineString", "MultiLineString"])]
+        frames.append(gpd.GeoDataFrame({"name": f["name"].astype(str).tolist(), "what": what},
+                                       geometry=list(f.geometry), crs=f.crs))
+    if not frames:
+        return None
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+
+
 def _parts_rows(geom: shapely.Geometry, kind: str, neighbour: str, ctx: _Ctx,
                 what: str) -> list[dict]:
     s = ctx.settings
@@ -219,7 +251,9 @@ def _parts_rows(geom: shapely.Geometry, kind: str, neighbour: str, ctx: _Ctx,
         msg = (f"{what}{' (细条)' if sliver else ''}: 面积 {part.area:.1f} m², 最大宽度 {w:.1f} m"
                f"{', 涉及本街镇建筑 ' + str(len(ids)) + ' 栋 (' + str(pt) + ' 人)' if ids else ''}"
                f"{', 邻方建筑 ' + str(len(nids)) + ' 栋 (' + str(pn) + ' 人)' if nids else ''}")
-        sug = ("建议以重叠/缝隙区的中线为界 (见 conflict_lines)" +
+        follow = _followed_line(part, line, ctx.lines)
+        sug = ((f"建议以{follow[1]}“{follow[0]}”中心线为界 (双方均沿此线); 或" if follow else "建议")
+               + "以重叠/缝隙区的中线为界 (见 conflict_lines)" +
                (f"; 按中线划分, 本街镇约得/失 {pt} 人, 邻方约 {pn} 人" if (pt or pn) else ""))
         rows.append(_row(k, "warning" if sliver else "error", neighbour, part, msg, sug,
                          sorted(set(ids) | set(nids)), pt, pn, w, line))
@@ -267,9 +301,12 @@ def neighbour_conflicts(township: shapely.Geometry, neighbour: shapely.Geometry,
                         settings: BoundarySettings = BoundarySettings(), crs: CRS | str,
                         buildings: gpd.GeoDataFrame | None = None,
                         nb_buildings: gpd.GeoDataFrame | None = None,
-                        neighbour_frame: gpd.GeoDataFrame | None = None) -> list[dict]:
-    """Overlaps, gaps, slivers and a systematic shift between the township and one neighbour."""
-    ctx = _Ctx(settings, CRS.from_user_input(crs), buildings, nb_buildings)
+                        neighbour_frame: gpd.GeoDataFrame | None = None,
+                        named_lines: gpd.GeoDataFrame | None = None) -> list[dict]:
+    """Overlaps, gaps, slivers and a systematic shift between the township and one neighbour.
+
+    ``named_lines`` (name, what, geometry): roads/rivers offered as the line to follow."""
+    ctx = _Ctx(settings, CRS.from_user_input(crs), buildings, nb_buildings, named_lines)
     s = settings
     T, N = shapely.make_valid(township), shapely.make_valid(neighbour)
     D = s.gap_search_m
@@ -327,7 +364,7 @@ def village_conflicts(township: shapely.Geometry, villages: gpd.GeoDataFrame, *,
                       settings: BoundarySettings = BoundarySettings(),
                       buildings: gpd.GeoDataFrame | None = None) -> list[dict]:
     """居/村 inside the township: overlaps, gaps, parts outside, enclaves."""
-    ctx = _Ctx(settings, CRS.from_user_input("EPSG:4549"), buildings, None)
+    ctx = _Ctx(settings, CRS.from_user_input(villages.crs or "EPSG:4549"), buildings, None)
     rows: list[dict] = []
     if len(villages) == 0:
         return rows
@@ -511,13 +548,14 @@ def find_conflicts(township: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None
     T = shapely.make_valid(shapely.union_all(township.geometry.values))
     s = settings
     rows: list[dict] = []
+    named = _named_lines(roads, water)
     if neighbours is not None and len(neighbours):
         nbs = neighbours.reset_index(drop=True)
         for k in range(len(nbs)):
             nm = str(nbs["name"].iloc[k]) if "name" in nbs else f"邻方{k + 1}"
             rows += neighbour_conflicts(T, nbs.geometry.iloc[k], nm, settings=s, crs=crs,
                                         buildings=buildings, nb_buildings=nb_buildings,
-                                        neighbour_frame=nbs.iloc[[k]])
+                                        neighbour_frame=nbs.iloc[[k]], named_lines=named)
         if nb_buildings is not None:
             rows += claimed_both(buildings, nb_buildings, "邻方")
     if villages is not None and len(villages):

@@ -205,3 +205,23 @@ def test_estimate_shift_and_width():
     ml = median_line(box(0, 0, 50, 4))
     assert ml.length == pytest.approx(46, abs=3)
     assert ml.distance(Point(25, 2)) < 0.1
+
+
+def test_overlap_suggests_road_both_follow():
+    """
+    township T = box(0,0,100,100); neighbour N = box(90,0,200,100) overlaps T by a
+    10 m strip x 90..100; road "界河路" runs up its middle (x = 95): suggested as the line.
+          90 95 100
+        +--|--:--|--+
+        T  | 界河路 |  N
+    """
+    T = box(0, 0, 100, 100)
+    N = box(90, 0, 200, 100)
+    roads = gpd.GeoDataFrame({"road_id": ["r1"], "name": ["界河路"], "road_class": ["minor"]},
+                             geometry=[LineString([(95, -50), (95, 150)])], crs=CRS)
+    c, lines = find_conflicts(_tw(T), None, _nb(N, "邻镇"), roads=roads)
+    ov = c[c["kind"] == "overlap"]
+    assert len(ov) == 1 and ov["area_m2"].iloc[0] == pytest.approx(1000)
+    assert "界河路" in ov["suggestion"].iloc[0]
+    ml = lines.set_index("conflict_id").geometry[ov["conflict_id"].iloc[0]]
+    assert ml.hausdorff_distance(LineString([(95, 5), (95, 95)])) < 6
