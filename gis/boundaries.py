@@ -54,7 +54,7 @@ __all__ = [
     "CONFLICT_COLUMNS", "max_width", "median_line", "estimate_shift", "gcj02_offset_m",
     "undo_gcj02", "neighbour_conflicts", "village_conflicts", "cut_buildings",
     "claimed_both", "near_line_conflicts", "find_conflicts", "exceeds_tolerance",
-    "read_neighbour", "split_spec",
+    "read_neighbour", "split_spec", "compare_sources",
 ]
 
 logger = logging.getLogger(__name__)
@@ -360,6 +360,56 @@ def neighbour_conflicts(township: shapely.Geometry, neighbour: shapely.Geometry,
     return rows
 
 
+def compare_sources(a: shapely.Geometry, b: shapely.Geometry, name: str, *, crs: CRS | str,
+                    settings: BoundarySettings = BoundarySettings(),
+                    labels: tuple[str, str] = ("A", "B")) -> list[dict]:
+    """Two sources of the SAME area's outline (e.g. the project's ``neighbours`` layer and
+    the file that office delivered): a GCJ-02 offset (``source_gcj02``), a systematic shift
+    (``source_shift``) or pieces where they differ by more than the sliver width
+    (``source_mismatch``), each explained once."""
+    s = settings
+    A, B = shapely.make_valid(a), shapely.make_valid(b)
+    diff = shapely.symmetric_difference(A, B)
+    if diff.area <= s.min_area_m2:
+        return []
+    c = shapely.centroid(A)
+    gx, gy = gcj02_offset_m(c.x, c.y, crs)
+    g_len = math.hypot(gx, gy)
+    la, lb = labels
+    if g_len > 0:
+        fixed = shapely.make_valid(undo_gcj02(gpd.GeoDataFrame(geometry=[B], crs=crs)).geometry.iloc[0])
+        f0 = _match_fraction(A, B, tol=max(s.sliver_width_m, 0.05 * g_len), search_m=1.5 * g_len)
+        f1 = _match_fraction(A, fixed, tol=max(s.sliver_width_m, 0.05 * g_len), search_m=1.5 * g_len)
+        if f1 >= 0.3 and f1 > 2 * f0 + 0.1:
+            dx, dy, _ = estimate_shift(A, B, search_m=1.5 * g_len, start=(-gx, -gy))
+            return [_row("source_gcj02", "error", name, diff,
+                         f"{name} 的两个来源 ({la} / {lb}) 相差约 {math.hypot(dx, dy):.0f} m 向"
+                         f"{_direction(-dx, -dy)}, 与此处 GCJ-02 偏移 {g_len:.0f} m 向"
+                         f"{_direction(gx, gy)} 相符: {lb} 像是 GCJ-02 却标为 WGS84",
+                         "使用 --neighbour-gcj02 重新读取该文件 (re-run with --neighbour-gcj02)",
+                         width=math.hypot(dx, dy))]
+    dx, dy, _ = estimate_shift(A, B, search_m=s.shift_search_m)
+    sh = math.hypot(dx, dy)
+    rows: list[dict] = []
+    if sh >= s.shift_min_m:
+        f0 = _match_fraction(A, B, tol=s.on_line_m, search_m=s.shift_search_m)
+        f1 = _match_fraction(A, translate(B, dx, dy), tol=s.on_line_m, search_m=s.shift_search_m)
+        if f1 >= 0.3 and f1 > 2 * f0:
+            return [_row("source_shift", "warning", name, diff,
+                         f"{name} 的两个来源 ({la} / {lb}) 存在系统性平移约 {sh:.1f} m 向"
+                         f"{_direction(-dx, -dy)} (边界吻合率 {f0:.0%} -> {f1:.0%})",
+                         "核对两份数据的坐标系与底图; 以双方认可的一份为准", width=sh)]
+    for part in shapely.get_parts(diff):
+        if part.geom_type != "Polygon" or part.area < s.min_area_m2:
+            continue
+        w = max_width(part)
+        if w >= s.sliver_width_m:
+            rows.append(_row("source_mismatch", "warning", name, part,
+                             f"{name} 的两个来源 ({la} / {lb}) 在此相差: 面积 {part.area:.1f} m², "
+                             f"最大宽度 {w:.1f} m", "核对哪一份是现行界线", width=w))
+    return rows
+
+
 def village_conflicts(township: shapely.Geometry, villages: gpd.GeoDataFrame, *,
                       settings: BoundarySettings = BoundarySettings(),
                       buildings: gpd.GeoDataFrame | None = None) -> list[dict]:
@@ -558,6 +608,15 @@ def find_conflicts(township: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None
                                         neighbour_frame=nbs.iloc[[k]], named_lines=named)
         if nb_buildings is not None:
             rows += claimed_both(buildings, nb_buildings, "邻方")
+        # the same neighbour from two sources: compare them with each other
+        src = nbs["source"].astype(str).tolist() if "source" in nbs else [""] * len(nbs)
+        names = nbs["name"].astype(str).tolist() if "name" in nbs else [""] * len(nbs)
+        for i in range(len(nbs)):
+            for j in range(i + 1, len(nbs)):
+                if names[i] and names[i] == names[j]:
+                    rows += compare_sources(nbs.geometry.iloc[i], nbs.geometry.iloc[j], names[i],
+                                            crs=crs, settings=s,
+                                            labels=(src[i] or f"#{i + 1}", src[j] or f"#{j + 1}"))
     if villages is not None and len(villages):
         rows += village_conflicts(T, villages, settings=s, buildings=buildings)
     if buildings is not None and len(buildings):

@@ -46,6 +46,7 @@ KIND_ZH = {
     "village_overlap_sliver": "居/村重叠细条", "village_gap": "居/村缝隙",
     "village_gap_sliver": "居/村缝隙细条", "village_outside": "居/村出界",
     "village_outside_sliver": "居/村出界细条", "enclave": "飞地", "exclave": "多块",
+    "source_gcj02": "来源GCJ-02偏移", "source_shift": "来源平移", "source_mismatch": "来源不一致",
     "building_cut": "建筑被切", "claimed_both": "重复登记建筑", "near_line": "近路/河未沿线",
 }
 _SEV_ZH = {"error": "超限", "warning": "提示", "info": "信息"}

@@ -52,6 +52,8 @@ def boundaries(project_gpkg: Path, neighbour_specs: tuple[str, ...], neighbour_c
       building_cut            a building cut by a boundary, with the share on each side
       claimed_both            a building in both sides' lists (--neighbour-buildings)
       near_line               a boundary a few metres off a named road/river centre line
+      source_gcj02/_shift/_mismatch   the same neighbour from two sources (the project's
+                              neighbours layer and a --neighbour file) compared
     Each overlap/sliver gets a suggested line (its median line) in conflict_lines.
 
     \b

@@ -225,3 +225,27 @@ def test_overlap_suggests_road_both_follow():
     assert "界河路" in ov["suggestion"].iloc[0]
     ml = lines.set_index("conflict_id").geometry[ov["conflict_id"].iloc[0]]
     assert ml.hausdorff_distance(LineString([(95, 5), (95, 95)])) < 6
+
+
+def test_two_sources_of_same_neighbour(districts):
+    """The project's neighbours layer and the file the office delivered both hold 黄浦区:
+    one is GCJ-02 (explained), one shifted 6 m (systematic shift), one simplified (no row)."""
+    from pucha.gis.boundaries import compare_sources
+
+    faces, g = districts
+    N = g["黄浦区"]
+    ll = faces.set_index("name").geometry["黄浦区"]
+    gcj = gpd.GeoSeries([shapely.transform(ll, lambda xy: np.column_stack(
+        wgs84_to_gcj02(xy[:, 0], xy[:, 1])))], crs="EPSG:4326").to_crs(CRS).iloc[0]
+    r = compare_sources(N, gcj, "黄浦区", crs=CRS, labels=("project", "amap.geojson"))
+    assert [x["kind"] for x in r] == ["source_gcj02"]
+    assert 400 < r[0]["max_width_m"] < 560
+    r = compare_sources(N, translate(N, 0, 6), "黄浦区", crs=CRS)
+    assert [x["kind"] for x in r] == ["source_shift"]
+    assert r[0]["max_width_m"] == pytest.approx(6, abs=1) and "向北" in r[0]["message"]
+    assert compare_sources(N, N.simplify(1), "黄浦区", crs=CRS) == []
+    # through find_conflicts: both rows named, the GCJ one explained once
+    nbs = gpd.GeoDataFrame({"name": ["黄浦区", "黄浦区"], "source": ["project", "amap.geojson"]},
+                           geometry=[N, gcj], crs=CRS)
+    c, _ = find_conflicts(_tw(g["浦东新区"]), None, nbs)
+    assert sorted(c["kind"]) == ["shift_gcj02", "source_gcj02"]
