@@ -237,6 +237,17 @@ def write_conflicts_pdf(conflicts: gpd.GeoDataFrame, path: str | os.PathLike, *,
     """A one-page Chinese summary (overview map + table) for the boundary meeting."""
     rc = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": [cjk_family()],
           "axes.unicode_minus": False}
+    # matplotlib's font subsetting logs every glyph list at INFO: keep the CLI readable
+    ft = logging.getLogger("fontTools")
+    old_level = ft.level
+    ft.setLevel(max(old_level, logging.WARNING))
+    try:
+        return _write_pdf(conflicts, path, rc, township, neighbours, title, max_rows)
+    finally:
+        ft.setLevel(old_level)
+
+
+def _write_pdf(conflicts, path, rc, township, neighbours, title, max_rows) -> Path:
     with matplotlib.rc_context(rc):
         fig = _figure(conflicts, township, neighbours, title, max_rows)
         meta = {"Title": title or "边界冲突核查", "Creator": "pucha", "CreationDate": None,
