@@ -516,12 +516,29 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
                 f"building {b} was moved into locked area {v_pins[b]}; it stays there, but the "
                 "locked boundary is not redrawn: unlock the area to redraw it around the "
                 "building"))
-        rest_bids = sorted(v_bids - set(lk_eff["building_id"]))
-        rest_b = buildings[buildings["building_id"].isin(rest_bids)]
+        # cut buildings with parts in a locked area and parts elsewhere ("straddlers"): the
+        # locked parts stay; the other parts keep their floor/unit ranges and go, together,
+        # to the area the solver puts the building's remaining people in
+        open_rows = v_eff[~v_eff["area_code"].isin(lk)]
+        straddle = sorted(set(lk_eff["building_id"]) & set(open_rows["building_id"]))
+        resid = open_rows[open_rows["building_id"].isin(straddle)]
+        rest_bids = sorted((v_bids - set(lk_eff["building_id"])) | set(straddle))
+        rest_b = buildings[buildings["building_id"].isin(rest_bids)].copy()
+        if straddle:
+            rp = resid.groupby("building_id")["population"].sum().round().astype(int)
+            m = rest_b["building_id"].isin(straddle)
+            rest_b.loc[m, "population"] = rest_b.loc[m, "building_id"].map(rp).to_numpy()
+            for col in ("floors", "dwellings"):
+                if col in rest_b.columns:
+                    rest_b.loc[m, col] = np.nan  # not to be cut again
+            first_code = resid.sort_values(["building_id", "part"]).drop_duplicates("building_id")
+            for bid, code in zip(first_code["building_id"], first_code["area_code"]):
+                v_pins.setdefault(bid, str(code))
         for lc, lg in zip(lk_areas["area_code"], lk_areas.geometry):
             if lg is None or lg.is_empty:
                 continue
-            inside = rest_b[rest_b.geometry.intersection(lg).area > 0.5 * rest_b.geometry.area]
+            cand = rest_b[~rest_b["building_id"].isin(straddle)]
+            inside = cand[cand.geometry.intersection(lg).area > 0.5 * cand.geometry.area]
             for bid in sorted(inside["building_id"]):
                 result.problems.append(_problem(
                     "error", "lock_holds_moved_building", S.LAYER_BUILDINGS, [bid, lc],
@@ -542,6 +559,15 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
                      settings=settings, excluded=sorted(set(lk_eff["building_id"])))
         result.problems.extend(sol.problems)
         result.problems.extend(_lock_diagnosis(vc, lk, rest_pop, lo, hi, sol))
+        if straddle:
+            sba = sol.building_areas
+            home = (sba[sba["building_id"].isin(straddle)].sort_values(["building_id", "part"])
+                    .drop_duplicates("building_id").set_index("building_id")["area_code"])
+            keep_rows = resid[resid["building_id"].isin(home.index)].copy()
+            keep_rows["area_code"] = keep_rows["building_id"].map(home)
+            sol.building_areas = pd.concat(
+                [sba[~sba["building_id"].isin(straddle)],
+                 keep_rows[list(S.BUILDING_AREA_COLUMNS)]], ignore_index=True)
         old_rest = v_eff[~v_eff["area_code"].isin(lk)]
         reserved = set(lk) | {c for c in areas["area_code"] if not c.startswith(vc)}
         codes = assign_codes(vc, sol.building_areas, old_rest, labels=sol.labels,

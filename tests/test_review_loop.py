@@ -7,8 +7,9 @@ unchanged, the rest valid again, unchanged areas keep their codes -> 5% of one
 居/村's buildings re-estimated -> every code outside that 居/村 identical ->
 ``pucha diff`` lists exactly the changed areas.
 
-Data: real OSM buildings, roads and water of Lujiazui (ODbL) in two hand-drawn
-居/村 (tests/fixture_outputs.make_lujiazui_project), partitioned from scratch.
+Data: the bundled demo (pucha/data/demo, imported with pucha import), and real OSM
+buildings, roads and water of Lujiazui (ODbL) in two hand-drawn 居/村
+(tests/fixture_outputs.make_lujiazui_project); both partitioned from scratch.
 """
 
 from __future__ import annotations
@@ -43,9 +44,18 @@ def _partition(path: Path) -> None:
     run.partition_project(path, settings=SETTINGS, jobs=1, progress=False)
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, lujiazui_gpkg: Path) -> Path:
+@pytest.fixture(scope="module", params=["demo", "lujiazui"])
+def project(request, tmp_path_factory: pytest.TempPathFactory, lujiazui_gpkg: Path) -> Path:
     d = tmp_path_factory.mktemp("loop")
+    if request.param == "demo":  # the bundled demo (外滩街道, OSM ODbL) through pucha import
+        from pucha.config import load_config
+        from pucha.gis.project import import_project
+        from pucha.scripts.cmd_run import DEMO_TOML
+
+        out = d / "project.gpkg"
+        import_project(load_config(DEMO_TOML), out=out)
+        _partition(out)
+        return out
     p = make_lujiazui_project(d / "src.gpkg", lujiazui_gpkg)
     # start from an unpartitioned project: drop the fixture's areas
     import sqlite3

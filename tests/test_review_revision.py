@@ -203,3 +203,23 @@ def test_plan_without_revisions_is_kept_when_valid(tmp_path: Path) -> None:
     res = repartition_project(p, solver=_no_solver)
     assert res.updated == [VA, VB] and _codes(p) == before
     assert list_revisions(p) == [1]
+
+
+def test_cut_building_across_a_locked_area_keeps_its_ranges(tiny: Path) -> None:
+    """The tower is cut: floors 1-10 in A …001, 11-20 in A …002. Lock …001, edit in A:
+    the locked part stays, the other part keeps floors 11-20 in the re-solved area."""
+    from pucha.scripts.cmd_lock import move_building, set_locked
+
+    set_locked(tiny, [f"{VA}001"])
+    move_building(tiny, "b0100", f"{VA}002")  # an edit inside A north (same area: a pin)
+    move_building(tiny, "b0101", f"{VA}001")  # A north -> locked A south
+    calls: list = []
+    repartition_project(tiny, solver=_one_area_solver(calls))
+    tower = [c for c in calls if c["village"] == VA][0]
+    assert "tower" in tower["buildings"]
+    ba = read_layer(tiny, "building_areas")
+    t = ba[ba["building_id"] == "tower"].sort_values("part")
+    assert t["area_code"].tolist() == [f"{VA}001", f"{VA}002"]
+    assert t["floor_from"].tolist() == [1, 11] and t["population"].sum() == 80
+    r = check_plan(tiny, write_problems=False)
+    assert r.errors("assignment") == [] and r.errors("cut_ranges") == []
