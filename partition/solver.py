@@ -212,6 +212,10 @@ def _local_search(g, assign, areas_pop, pop, target, vmin, vmax, deadline, label
                 for b in nb:
                     pa, pb, pn = areas_pop[a], areas_pop[b], pop[n]
                     delta = cost(pa - pn) + cost(pb + pn) - cost(pa) - cost(pb)
+                    link = min(g.edges[n, q]["rank"] for q in g.neighbors(n) if assign[q] == b)
+                    # never join an area across a river; across a major road only to fix the band
+                    if pn > 0 and (link >= 5 or (link >= 3 and delta > -1e5)):
+                        continue
                     bar = 0.0
                     for q in g.neighbors(n):
                         d = g.edges[n, q]
@@ -235,6 +239,80 @@ def _local_search(g, assign, areas_pop, pop, target, vmin, vmax, deadline, label
     return assign
 
 
+def _fits(p: float, *, target: int, vmin: int, vmax: int, tol: float | None) -> bool:
+    if p <= 0:
+        return False
+    k = choose_k(int(p), target=target, vmin=vmin, vmax=vmax)
+    if tol is None:
+        return vmin <= p / k <= vmax
+    return abs(p / k - target) <= tol * target
+
+
+def _regions(g, nodes, pop, min_rank, *, target, vmin, vmax, tol, labels):
+    """Groups of ``nodes`` separated by barriers of rank >= ``min_rank``.
+
+    A group that cannot be cut into areas inside the band (or within ``tol`` of the
+    target) is merged with the neighbouring group it shares the longest barrier with,
+    until every group fits or one group is left.
+    """
+    nodes = set(nodes)
+    adj = g.graph["_adj"]
+    gid: dict[int, int] = {}
+    groups: dict[int, set] = {}
+    for s0 in sorted(nodes):
+        if s0 in gid:
+            continue
+        i = len(groups)
+        stack, comp = [s0], {s0}
+        gid[s0] = i
+        while stack:
+            n = stack.pop()
+            for m in adj[n]:
+                if m in nodes and m not in gid and g.edges[n, m]["rank"] < min_rank:
+                    gid[m] = i
+                    comp.add(m)
+                    stack.append(m)
+        groups[i] = comp
+    # pinned labels may not straddle groups
+    while True:
+        changed = False
+        for lab in sorted(set(labels.values())):
+            gs = sorted({gid[n] for n in nodes if labels.get(n) == lab})
+            for other in gs[1:]:
+                for n in groups.pop(other):
+                    gid[n] = gs[0]
+                    groups[gs[0]].add(n)
+                changed = True
+        if not changed:
+            break
+    while len(groups) > 1:
+        gp = {i: sum(pop[n] for n in grp) for i, grp in groups.items()}
+        bad = sorted((i for i in groups if not _fits(gp[i], target=target, vmin=vmin, vmax=vmax, tol=tol)),
+                     key=lambda i: (gp[i], min(groups[i])))
+        if not bad:
+            break
+        i = bad[0]
+        shared: dict[int, float] = {}
+        for n in groups[i]:
+            for m in adj[n]:
+                j = gid.get(m)
+                if j is not None and j != i:
+                    shared[j] = shared.get(j, 0.0) + g.edges[n, m]["length"] + 1e-3
+        if not shared:
+            # no neighbour: leave it (reported by the caller as its own part)
+            if len(bad) == 1 or all(not any(gid.get(m, i) != i for n in groups[b] for m in adj[n])
+                                    for b in bad):
+                break
+            bad_rest = [b for b in bad if b != i]
+            i = bad_rest[0]
+            continue
+        j = max(sorted(shared), key=lambda t: (shared[t], -t))
+        for n in groups.pop(i):
+            gid[n] = j
+            groups[j].add(n)
+    return [sorted(grp) for _, grp in sorted(groups.items(), key=lambda t: min(t[1]))]
+
+
 def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray], *,
                 target: int = 300, vmin: int = 240, vmax: int = 360, seed: int = 0,
                 time_limit: float = 20.0, pinned: Mapping[int, str] | None = None,
@@ -256,7 +334,17 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
     nlab = len(set(labels.values()))
     k = max(k, nlab)
     def plan(kk):
-        return _bisect(g, nodes, max(1, kk), pop, xy, labels, target)
+        if kk != k:
+            return _bisect(g, nodes, max(1, kk), pop, xy, labels, target)
+        out = []
+        for river_grp in _regions(g, nodes, pop, 5, target=target, vmin=vmin, vmax=vmax, tol=None,
+                                  labels=labels):
+            for grp in _regions(g, river_grp, pop, 3, target=target, vmin=vmin, vmax=vmax, tol=0.1,
+                                labels=labels):
+                gp = sum(pop[n] for n in grp)
+                kk2 = choose_k(gp, target=target, vmin=vmin, vmax=vmax)
+                out.extend(_bisect(g, grp, max(1, kk2), pop, xy, labels, target))
+        return out
 
     def badness(areas):
         out = 0
