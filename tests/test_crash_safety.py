@@ -80,6 +80,9 @@ def _gpkg_digest(path: Path) -> str:
         if name == "pucha_meta":      # timestamps of each stage live here
             continue
         df = pyogrio.read_dataframe(path, layer=name)
+        # wall-clock stamps (e.g. revisions.date) differ between any two runs
+        df = df.drop(columns=[c for c in df.columns if c in ("date", "created", "finished",
+                                                              "timestamp", "time")])
         if hasattr(df, "geometry") and "geometry" in df.columns:
             import pandas as pd
             wkb = df.geometry.to_wkb(hex=True)
@@ -87,6 +90,12 @@ def _gpkg_digest(path: Path) -> str:
         h.update(name.encode())
         h.update(df.to_csv(index=False).encode())
     return h.hexdigest()
+
+
+def _layer_names(folder: Path, rels: set[str]) -> dict[str, list[str]]:
+    import pyogrio
+    return {r: sorted(str(n) for n, _ in pyogrio.list_layers(folder / r))
+            for r in rels if r.endswith(".gpkg")}
 
 
 def readable(path: Path) -> None:
@@ -137,8 +146,12 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
 
 def kill_and_check(cmd: list[str], cwd: Path, folder: Path, *, seed: int, kills: int,
-                   t_full: float, before: dict[str, str]) -> int:
-    """SIGKILL ``cmd`` ``kills`` times at seeded delays; check ``folder`` after each."""
+                   t_full: float, before: dict[str, str],
+                   after: dict[str, str] | None = None) -> int:
+    """SIGKILL ``cmd`` ``kills`` times at seeded delays; check ``folder`` after each.
+
+    Each previous file must hold its ``before`` content or, if the killed run got to
+    replace it, exactly its complete ``after`` content (never a mixture)."""
     rng = random.Random(seed)
     # spread the kill points over the run: early (start-up), middle, late (writing)
     delays = sorted(rng.uniform(0.15, 0.95) * t_full for _ in range(kills))
@@ -150,9 +163,11 @@ def kill_and_check(cmd: list[str], cwd: Path, folder: Path, *, seed: int, kills:
             p = folder / rel
             assert p.exists(), f"killed at {d:.2f}s: {rel} is gone"
             readable(p)
-        after = fingerprint(folder)
-        changed = {rel for rel in before if after.get(rel) != before[rel]}
-        assert not changed, f"killed at {d:.2f}s: content changed: {sorted(changed)[:5]}"
+        now = fingerprint(folder)
+        changed = {rel for rel in before
+                   if now.get(rel) != before[rel] and (after is None or now.get(rel) != after.get(rel))}
+        assert not changed, (f"killed at {d:.2f}s: content changed: {sorted(changed)[:5]}; "
+                             f"layers now: {_layer_names(folder, changed)}")
         for p in scan.output_files(folder):
             if p not in leftovers:
                 readable(p)
@@ -244,13 +259,23 @@ def test_import_killed_keeps_previous_project(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- pucha partition
 def _load_project(folder: Path, n_buildings: int, per_village: int) -> Path:
-    """A generated township (benchmarks/bench_load.py), imported: the project GeoPackage."""
+    """A generated township (benchmarks/bench_load.py) written straight to the project
+    contract (no import step): township, villages, buildings, no areas yet."""
     sys.path.insert(0, str(HERE.parent / "benchmarks"))
     import bench_load
 
-    toml = bench_load.make_project(folder, n_buildings, per_village=per_village)
-    run_to_end(pucha_cmd("import", str(toml), "-o", str(folder / "project.gpkg")), folder)
-    return folder / "project.gpkg"
+    from pucha.gis.write import _drop_layer, read_layer, update_gpkg
+
+    bench_load.make_project(folder, n_buildings, per_village=per_village)
+    plan = bench_load.make_plan(folder)
+    b = read_layer(plan, "buildings")
+    b["area_code"] = ""
+    update_gpkg(plan, {"buildings": b})
+    for name in ("areas", "building_areas"):
+        _drop_layer(plan, name)
+    out = folder / "project.gpkg"
+    plan.rename(out)
+    return out
 
 
 @pytest.mark.slow
@@ -270,7 +295,8 @@ def test_partition_killed_keeps_project_and_resumes(tmp_path: Path) -> None:
     shutil.copy(src, work / "project.gpkg")
     before = fingerprint(work)                   # the imported project, no areas yet
     cmd = pucha_cmd("partition", str(work / "project.gpkg"), "--jobs", "1")
-    killed = kill_and_check(cmd, work, work, seed=11, kills=3, t_full=t_full, before=before)
+    killed = kill_and_check(cmd, work, work, seed=11, kills=3, t_full=t_full, before=before,
+                            after=expected)
     assert killed >= 2
     run_to_end(cmd, work)
     assert fingerprint(work) == expected
