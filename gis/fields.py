@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from pucha.errors import ConfigError
+from pucha.errors import ConfigError, InputError
 
 __all__ = ["MODEL_FIELDS", "ALIASES", "SYNONYMS", "resolve_fields", "map_fields",
            "normalise_name"]
@@ -117,7 +117,8 @@ def resolve_fields(columns: list[str] | pd.Index, kind: str,
     ------
     ConfigError
         A model field in ``overrides`` unknown for ``kind`` (message lists the valid ones),
-        or a configured source column missing from the file (message lists its columns).
+    InputError
+        A configured source column missing from the file (message lists its columns).
     """
     valid = MODEL_FIELDS[kind]
     syn = SYNONYMS.get(kind, {})
@@ -135,7 +136,7 @@ def resolve_fields(columns: list[str] | pd.Index, kind: str,
                 + (f" (short names: {', '.join(sorted(syn))})" if syn else ""))
         src_col = src if src in cols else by_norm.get(normalise_name(src))
         if src_col is None:
-            raise ConfigError(
+            raise InputError(
                 f"[layers.{kind}].fields: {model} = {src!r} but {where or 'the source'} has no "
                 f"column {src!r}; its columns are: {', '.join(cols) or '(none)'}")
         out[canon] = src_col

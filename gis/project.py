@@ -182,7 +182,7 @@ def _load(config: Config, kind: str, crs: CRS | None) -> _Layer:
     gdf, dropped = drop_personal_columns(gdf, keep=config.privacy.keep_columns,
                                          protected=list(mapping.values()), where=path.name)
     if dropped:
-        probs.append(problem("personal_columns_dropped", kind, "",
+        probs.append(problem("personal_data_dropped", kind, "",
                              f"{path.name}: personal-data column(s) {', '.join(dropped)} dropped "
                              f"at import (姓名/电话/身份证 never enter the project); list them in "
                              f"[privacy].keep_columns only if they are not personal",
@@ -292,8 +292,27 @@ def import_project(config: Config, *, out: Path | None = None,
         vcodes, p = clean_codes(vg["village_code"], "villages",
                                 _text(vg["village_code"], len(vg), vg.index), length=12,
                                 parent=tcode)
+        fatal = [x for x in p if x["code"] in ("code_leading_zeros", "code_missing",
+                                                "code_not_digits", "code_length")]
+        if fatal:
+            raise InputError(
+                f"{vl.path}: villages: " + "; ".join(x["message"] for x in fatal)
+                + ". 居/村 codes must be the 12-digit 统计用区划代码 stored as text (in Excel, "
+                  "format the column as 文本 before typing or pasting codes)")
         problems += p
         vg["village_code"] = vcodes
+        dups = sorted(vcodes[vcodes.duplicated()].unique())
+        if dups:
+            raise InputError(
+                f"{vl.path}: villages: code(s) {', '.join(dups)} used by several 居/村 "
+                f"features; give each 居/村 its own code, or merge the parts of one 居/村 "
+                f"into one (multi)polygon feature")
+        kinds = set(vg.geometry.geom_type.dropna())
+        if not kinds & {"Polygon", "MultiPolygon"}:
+            raise InputError(
+                f"{vl.path}: villages must be Polygon features (areas), got "
+                f"{', '.join(sorted(kinds)) or 'no geometry'}; export the 居/村 boundaries as "
+                f"polygons (in QGIS: 处理 > 线转多边形 Lines to polygons)")
         vg, p = repair_geometries(vg, "villages", vg["village_code"])
         problems += p
         vg, p = keep_geometry_family(vg, "villages", vg["village_code"])
@@ -326,6 +345,12 @@ def import_project(config: Config, *, out: Path | None = None,
     bl = _load(config, "buildings", wcrs)
     problems += bl.problems
     n_in = len(bl.frame)
+    pts = bl.frame.geometry.geom_type.isin(["Point", "MultiPoint"])
+    if pts.any():
+        # a register with coordinates: each point stands for one building
+        log.info("buildings: %d point(s) drawn as 4 m squares", int(pts.sum()))
+        bl.frame.loc[pts, "geometry"] = shapely.buffer(
+            shapely.centroid(bl.frame.geometry[pts].values), 2.0, cap_style="square")
     bg, p = _prepare(bl, "buildings", "building_id", "B", set())
     problems += p
     all_ids = list(unique_ids(bl.frame["building_id"] if "building_id" in bl.frame else
@@ -333,12 +358,13 @@ def import_project(config: Config, *, out: Path | None = None,
     for col in ("population", "floors", "height", "dwellings"):
         if col in bg:
             bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
-            problems += [x for x in p if not x["code"].startswith("value_missing")
+            problems += [x for x in p if not x["code"].endswith("_missing")
                          or col == "population" and config.population.method == "given"]
         else:
             bg[col] = np.nan
     if villages is not None:
         codes, p = assign_villages(bg, villages)
+        _check_gcj02(config, bg, villages, codes, wcrs)
         problems += p
         bg["village_code"] = codes
     elif "village_code" in bg:
@@ -494,6 +520,37 @@ def import_project(config: Config, *, out: Path | None = None,
     update_gpkg(gpkg, layers, fresh=True, meta=meta)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
+
+
+def _check_gcj02(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
+                 codes: pd.Series, wcrs: CRS) -> None:
+    """Raise when undeclared GCJ-02 (AMap) coordinates are the likely reason for buildings
+    falling outside their 居/村: converting them would put far more inside."""
+    src = config.layers["buildings"]
+    if src.gcj02 or len(bg) < 5:
+        return
+    outside = float((codes == "").mean())
+    if outside < 0.3:
+        return
+    from pucha.errors import CRSError
+    from pucha.gis.gcj02 import gcj02_to_wgs84, in_china
+
+    ll = bg.to_crs(4326)
+    c = shapely.centroid(ll.geometry.values)
+    x, y = shapely.get_x(c), shapely.get_y(c)
+    if not np.all(in_china(x, y)):
+        return
+    lon, lat = gcj02_to_wgs84(x, y)
+    pts = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(wcrs)
+    tree = shapely.STRtree(villages.geometry.values)
+    inside = np.zeros(len(pts), bool)
+    inside[tree.query(pts.values, predicate="within")[0]] = True
+    if 1 - inside.mean() < outside / 2:
+        raise CRSError(
+            f"{config.layers['buildings'].path}: buildings: {outside:.0%} of the buildings lie "
+            f"outside every 居/村, but only {1 - inside.mean():.0%} after a GCJ-02 -> WGS 84 "
+            f"conversion: the buildings look digitised on AMap/Gaode (GCJ-02, ~500 m off). "
+            f"If so, declare it with gcj02 = true in [layers.buildings]")
 
 
 def _versions() -> dict[str, str]:

@@ -50,10 +50,16 @@ def looks_garbled(text: object) -> bool:
 
 
 def _decodes(raw: bytes, enc: str) -> bool:
+    """True when ``raw`` is text in ``enc``; for UTF-8 a few broken sequences are
+    tolerated (Chinese field names cut at the 10-byte .dbf limit)."""
     try:
         raw.decode(enc)
     except UnicodeDecodeError:
-        return False
+        if enc.replace("-", "").lower() != "utf8":
+            return False
+        high = sum(1 for c in raw if c > 127)
+        bad = raw.decode("utf-8", errors="replace").count("\ufffd")
+        return high > 0 and bad * 20 <= high
     return True
 
 
@@ -87,9 +93,34 @@ def _check_file(path: Path, kind: str) -> None:
         missing = [ext for ext in (".shx", ".dbf") if _sibling(path, ext) is None]
         if missing:
             raise InputError(
-                f"{path}: the shapefile is incomplete: {' and '.join(missing)} missing beside "
+                f"{path}: the shapefile is incomplete: "
+                f"{' and '.join(path.stem + ext for ext in missing)} ({' and '.join(missing)}) "
+                f"missing beside "
                 f"it. A shapefile is several files (.shp .shx .dbf .prj .cpg) with the same "
                 f"name; copy all of them")
+        _check_shp_length(path)
+
+
+def _check_shp_length(path: Path) -> None:
+    """A .shp shorter than its header or its .shx index says is truncated."""
+    data_len = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or int.from_bytes(head[0:4], "big") != 9994:
+        raise InputError(f"{path}: not a shapefile (bad .shp header); copy it again")
+    declared = int.from_bytes(head[24:28], "big") * 2
+    shx = _sibling(path, ".shx")
+    end = 0
+    if shx is not None:
+        idx = shx.read_bytes()[100:]
+        for k in range(0, len(idx) - 7, 8):
+            off = int.from_bytes(idx[k:k + 4], "big") * 2
+            ln = int.from_bytes(idx[k + 4:k + 8], "big") * 2
+            end = max(end, off + 8 + ln)
+    if declared > data_len or end > data_len:
+        raise InputError(
+            f"{path}: the file is truncated ({data_len} bytes, its header/index say "
+            f"{max(declared, end)}); copy the shapefile again from the 规土所 source")
 
 
 def _dbf_text_bytes(dbf: Path) -> bytes:
@@ -200,12 +231,33 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
             kwargs["encoding"] = "GB18030" if enc == "gb18030" else "UTF-8"
         else:
             enc = cpg.read_text(errors="replace").strip() or "utf-8"
+            dbf = _sibling(path, ".dbf")
+            raw = _dbf_text_bytes(dbf) if dbf else b""
+            says_utf8 = "utf" in enc.lower() and "8" in enc
+            if not says_utf8 and any(c > 127 for c in raw) and _decodes(raw, "utf-8"):
+                log.warning("%s: .cpg says %s but the text is UTF-8; read as UTF-8", path, enc)
+                enc = "utf-8"
+                kwargs["encoding"] = "UTF-8"
+            elif says_utf8 and not _decodes(raw, "utf-8"):
+                log.warning("%s: .cpg says %s but the text is not UTF-8; read as GB18030",
+                            path, enc)
+                enc = "gb18030"
+                kwargs["encoding"] = "GB18030"
     elif source.encoding:
         kwargs["encoding"] = source.encoding
     try:
         try:
-            gdf = pyogrio.read_dataframe(path, layer=layer, where=source.where or None,
-                                         **kwargs)
+            import warnings
+
+            with warnings.catch_warnings():
+                # GeoJSON: a column of mixed text ('约300') "could not be parsed as JSON";
+                # it stays text and is validated later
+                warnings.filterwarnings("ignore", message="Could not parse column",
+                                        category=UserWarning)
+                warnings.filterwarnings("ignore", message="One or several characters",
+                                        category=RuntimeWarning)
+                gdf = pyogrio.read_dataframe(path, layer=layer, where=source.where or None,
+                                             **kwargs)
         except shapely.errors.GEOSException:
             gdf = _read_lenient(path, layer, source.where or None, kwargs)
         except UnicodeDecodeError:

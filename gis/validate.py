@@ -3,18 +3,18 @@
 Every check returns problem rows (dicts with the ``problems`` columns plus ``geometry``)
 instead of raising, so one import reports every defect at once:
 
-- invalid geometries repaired with :func:`shapely.make_valid` (``geometry_repaired``);
+- invalid geometries repaired with :func:`shapely.make_valid` (``invalid_geometry``);
 - empty/null geometries (``geometry_empty``) and wrong geometry types, e.g. points in a
   water layer of polygons (``geometry_type_dropped``);
 - duplicate ids, also across files (``duplicate_id``);
 - numbers that are negative, fractional, missing, non-numeric (``约300``, ``-``) or
-  implausible (``1e9``), floors 0 or 200 (``value_*``);
+  implausible (``1e9``), floors 0 or 200 (``population_negative``, ``floors_implausible`` ...);
 - codes: full-width digits (３１０…) folded, leading zeros lost by numeric storage,
   a 居/村 code not starting with its 街镇 code (``code_*``);
 - buildings outside every 居/村 (``building_dropped_outside``) or straddling two
   (``building_straddles``);
-- 居/村 polygons that overlap or leave gaps inside the 街镇 (``village_overlap``,
-  ``village_gap``).
+- 居/村 polygons that overlap or leave gaps inside the 街镇 (``villages_overlap``,
+  ``villages_gap``).
 """
 
 from __future__ import annotations
@@ -93,11 +93,15 @@ def repair_geometries(gdf: gpd.GeoDataFrame, layer: str, ids: pd.Series
     probs: list[dict] = []
     geoms = gdf.geometry.values
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if GEOMETRY_FAMILIES[layer] == ("Polygon",):
+        poly = np.array([g is not None and _FAMILY.get(g.geom_type) == "Polygon" for g in geoms])
+        valid = shapely.is_valid(geoms)
+        empty = empty | (poly & ~empty & valid & (shapely.area(geoms) <= 0))  # zero area
     if empty.any():
         bad = [str(i) for i in ids[empty]]
         code = "building_dropped_empty" if layer == "buildings" else "geometry_empty"
         probs.append(problem(code, layer, bad, f"{layer}: {len(bad)} feature(s) without "
-                             f"geometry (null/empty) left out: {', '.join(bad[:20])}"))
+                             f"geometry (null/empty/zero area) left out: {', '.join(bad[:20])}"))
     gdf = gdf[~empty].copy()
     ids = ids[~empty]
     geoms = gdf.geometry.values
@@ -107,7 +111,7 @@ def repair_geometries(gdf: gpd.GeoDataFrame, layer: str, ids: pd.Series
         reason = shapely.is_valid_reason(geoms[pos])
         fixed = _only_family(shapely.make_valid(geoms[pos]), fam)
         fid = str(ids.iloc[pos])
-        probs.append(problem("geometry_repaired", layer, [fid],
+        probs.append(problem("invalid_geometry", layer, [fid],
                              f"{layer} {fid}: invalid geometry ({reason}) repaired with "
                              f"make_valid", severity="info", geometry=shapely.centroid(geoms[pos])))
         geoms[pos] = fixed
@@ -251,15 +255,15 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
     if texts:
         allids = [i for k in texts for i in texts[k]]
         samples = ", ".join(f"{k[5:]!r} ({','.join(texts[k][:3])})" for k in sorted(texts)[:8])
-        probs.append(problem(f"value_not_numeric_{column}", layer, allids,
+        probs.append(problem(f"{column}_invalid", layer, allids,
                              f"{layer}.{column}: {len(allids)} value(s) are not numbers: "
                              f"{samples}; treated as unknown and estimated"))
     msgs = {
-        "missing": ("value_missing_" + column, "info", "empty/NaN; estimated"),
-        "negative": ("value_negative_" + column, "warning", "negative; treated as unknown"),
-        "range": ("value_implausible_" + column, "warning",
+        "missing": (f"{column}_missing", "info", "empty/NaN; estimated"),
+        "negative": (f"{column}_negative", "warning", "negative; treated as unknown"),
+        "range": (f"{column}_implausible", "warning",
                   f"outside {lo:g}..{hi:g}; treated as unknown"),
-        "fraction": ("value_fractional_" + column, "info", "fractional; rounded"),
+        "fraction": (f"{column}_fractional", "info", "fractional; rounded"),
     }
     for key in ("missing", "negative", "range", "fraction"):
         if key in groups:
@@ -320,7 +324,7 @@ def clean_codes(values: pd.Series, layer: str, ids: pd.Series, *, length: int,
         "missing": ("code_missing", "error", "missing"),
         "not_digits": ("code_not_digits", "error", "not made of digits"),
         "length": ("code_length", "error", f"not {length} digits"),
-        "parent": ("code_not_in_township", "error",
+        "parent": ("village_code_prefix", "error",
                    f"do not start with the 街镇 code {parent}"),
     }
     for key in ("fullwidth", "numeric", "zeros", "missing", "not_digits", "length", "parent"):
@@ -399,7 +403,7 @@ def check_village_coverage(villages: gpd.GeoDataFrame, township: object, *,
             continue
         inter = shapely.intersection(geoms[i], geoms[j])
         if inter.area > min_area_m2:
-            probs.append(problem("village_overlap", "villages", [codes[i], codes[j]],
+            probs.append(problem("villages_overlap", "villages", [codes[i], codes[j]],
                                  f"居/村 {codes[i]} and {codes[j]} overlap by {inter.area:.0f} m²; "
                                  f"a building there goes to the larger overlap. Fix the "
                                  f"boundary", geometry=inter))
@@ -412,7 +416,7 @@ def check_village_coverage(villages: gpd.GeoDataFrame, township: object, *,
                  g.geom_type == "Polygon"]
         if parts:
             gap = shapely.union_all(parts)
-            probs.append(problem("village_gap", "villages", "",
+            probs.append(problem("villages_gap", "villages", "",
                                  f"{len(parts)} gap(s) of {gap.area:.0f} m² inside the 街镇 "
                                  f"belong to no 居/村; buildings there are left out",
                                  geometry=gap))

@@ -79,9 +79,9 @@ def test_repairable_defects_each_give_a_problem_row(tmp_path: Path) -> None:
     res = import_project(load_config(toml))
     p = res.problems
     rows = {c: list(p["feature_ids"][p["code"] == c]) for c in sorted(set(p["code"]))}
-    assert rows["geometry_repaired"] == ["b2"]
+    assert rows["invalid_geometry"] == ["b2"]
     assert rows["duplicate_id"] == ["b3,b3-2"]
-    assert rows["value_negative_population"] == ["b3"]
+    assert rows["population_negative"] == ["b3"]
     assert rows["building_dropped_outside"] == ["b9"]
     assert "text_garbled" not in rows                        # GBK detected without .cpg
     out = read_layer(res.gpkg, S.LAYER_BUILDINGS)
@@ -113,7 +113,7 @@ def test_csv_with_resident_names(tmp_path: Path) -> None:
     b.drop(columns="geometry").to_csv(tmp_path / "b.csv", index=False, encoding="utf-8")
     toml = _project(tmp_path, {"path": "b.csv", "wkt": "WKT", "crs": "EPSG:4549"})
     res = import_project(load_config(toml))
-    rows = res.problems[res.problems["code"] == "personal_columns_dropped"]
+    rows = res.problems[res.problems["code"] == "personal_data_dropped"]
     assert len(rows) == 1 and "户主姓名" in rows["message"].iloc[0]
     assert "联系电话" in rows["message"].iloc[0]
     data = res.gpkg.read_bytes()
@@ -124,7 +124,7 @@ def test_csv_with_resident_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize("defect,expect", [
     ("no_crs", r'crs = "EPSG:4326"'),
     ("swapped", "northing and easting are swapped"),
-    ("no_shx", "incomplete: .shx missing"),
+    ("no_shx", "incomplete: b.shx"),
     ("zero", "empty (0 bytes)"),
 ])
 def test_fatal_defects_clear_message_no_traceback(tmp_path: Path, defect: str,

@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 import pytest
 
-from pucha.errors import ConfigError
+from pucha.errors import ConfigError, InputError
 from pucha.gis.fields import resolve_fields
 from pucha.gis.privacy import drop_personal_columns, is_personal_column
 
@@ -36,7 +36,7 @@ def test_unknown_model_field_lists_valid_ones() -> None:
 
 
 def test_missing_source_column_lists_columns() -> None:
-    with pytest.raises(ConfigError, match="no column '人数'.*人口, 编号"):
+    with pytest.raises(InputError, match="no column '人数'.*人口, 编号"):
         resolve_fields(["人口", "编号"], "buildings", {"population": "人数"}, where="b.shp")
 
 

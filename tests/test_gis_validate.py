@@ -36,7 +36,7 @@ def test_invalid_polygon_repaired_and_recorded() -> None:
     out, probs = repair_geometries(g, "buildings", g["building_id"])
     assert out.geometry.is_valid.all() and len(out) == 2
     assert out.geometry.iloc[0].geom_type in ("Polygon", "MultiPolygon")
-    assert [(p["code"], p["feature_ids"]) for p in probs] == [("geometry_repaired", "a")]
+    assert [(p["code"], p["feature_ids"]) for p in probs] == [("invalid_geometry", "a")]
 
 
 def test_empty_and_null_geometries() -> None:
@@ -92,17 +92,17 @@ def test_population_values() -> None:
     assert vals.iloc[0] == 30 and vals.iloc[2] == 13
     assert vals.iloc[[1, 3, 4, 5, 6]].isna().all()
     by = {p["code"]: p["feature_ids"] for p in probs}
-    assert by == {"value_not_numeric_population": "b3,b4", "value_negative_population": "b1",
-                  "value_fractional_population": "b2", "value_missing_population": "b5",
-                  "value_implausible_population": "b6"}
-    assert "'约300'" in next(p["message"] for p in probs if "not_numeric" in p["code"])
+    assert by == {"population_invalid": "b3,b4", "population_negative": "b1",
+                  "population_fractional": "b2", "population_missing": "b5",
+                  "population_implausible": "b6"}
+    assert "'约300'" in next(p["message"] for p in probs if "invalid" in p["code"])
 
 
 def test_floors_zero_and_200() -> None:
     df = pd.DataFrame({"floors": [0, 200, 6]})
     vals, probs = clean_numbers(df, "floors", "buildings", pd.Series(["a", "b", "c"]))
     assert vals.isna().tolist() == [True, True, False]
-    assert probs[0]["code"] == "value_implausible_floors" and probs[0]["feature_ids"] == "a,b"
+    assert probs[0]["code"] == "floors_implausible" and probs[0]["feature_ids"] == "a,b"
 
 
 def test_codes() -> None:
@@ -116,7 +116,7 @@ def test_codes() -> None:
     by = {p["code"]: p["feature_ids"] for p in probs}
     assert by["code_fullwidth"] == "v1"
     assert by["code_leading_zeros"] == "v3"
-    assert by["code_not_in_township"] == "v2,v3"
+    assert by["village_code_prefix"] == "v2,v3"
 
 
 def test_assign_outside_and_straddling() -> None:
@@ -137,7 +137,7 @@ def test_village_overlap_and_gap() -> None:
                          geometry=[box(0, 0, 110, 100), box(100, 0, 180, 100)], crs=CRS)
     probs = check_village_coverage(v, box(0, 0, 200, 100))
     by = {p["code"]: p for p in probs}
-    assert by["village_overlap"]["feature_ids"] == "310118002001,310118002002"
-    assert by["village_overlap"]["geometry"].area == pytest.approx(1000)
-    assert by["village_gap"]["geometry"].area == pytest.approx(2000)
+    assert by["villages_overlap"]["feature_ids"] == "310118002001,310118002002"
+    assert by["villages_overlap"]["geometry"].area == pytest.approx(1000)
+    assert by["villages_gap"]["geometry"].area == pytest.approx(2000)
     assert check_village_coverage(_villages(), box(0, 0, 200, 100)) == []
