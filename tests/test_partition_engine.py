@@ -188,3 +188,28 @@ def test_deterministic_across_hash_seeds():
                              check=True).stdout
         outs.append(json.loads(out))
     assert outs[0] == outs[1] and len(outs[0]) > 100
+
+
+def test_real_demo_project(tmp_path):
+    """The bundled real-OSM demo (外滩): two 居委会 partitioned, tiling and people conserved."""
+    from pathlib import Path
+
+    from pucha.config import load_config
+    from pucha.gis.project import import_project
+
+    demo = Path(__file__).resolve().parent.parent / "pucha" / "data" / "demo" / "demo.toml"
+    if not demo.exists():
+        pytest.skip("demo data not present")
+    gpkg = import_project(load_config(demo), out=tmp_path / "demo.gpkg").gpkg
+    villages = ["310101013007", "310101013008"]
+    res = partition_project(gpkg, progress=False, villages=villages)
+    b = gpd.read_file(gpkg, layer=S.LAYER_BUILDINGS)
+    b = b[b["village_code"].isin(villages)]
+    assert res.building_areas["population"].sum() == b["population"].sum()
+    assert set(res.building_areas["building_id"]) == set(b["building_id"])
+    vil = gpd.read_file(gpkg, layer=S.LAYER_VILLAGES)
+    for code, grp in res.areas.groupby("village_code"):
+        vp = vil[vil["village_code"] == code].geometry.iloc[0]
+        assert shapely.symmetric_difference(shapely.union_all(grp.geometry.values), vp).area < 1.0
+        assert abs(grp.geometry.area.sum() - vp.area) < 1.0
+        assert grp["contiguous"].all()
