@@ -346,7 +346,7 @@ def import_project(config: Config, *, out: Path | None = None,
     problems += bl.problems
     n_in = len(bl.frame)
     pts = bl.frame.geometry.geom_type.isin(["Point", "MultiPoint"])
-    if pts.any():
+    if pts.all() and len(pts):
         # a register with coordinates: each point stands for one building
         log.info("buildings: %d point(s) drawn as 4 m squares", int(pts.sum()))
         bl.frame.loc[pts, "geometry"] = shapely.buffer(

@@ -96,7 +96,8 @@ def repair_geometries(gdf: gpd.GeoDataFrame, layer: str, ids: pd.Series
     if GEOMETRY_FAMILIES[layer] == ("Polygon",):
         poly = np.array([g is not None and _FAMILY.get(g.geom_type) == "Polygon" for g in geoms])
         valid = shapely.is_valid(geoms)
-        empty = empty | (poly & ~empty & valid & (shapely.area(geoms) <= 0))  # zero area
+        flat = shapely.area(geoms) <= 1e-7 * shapely.length(geoms) ** 2   # zero area
+        empty = empty | (poly & ~empty & valid & flat)
     if empty.any():
         bad = [str(i) for i in ids[empty]]
         code = "building_dropped_empty" if layer == "buildings" else "geometry_empty"
@@ -204,7 +205,7 @@ def parse_number(v: object) -> tuple[float, str]:
         f = float(v)
         return (f, "") if math.isfinite(f) else (math.nan, "missing")
     s = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "")
-    if s in ("", "nan", "NaN", "null", "NULL", "None"):
+    if s in ("", "nan", "NaN", "null", "NULL", "None", "-", "--", "—", "/", "无", "空", "不详"):
         return math.nan, "missing"
     if _NUM.match(s):
         f = float(s)

@@ -73,7 +73,7 @@ def test_duplicate_ids_also_across_files() -> None:
 
 @pytest.mark.parametrize("value,expected", [
     (300, (300.0, "")), ("３００", (300.0, "")), ("1,200", (1200.0, "")), ("约300", (None, "text")),
-    ("-", (None, "text")), (math.nan, (None, "missing")), ("", (None, "missing")),
+    ("-", (None, "missing")), (math.nan, (None, "missing")), ("", (None, "missing")),
     (None, (None, "missing")), ("1e9", (1e9, "")),
 ])
 def test_parse_number(value: object, expected: tuple) -> None:
@@ -86,7 +86,7 @@ def test_parse_number(value: object, expected: tuple) -> None:
 
 
 def test_population_values() -> None:
-    df = pd.DataFrame({"population": [30, -5, 12.6, "约300", "-", math.nan, 1e9]})
+    df = pd.DataFrame({"population": [30, -5, 12.6, "约300", "约 1百", math.nan, 1e9]})
     ids = pd.Series([f"b{i}" for i in range(7)])
     vals, probs = clean_numbers(df, "population", "buildings", ids)
     assert vals.iloc[0] == 30 and vals.iloc[2] == 13
@@ -141,3 +141,12 @@ def test_village_overlap_and_gap() -> None:
     assert by["villages_overlap"]["geometry"].area == pytest.approx(1000)
     assert by["villages_gap"]["geometry"].area == pytest.approx(2000)
     assert check_village_coverage(_villages(), box(0, 0, 200, 100)) == []
+
+
+def test_zero_area_footprint_dropped() -> None:
+    flat = Polygon([(0, 0), (5, 0), (10, 0), (0, 0)])
+    g = gpd.GeoDataFrame({"building_id": ["z", "ok"]}, geometry=[flat, box(0, 0, 1, 30)], crs=CRS)
+    out, probs = repair_geometries(g, "buildings", g["building_id"])
+    assert list(out["building_id"]) == ["ok"]
+    assert [(p["code"], p["feature_ids"]) for p in probs if p["feature_ids"] == "z"] == [
+        ("building_dropped_empty", "z")]
