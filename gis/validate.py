@@ -112,11 +112,22 @@ def repair_geometries(gdf: gpd.GeoDataFrame, layer: str, ids: pd.Series
         reason = shapely.is_valid_reason(geoms[pos])
         fixed = _only_family(shapely.make_valid(geoms[pos]), fam)
         fid = str(ids.iloc[pos])
+        geoms[pos] = fixed
+        if fixed is None:
+            continue   # reported below as dropped
         probs.append(problem("invalid_geometry", layer, [fid],
                              f"{layer} {fid}: invalid geometry ({reason}) repaired with "
                              f"make_valid", severity="info", geometry=shapely.centroid(geoms[pos])))
         geoms[pos] = fixed
     gdf["geometry"] = geoms
+    gone = np.array([g is None for g in geoms], dtype=bool)
+    if gone.any():
+        bad = [str(i) for i in ids[gone]]
+        code = "building_dropped_empty" if layer == "buildings" else "geometry_empty"
+        probs.append(problem(code, layer, bad, f"{layer}: {len(bad)} feature(s) whose repair "
+                             f"left no area/line (e.g. all vertices on one line) left out: "
+                             f"{', '.join(bad[:20])}"))
+        gdf = gdf[~gone].copy()
     return gdf, probs
 
 
