@@ -226,13 +226,22 @@ def to_display(gdf: gpd.GeoDataFrame, *, shift: Callable | None = None) -> gpd.G
     return out
 
 
+def round_for_web(geom):
+    """``geom`` (lon/lat) rounded to 1e-7 degrees (~1 cm); an invalid source geometry
+    (e.g. a free hole) is repaired first instead of failing the map."""
+    try:
+        return shapely.set_precision(geom, 1e-7)
+    except shapely.errors.GEOSException:
+        return shapely.set_precision(shapely.make_valid(geom), 1e-7, mode="pointwise")
+
+
 def _geojson(gdf: gpd.GeoDataFrame, props: tuple[str, ...] = ()) -> dict:
     """A GeoJSON dict with only ``props`` (escaped), geometry rounded to ~1 cm."""
     feats = []
     for i, geom in enumerate(gdf.geometry):
         if geom is None or geom.is_empty:
             continue
-        g = shapely.set_precision(geom, 1e-7)
+        g = round_for_web(geom)
         feats.append({"type": "Feature", "id": i,
                       "properties": {p: escape_text(gdf.iloc[i][p]) for p in props},
                       "geometry": shapely.geometry.mapping(g)})

@@ -30,7 +30,7 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, Point
 
 from pucha.basemaps.attribution import attribution_text
-from pucha.basemaps.layers import STYLE, add_to_folium, clip_layers, escape_text
+from pucha.basemaps.layers import STYLE, add_to_folium, clip_layers, escape_text, round_for_web
 from pucha.basemaps.tiles import TileSource, shift_geoms, tile_url_for
 from pucha.outputs.naming import area_seq_text, area_title
 from pucha.outputs.offline import RawHtml, new_map, render_html
@@ -438,7 +438,7 @@ def village_map(project: MapProject, village_code: str, *, tiles: TileSource | N
     links = area_links or {}
     for (_, row), g, rp in zip(areas.iterrows(), ad.geometry, reps.geometry):
         code = str(row["area_code"])
-        gj = folium.GeoJson(shapely.geometry.mapping(shapely.set_precision(g, 1e-7)),
+        gj = folium.GeoJson(shapely.geometry.mapping(round_for_web(g)),
                             style_function=lambda f: {"color": AREA_COLOUR, "weight": 2,
                                                       "fillColor": AREA_COLOUR,
                                                       "fillOpacity": 0.06})

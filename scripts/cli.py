@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "boundaries": "cmd_boundaries:boundaries",
     "partition": "cmd_partition:partition",
     "export": "cmd_export:export",
+    "run": "cmd_run:run",
+    "demo": "cmd_run:demo",
 }
 
 
@@ -94,6 +96,9 @@ def cli(verbose: int, quiet: int) -> None:
     logging.basicConfig(level=max(logging.DEBUG, min(logging.CRITICAL, level)),
                         format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
+    # libraries that chat at INFO (font subsetting, GDAL driver notes): warnings only
+    for name in ("fontTools", "pyogrio", "fiona", "matplotlib", "PIL"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, level))
 
 
 def main(argv: list[str] | None = None) -> None:
