@@ -49,7 +49,7 @@ def _versions() -> dict[str, str]:
 
 
 def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: bool = True,
-                 quiet: bool = False) -> dict:
+                 fresh: bool = False, quiet: bool = False) -> dict:
     """Run every step for the project file ``toml`` into folder ``out``.
 
     Each step is the sub-command a user would type (same code path, same outputs):
@@ -94,7 +94,7 @@ def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: 
     def _partition():
         st = dataclasses.replace(config.partition, jobs=jobs)
         res = partition_project(gpkg, settings=st, jobs=jobs,
-                                progress=(not quiet) and sys.stderr.isatty())
+                                progress=(not quiet) and sys.stderr.isatty(), fresh=fresh)
         if len(res.quality):
             t = res.quality.iloc[-1]
             say(f"{int(t['n_areas'])} areas, {int(t['population'])} people; "
@@ -134,6 +134,9 @@ _common = [
     click.option("-j", "--jobs", type=int, default=os.cpu_count() or 1, show_default=True,
                  help="Processes for partition and maps."),
     click.option("--no-maps", is_flag=True, help="Stop after the check; skip maps and registers."),
+    click.option("--fresh", is_flag=True,
+                 help="Solve every 居/村 anew (default: keep locked areas and hand edits of a "
+                      "plan already in OUT/project.gpkg, re-solve only what changed)."),
 ]
 
 
@@ -147,7 +150,8 @@ def _with_common(f):
 @click.argument("project_toml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_with_common
 @click.pass_context
-def run(ctx: click.Context, project_toml: Path, out: Path, jobs: int, no_maps: bool) -> None:
+def run(ctx: click.Context, project_toml: Path, out: Path, jobs: int, no_maps: bool,
+        fresh: bool) -> None:
     """Run the whole pipeline for PROJECT_TOML into folder OUT.
 
     \b
@@ -155,14 +159,15 @@ def run(ctx: click.Context, project_toml: Path, out: Path, jobs: int, no_maps: b
     Example:
       pucha run yingpu.toml -o yingpu-2026/
     """
-    run_pipeline(ctx, project_toml, out, jobs=jobs, maps=not no_maps, quiet=_quiet(ctx))
+    run_pipeline(ctx, project_toml, out, jobs=jobs, maps=not no_maps, fresh=fresh,
+                 quiet=_quiet(ctx))
     _print_outputs(out)
 
 
 @click.command("demo")
 @_with_common
 @click.pass_context
-def demo(ctx: click.Context, out: Path, jobs: int, no_maps: bool) -> None:
+def demo(ctx: click.Context, out: Path, jobs: int, no_maps: bool, fresh: bool) -> None:
     """Run the whole pipeline on the bundled demo data (OSM Lujiazui/Bund, ODbL).
 
     \b
@@ -170,7 +175,8 @@ def demo(ctx: click.Context, out: Path, jobs: int, no_maps: bool) -> None:
       pucha demo -o pucha-demo/
     then open pucha-demo/maps/index.html in a browser.
     """
-    run_pipeline(ctx, DEMO_TOML, out, jobs=jobs, maps=not no_maps, quiet=_quiet(ctx))
+    run_pipeline(ctx, DEMO_TOML, out, jobs=jobs, maps=not no_maps, fresh=fresh,
+                 quiet=_quiet(ctx))
     _print_outputs(out)
 
 

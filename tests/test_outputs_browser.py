@@ -34,6 +34,15 @@ def _colour_count(png: bytes, rgb: tuple[int, int, int], tol: int = 40) -> int:
     return int((np.abs(img - target).max(axis=2) < tol / 255).sum())
 
 
+def _playwright():
+    """The playwright driver (pip, test extras) that drives the system Chromium."""
+    try:
+        import playwright.sync_api
+    except ImportError:  # a browser test must not pass silently without a browser
+        pytest.fail("playwright missing: pip install -e '.[test]'")
+    return playwright.sync_api
+
+
 @pytest.fixture(scope="module")
 def area_html(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("browser")
@@ -43,7 +52,7 @@ def area_html(tmp_path_factory) -> Path:
 
 
 def test_area_map_offline_in_chromium(area_html: Path):
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = _playwright()
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} missing: apt-get install chromium")
     requests: list[str] = []
@@ -122,7 +131,7 @@ def _launch(p):
 
 def test_local_tiles_load_from_file_and_index_search(tmp_path):
     """A local tile folder beside the pack: tiles come from file://, nothing else leaves."""
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = _playwright()
     import numpy as np
     from matplotlib import image
 

@@ -26,10 +26,9 @@ from fixture_outputs import make_lujiazui_project
 from pucha.config import PartitionSettings
 from pucha.gis.styles import connect_gpkg
 from pucha.gis.write import read_layer, update_gpkg
+from pucha.partition import run
 from pucha.partition.check import check_plan
 from pucha.scripts.cli import cli
-
-run = pytest.importorskip("pucha.partition.run", reason="partition engine not built yet")
 
 SETTINGS = PartitionSettings(seed=0, time_limit_s=10.0)
 
