@@ -5,7 +5,8 @@ maps fields (:mod:`pucha.gis.fields`), drops personal-data columns
 (:mod:`pucha.gis.privacy`), reprojects to the working CRS (:mod:`pucha.gis.crs`),
 validates (:mod:`pucha.gis.validate`), estimates population
 (:mod:`pucha.gis.population`) and writes the layers of :mod:`pucha.gis.schema` plus
-``problems`` and ``pucha_meta`` atomically (``update_gpkg(fresh=True)``).
+``problems``, ``pucha_meta`` and the QGIS default styles (:mod:`pucha.gis.styles`)
+in one atomic step (a temporary GeoPackage renamed into place).
 
 Invariant: every source building ends either as one row of ``buildings`` or in a
 ``problems`` row whose code starts with ``building_dropped`` naming its id.
@@ -17,6 +18,7 @@ import datetime as _dt
 import hashlib
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,14 @@ from pucha.gis.fields import map_fields, resolve_fields
 from pucha.gis.population import estimate_population, read_totals
 from pucha.gis.privacy import drop_personal_columns
 from pucha.gis.read import read_source, source_path
-from pucha.gis.validate import (assign_villages, check_village_coverage, clean_codes,
-                                clean_numbers, keep_geometry_family, problem, problems_frame,
-                                repair_geometries, unique_ids)
-from pucha.gis.write import update_gpkg
+from pucha.gis.validate import (assign_villages, check_glyphs, check_village_coverage,
+                                clean_codes, clean_numbers, keep_geometry_family, problem,
+                                problems_frame, repair_geometries, unique_ids)
+from pucha.gis.styles import write_styles
+from pucha.gis.write import atomic_path, update_gpkg
 
 __all__ = ["ImportResult", "import_project", "road_class", "water_kind", "is_residential",
-           "sha256_file"]
+           "classify_use", "residential_flag", "sha256_file"]
 
 log = logging.getLogger(__name__)
 
@@ -96,29 +99,152 @@ def water_kind(value: object) -> str:
     return "water"
 
 
-_NONRES = ("commercial", "office", "industrial", "retail", "school", "university", "college",
-           "hospital", "church", "temple", "warehouse", "garage", "parking", "kindergarten",
-           "government", "public", "civic", "train_station", "transportation", "hotel",
-           "shop", "supermarket", "factory", "service", "roof", "construction", "sports",
-           "商", "办公", "工业", "厂", "学校", "医院", "仓库", "车库", "停车", "酒店", "宾馆",
-           "政府", "公共", "寺", "庙", "教堂", "体育", "商场", "市场", "写字楼", "变电")
-_RES = ("residential", "apartments", "house", "dormitory", "detached", "terrace",
-        "semidetached", "住", "宅", "居", "公寓", "宿舍", "别墅", "里弄", "新村")
+#: use values that say nothing about residents (OSM building=yes, 其他 ...)
+_USE_NONE = frozenset(("", "nan", "none", "null", "yes", "true", "1", "building", "buildings",
+                       "建筑", "建筑物", "房屋", "其他", "其它", "未知", "不详", "待定", "-", "--",
+                       "/", "无", "空", "unknown", "other", "construction", "collapsed",
+                       "ruins", "damaged", "roof"))
+#: negations and look-alikes checked first ("非住宅" holds "住宅", "住院部" holds "住")
+_USE_NEG = ("非住", "非居", "不住", "住院", "住建", "居委", "村委", "家居", "non-res", "nonres",
+            "non_res", "non res", "not residential", "not_residential")
+_RES_ZH = ("住宅", "居住", "住房", "民居", "民宅", "居民", "公寓", "宿舍", "别墅", "里弄",
+           "新村", "农房", "农宅", "商住", "住户", "养老", "敬老", "福利院", "住", "宅")
+_RES_EN = frozenset(("residential", "residence", "residences", "apartments", "apartment",
+                     "flats", "flat", "house", "houses", "housing", "home", "homes",
+                     "dwelling", "dwellings", "dormitory", "dorm", "detached",
+                     "semidetached", "terrace", "bungalow", "villa", "cabin", "farm",
+                     "farmhouse", "houseboat", "caravan", "shophouse"))
+_NONRES_ZH = ("商业", "商务", "商场", "商店", "商铺", "店铺", "门面", "超市", "市场", "写字楼",
+              "办公", "工业", "工厂", "厂房", "厂", "公建", "公共", "配套", "公司", "机关",
+              "政府", "行政", "学校", "教学", "教育", "幼儿园", "托儿", "医院", "卫生", "诊所",
+              "仓库", "仓储", "物流", "车库", "车棚", "停车", "酒店", "宾馆", "旅馆", "饭店",
+              "寺", "庙", "教堂", "宗教", "体育", "文化", "科研", "变电", "配电", "泵房", "门卫",
+              "厕所", "公厕", "附属", "设施", "农业", "养殖", "大棚", "加油", "车站", "银行")
+_NONRES_EN = frozenset((
+    "commercial", "office", "offices", "industrial", "retail", "shop", "shops", "store",
+    "supermarket", "mall", "kiosk", "school", "university", "college", "kindergarten",
+    "hospital", "clinic", "church", "chapel", "cathedral", "mosque", "temple", "shrine",
+    "religious", "warehouse", "storage", "garage", "garages", "carport", "parking", "shed",
+    "hangar", "greenhouse", "barn", "stable", "cowshed", "sty", "auxiliary", "government",
+    "public", "civic", "station", "transportation", "train", "hotel", "factory",
+    "manufacture", "service", "sports", "stadium", "grandstand", "pavilion", "gatehouse",
+    "toilets", "toilet", "transformer", "tower", "bridge", "boathouse", "guardhouse",
+    "fire", "police", "bank", "museum", "library", "theatre", "cinema"))
+#: OSM values whose words mislead a word match
+_USE_EXACT = {"farm_auxiliary": False, "semidetached_house": True, "static_caravan": True,
+              "mixed_use": True, "stilt_house": True}
+_RES_FLAG_YES = frozenset(("1", "1.0", "true", "yes", "y", "t", "是", "√", "住宅"))
+_RES_FLAG_NO = frozenset(("0", "0.0", "false", "no", "n", "f", "否", "×", "非住宅"))
 
 
-def is_residential(use: object) -> bool:
-    """Residential unless the use text says otherwise (unknown use counts as residential)."""
-    s = str(use or "").strip().lower()
-    if not s or s in ("nan", "yes", "building", "建筑"):
+def classify_use(use: object) -> bool | None:
+    """True = residential, False = not residential, None = the use does not say.
+
+    住宅/居住/公寓/宿舍/商住 and OSM ``residential``/``apartments``/``house`` ... are
+    residential (a mixed 商住 building has residents); 非住宅/商业/办公/工业/公建/学校/仓库
+    and OSM ``commercial``/``office``/``warehouse`` ... are not; empty values and
+    ``yes``/``building``/其他 say nothing (None). English words are matched whole, so
+    ``warehouse`` is not a ``house``.
+    """
+    if use is None or (isinstance(use, float) and np.isnan(use)):
+        return None
+    s = unicodedata.normalize("NFKC", str(use)).strip().lower()
+    if s in _USE_NONE:
+        return None
+    if s in _USE_EXACT:
+        return _USE_EXACT[s]
+    if any(w in s for w in _USE_NEG):
+        return False
+    words = set(re.split(r"[^a-z]+", s)) - {""}
+    if any(w in s for w in _RES_ZH) or words & _RES_EN:
         return True
-    if any(w in s for w in _RES):
+    if any(w in s for w in _NONRES_ZH) or words & _NONRES_EN:
+        return False
+    return None
+
+
+def is_residential(use: object, *, default: bool = False) -> bool:
+    """:func:`classify_use` as a bool; ``default`` when the use does not say."""
+    c = classify_use(use)
+    return default if c is None else c
+
+
+def residential_flag(value: object) -> bool | None:
+    """A 是否住宅/residential cell: 是/1/true -> True, 否/0/false -> False, else by use text."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    s = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    if s in _RES_FLAG_YES:
         return True
-    return not any(w in s for w in _NONRES)
+    if s in _RES_FLAG_NO:
+        return False
+    return classify_use(s)
 
 
-def _bool(v: object) -> bool:
-    s = str(v).strip().lower()
-    return s in ("1", "true", "yes", "y", "t", "是", "住宅", "1.0")
+def _something_given(values: pd.Series) -> np.ndarray:
+    """Cells holding a number other than 0 or an unusable entry (约300, -5, 1e9): the
+    source meant people/dwellings there. Empty cells and 0 say nothing."""
+    from pucha.gis.validate import parse_number
+
+    out = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values.tolist()):
+        f, why = parse_number(v)
+        out[i] = why == "text" or (why == "" and f != 0)
+    return out
+
+
+def _residential(bg: gpd.GeoDataFrame, raw_pop: pd.Series | None, raw_dw: pd.Series | None,
+                 method: str) -> tuple[pd.Series, list[dict]]:
+    """The residential flag of each building, and info rows for the ones the data left open.
+
+    From the ``residential`` column (是/否), else from ``use`` (:func:`classify_use`). A
+    building whose use does not say is residential when the source gives it people or
+    dwellings; otherwise only under ``method = "totals"`` (the totals are shared by floor
+    area and nothing tells these buildings apart); under ``given``/``dwellings`` it is
+    not residential and gets no people.
+    """
+    n = len(bg)
+    flag = [None] * n
+    if "residential" in bg:
+        flag = [residential_flag(v) for v in bg["residential"].tolist()]
+    uses = bg["use"].tolist()
+    flag = [f if f is not None else classify_use(u) for f, u in zip(flag, uses)]
+    unknown = np.array([f is None for f in flag], dtype=bool)
+    given = np.zeros(n, dtype=bool)
+    for raw in (raw_pop, raw_dw):
+        if raw is not None:
+            given |= _something_given(raw)
+    res = np.array([bool(f) for f in flag], dtype=bool)
+    res[unknown & given] = True
+    res[unknown & ~given] = method == "totals"
+    probs: list[dict] = []
+    ids = bg["building_id"].astype(str).values
+    vals = sorted({str(u) for u, k in zip(uses, unknown) if k})
+    shown = ", ".join(repr(v) for v in vals[:8]) + (" ..." if len(vals) > 8 else "")
+    how = ("map the use column (fields = { use = \"<column>\" }), or a 是否住宅 column "
+           "(fields = { residential = \"<column>\" }), or set values = { residential = ... }")
+    yes = unknown & res
+    if yes.any():
+        why = ("people or dwellings are given for them" if (yes & given).all() else
+               "method = \"totals\" shares the totals over them by floor area"
+               if not (yes & given).any() else
+               "people/dwellings are given, or method = \"totals\" shares the totals by "
+               "floor area")
+        probs.append(problem("use_unknown", "buildings", sorted(ids[yes])[:500],
+                             f"buildings: {int(yes.sum())} building(s) whose use does not say "
+                             f"whether people live there ({shown}) counted as residential: "
+                             f"{why}. To decide it yourself, {how}", severity="info"))
+    no = unknown & ~res
+    if no.any():
+        probs.append(problem("use_unknown", "buildings", sorted(ids[no])[:500],
+                             f"buildings: {int(no.sum())} building(s) whose use does not say "
+                             f"whether people live there ({shown}) and with no people or "
+                             f"dwellings given counted as NOT residential (0 people). If "
+                             f"people live there, give their population/dwellings, or {how}",
+                             severity="info"))
+    return pd.Series(res, index=bg.index), probs
 
 
 def sha256_file(path: Path) -> str:
@@ -276,8 +402,15 @@ def import_project(config: Config, *, out: Path | None = None,
                 problems.append(problem("township_code_mismatch", "township", [codes.iloc[0]],
                                         f"township layer code {codes.iloc[0]} differs from "
                                         f"[project].township_code {tcode}; using {tcode}"))
-            if not tname and "name" in tg:
-                tname = str(tg["name"].iloc[0])
+            names = [n for n in _text(tg.get("name"), len(tg), tg.index) if n]
+            if names:
+                # the 街镇 layer's own name wins; [project].name is the fallback
+                if tname and names[0] != tname:
+                    problems.append(problem(
+                        "township_name_differs", "township", [codes.iloc[0] or tcode],
+                        f"township layer name {names[0]!r} differs from [project].name "
+                        f"{tname!r}; using {names[0]!r} (the layer's)", severity="info"))
+                tname = names[0]
 
     # 3. villages
     villages = None
@@ -355,6 +488,8 @@ def import_project(config: Config, *, out: Path | None = None,
     problems += p
     all_ids = list(unique_ids(bl.frame["building_id"] if "building_id" in bl.frame else
                               pd.Series([None] * n_in), "buildings", prefix="B")[0])
+    raw_pop = bg["population"].copy() if "population" in bg else None
+    raw_dw = bg["dwellings"].copy() if "dwellings" in bg else None
     for col in ("population", "floors", "height", "dwellings"):
         if col in bg:
             bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
@@ -396,10 +531,11 @@ def import_project(config: Config, *, out: Path | None = None,
     bg["name"] = _text(bg.get("name"), n, idx)
     bg["address"] = _text(bg.get("address"), n, idx)
     bg["use"] = _text(bg.get("use"), n, idx)
-    if "residential" in bg:
-        bg["residential"] = bg["residential"].map(_bool).astype(bool)
-    else:
-        bg["residential"] = bg["use"].map(is_residential).astype(bool)
+    res, p = _residential(bg, raw_pop.reindex(idx) if raw_pop is not None else None,
+                          raw_dw.reindex(idx) if raw_dw is not None else None,
+                          config.population.method)
+    problems += p
+    bg["residential"] = res.astype(bool)
     totals = None
     if config.population.method == "totals":
         if not config.population.totals:
@@ -475,7 +611,15 @@ def import_project(config: Config, *, out: Path | None = None,
         layers[S.LAYER_NEIGHBOURS] = _frame({"code": codes.values, "name": _text(
             g.get("name"), len(g), g.index).values}, g.geometry.values, wcrs, S.NEIGHBOUR_COLUMNS)
 
-    # 6. accounting: every source building is in buildings or in a building_dropped row
+    # 6. names the PDF maps cannot draw (emoji ...): a warning now, not a FontError later
+    for lname, id_col in ((S.LAYER_TOWNSHIP, "code"), (S.LAYER_VILLAGES, "village_code"),
+                          (S.LAYER_BUILDINGS, "building_id"), (S.LAYER_ROADS, "road_id"),
+                          (S.LAYER_WATER, "feature_id"), (S.LAYER_RAILWAYS, "feature_id"),
+                          (S.LAYER_WALLS, "feature_id"), (S.LAYER_NEIGHBOURS, "code")):
+        if lname in layers:
+            problems += check_glyphs(layers[lname], lname, id_col)
+
+    # 7. accounting: every source building is in buildings or in a building_dropped row
     dropped: set[str] = set()
     for r in problems:
         if r["code"].startswith("building_dropped") and r["feature_ids"]:
@@ -517,7 +661,12 @@ def import_project(config: Config, *, out: Path | None = None,
     }
     layers[S.LAYER_PROBLEMS] = prob_gdf
     gpkg.parent.mkdir(parents=True, exist_ok=True)
-    update_gpkg(gpkg, layers, fresh=True, meta=meta)
+    # layers, meta and the QGIS default styles in ONE atomic step: written into a
+    # temporary file beside the project, renamed into place only when all are there
+    with atomic_path(gpkg, suffix=".gpkg") as tmp:
+        tmp.unlink()
+        update_gpkg(tmp, layers, fresh=True, meta=meta)
+        write_styles(tmp)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
 

@@ -14,11 +14,13 @@ instead of raising, so one import reports every defect at once:
 - buildings outside every 居/村 (``building_dropped_outside``) or straddling two
   (``building_straddles``);
 - 居/村 polygons that overlap or leave gaps inside the 街镇 (``villages_overlap``,
-  ``villages_gap``).
+  ``villages_gap``);
+- names the map fonts cannot draw, e.g. emoji in 阳光🌞小区 (``text_glyph_missing``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -32,7 +34,8 @@ import shapely
 
 __all__ = ["problem", "problems_frame", "repair_geometries", "keep_geometry_family",
            "unique_ids", "parse_number", "clean_numbers", "normalise_code", "clean_codes",
-           "assign_villages", "check_village_coverage", "GEOMETRY_FAMILIES"]
+           "assign_villages", "check_village_coverage", "GEOMETRY_FAMILIES",
+           "undrawable_chars", "check_glyphs"]
 
 log = logging.getLogger(__name__)
 
@@ -437,4 +440,107 @@ def check_village_coverage(villages: gpd.GeoDataFrame, township: object, *,
             probs.append(problem("village_outside_township", "villages", "",
                                  f"居/村 polygons reach {outside.area:.0f} m² outside the 街镇 "
                                  f"boundary", geometry=outside))
+    return probs
+
+
+# --------------------------------------------------------------------------- glyphs
+#: code points no CJK map font has: emoji and pictographs, variation selectors,
+#: zero-width and other format characters, private use, unassigned, controls
+_NO_FONT_RANGES = ((0x1F000, 0x1FAFF), (0xFE00, 0xFE0F), (0xE0000, 0xE0FFF), (0x2FF80, 0x10FFFF))
+
+
+@functools.lru_cache(maxsize=1)
+def _font_charmap() -> tuple[str, frozenset[int]] | None:
+    """(family, code points) of the CJK font the PDF maps use, None if none is installed."""
+    try:
+        from matplotlib import font_manager
+        from matplotlib.ft2font import FT2Font
+
+        from pucha.outputs.fonts import cjk_family
+
+        family = cjk_family()
+        path = font_manager.findfont(font_manager.FontProperties(family=family),
+                                     fallback_to_default=False)
+        return family, frozenset(FT2Font(path).get_charmap())
+    except Exception as exc:  # no font / no matplotlib: fall back to the Unicode rule
+        log.debug("no CJK font for the glyph check (%s); using the Unicode rule", exc)
+        return None
+
+
+def _no_font_has(ch: str) -> bool:
+    cp = ord(ch)
+    if any(lo <= cp <= hi for lo, hi in _NO_FONT_RANGES):
+        return True
+    return unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Cn")
+
+
+def undrawable_chars(chars: Iterable[str]) -> set[str]:
+    """The characters of ``chars`` the PDF maps cannot draw.
+
+    Emoji, variation selectors, zero-width/format characters, private-use and
+    unassigned code points (no CJK font has them), plus, when a CJK font is
+    installed, every character that font lacks (the map stops with a FontError on
+    those). Whitespace is ignored.
+    """
+    fm = _font_charmap()
+    out = set()
+    for ch in set(chars):
+        if ch.isspace():
+            continue
+        if _no_font_has(ch) or (fm is not None and ord(ch) not in fm[1]):
+            out.add(ch)
+    return out
+
+
+def _show(chars: Iterable[str]) -> str:
+    return " ".join(f"{c!r} U+{ord(c):04X}".replace("'", "") for c in sorted(chars))
+
+
+def check_glyphs(frame: pd.DataFrame, layer: str, id_column: str,
+                 columns: Iterable[str] = ("name", "address"), *, max_rows: int = 50
+                 ) -> list[dict]:
+    """``text_glyph_missing`` warnings: one row per feature whose text the maps cannot draw.
+
+    Each row names the feature, the field, the text and the characters (with their
+    U+ code points). Past ``max_rows`` features, one more row lists the rest.
+    """
+    cols = [c for c in columns if c in frame.columns]
+    if not cols or len(frame) == 0:
+        return []
+    texts = {c: frame[c].map(lambda v: "" if v is None or (isinstance(v, float) and
+                                                         math.isnan(v)) else str(v)).tolist()
+             for c in cols}
+    allchars: set[str] = set()
+    for c in cols:
+        for t in texts[c]:
+            allchars.update(t)
+    bad = undrawable_chars(allchars)
+    if not bad:
+        return []
+    ids = frame[id_column].astype(str).tolist() if id_column in frame.columns else \
+        [str(i) for i in range(len(frame))]
+    hits: list[tuple[str, str, str, set[str]]] = []
+    for c in cols:
+        for fid, t in zip(ids, texts[c]):
+            found = bad.intersection(t)
+            if found:
+                hits.append((fid, c, t, found))
+    hits.sort(key=lambda h: (h[0], h[1]))
+    fm = _font_charmap()
+    font = f"the map font {fm[0]!r}" if fm else "the CJK map fonts"
+    probs = []
+    for fid, c, t, found in hits[:max_rows]:
+        shown = t if len(t) <= 60 else t[:57] + "..."
+        probs.append(problem(
+            "text_glyph_missing", layer, [fid],
+            f"{layer} {fid}: {c} {shown!r} has character(s) {font} cannot draw: "
+            f"{_show(found)}; the PDF maps cannot print them. Replace or remove them in the "
+            f"source (e.g. 阳光🌞小区 -> 阳光小区) and import again"))
+    if len(hits) > max_rows:
+        rest = hits[max_rows:]
+        chars = set().union(*(h[3] for h in rest))
+        probs.append(problem(
+            "text_glyph_missing", layer, sorted({h[0] for h in rest}),
+            f"{layer}: {len(rest)} more text(s) with character(s) {font} cannot draw: "
+            f"{_show(chars)}; replace or remove them in the source"))
     return probs

@@ -757,6 +757,7 @@ def _newlines(c: Case) -> None:
 def _emoji(c: Case) -> None:
     v = c.frames["villages"]
     v.loc[v["code"] == "310118002004", "name"] = "龙威🏠社区居委会👍"
+    _set(c, "JZ0030", name="阳光🌞小区1号楼")
 
 
 @case("name_extremely_long")
