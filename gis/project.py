@@ -188,10 +188,25 @@ def _something_given(values: pd.Series) -> np.ndarray:
     source meant people/dwellings there. Empty cells and 0 say nothing."""
     from pucha.gis.validate import parse_number
 
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        f = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        return np.isfinite(f) & (f != 0)
     out = np.zeros(len(values), dtype=bool)
     for i, v in enumerate(values.tolist()):
         f, why = parse_number(v)
         out[i] = why == "text" or (why == "" and f != 0)
+    return out
+
+
+def _by_value(values: list, fn: Any) -> list:
+    """``fn`` over each distinct value once (use texts repeat: 住宅, 住宅, ...)."""
+    memo: dict = {}
+    out = []
+    for v in values:
+        key = ("nan",) if isinstance(v, float) and np.isnan(v) else (type(v).__name__, v)
+        if key not in memo:
+            memo[key] = fn(v)
+        out.append(memo[key])
     return out
 
 
@@ -208,9 +223,10 @@ def _residential(bg: gpd.GeoDataFrame, raw_pop: pd.Series | None, raw_dw: pd.Ser
     n = len(bg)
     flag = [None] * n
     if "residential" in bg:
-        flag = [residential_flag(v) for v in bg["residential"].tolist()]
+        flag = _by_value(bg["residential"].tolist(), residential_flag)
     uses = bg["use"].tolist()
-    flag = [f if f is not None else classify_use(u) for f, u in zip(flag, uses)]
+    by_use = _by_value(uses, classify_use)
+    flag = [f if f is not None else u for f, u in zip(flag, by_use)]
     unknown = np.array([f is None for f in flag], dtype=bool)
     given = np.zeros(n, dtype=bool)
     for raw in (raw_pop, raw_dw):

@@ -274,7 +274,8 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
                              f"{layer}.{column}: {len(allids)} value(s) are not numbers: "
                              f"{samples}; treated as unknown and estimated"))
     msgs = {
-        "missing": (f"{column}_missing", "info", "empty/NaN; estimated"),
+        "missing": (f"{column}_missing", "info",
+                    "empty/NaN; estimated for residential buildings (see pop_guessed)"),
         "negative": (f"{column}_negative", "warning", "negative; treated as unknown"),
         "range": (f"{column}_implausible", "warning",
                   f"outside {lo:g}..{hi:g}; treated as unknown"),
