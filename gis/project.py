@@ -129,7 +129,10 @@ _NONRES_EN = frozenset((
     "public", "civic", "station", "transportation", "train", "hotel", "factory",
     "manufacture", "service", "sports", "stadium", "grandstand", "pavilion", "gatehouse",
     "toilets", "toilet", "transformer", "tower", "bridge", "boathouse", "guardhouse",
-    "fire", "police", "bank", "museum", "library", "theatre", "cinema"))
+    "fire", "police", "bank", "museum", "library", "theatre", "cinema", "worship",
+    "embassy", "consulate", "arts", "attraction", "centre", "center", "hall", "townhall",
+    "pagoda", "monastery", "synagogue", "restaurant", "cafe", "pub", "bar", "market",
+    "pharmacy", "laboratory", "research", "exhibition", "gym", "pool", "barracks"))
 #: OSM values whose words mislead a word match
 _USE_EXACT = {"farm_auxiliary": False, "semidetached_house": True, "static_caravan": True,
               "mixed_use": True, "stilt_house": True}

@@ -43,6 +43,7 @@ def test_residential_uses(use: str) -> None:
 @pytest.mark.parametrize("use", [
     "非住宅", "非居住", "商业", "办公", "工业", "公建", "公共建筑", "厂房", "学校", "医院",
     "住院部", "居委会办公", "仓库", "车库", "commercial", "office", "industrial", "retail",
+    "place_of_worship", "embassy", "arts_centre", "community_centre", "attraction",
     "warehouse", "greenhouse", "boathouse", "farm_auxiliary", "garages", "non-residential",
     "school", "hotel"])
 def test_non_residential_uses(use: str) -> None:
