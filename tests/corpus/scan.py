@@ -49,6 +49,9 @@ INERT_URLS = (
     "http://www.w3.org/2001/XMLSchema-instance",
     "http://www.opengis.net/",   # CRS definitions inside a GeoPackage (gpkg_spatial_ref_sys)
     "http://www.geopackage.org/spec",
+    # the public identifier in the DOCTYPE QGIS writes atop every .qml style (the QGIS
+    # default styles stored in the project's layer_styles table); no DTD is fetched
+    "http://mrcc.com/qgis.dtd",
 )
 
 _URL = re.compile(r"https?://[^\s\"'<>)\\\],;]+", re.IGNORECASE)
