@@ -41,7 +41,7 @@ from pucha.gis.validate import (assign_villages, check_glyphs, check_village_cov
                                 clean_codes, clean_numbers, keep_geometry_family, problem,
                                 problems_frame, repair_geometries, unique_ids)
 from pucha.gis.styles import write_styles
-from pucha.gis.write import atomic_path, update_gpkg
+from pucha.gis.write import _write_layer, atomic_path, meta_table
 
 __all__ = ["ImportResult", "import_project", "road_class", "water_kind", "is_residential",
            "classify_use", "residential_flag", "sha256_file"]
@@ -680,11 +680,15 @@ def import_project(config: Config, *, out: Path | None = None,
     }
     layers[S.LAYER_PROBLEMS] = prob_gdf
     gpkg.parent.mkdir(parents=True, exist_ok=True)
-    # layers, meta and the QGIS default styles in ONE atomic step: written into a
-    # temporary file beside the project, renamed into place only when all are there
+    # layers, meta and the QGIS default styles in ONE atomic step: written into one
+    # temporary file beside the project (what update_gpkg(fresh=True) writes, plus the
+    # styles), renamed into place only when all are there
+    to_write = dict(layers)
+    to_write[S.LAYER_META] = meta_table(meta)
     with atomic_path(gpkg, suffix=".gpkg") as tmp:
         tmp.unlink()
-        update_gpkg(tmp, layers, fresh=True, meta=meta)
+        for name in sorted(to_write):
+            _write_layer(tmp, name, to_write[name])
         write_styles(tmp)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
