@@ -246,9 +246,9 @@ def _residential(bg: gpd.GeoDataFrame, raw_pop: pd.Series | None, raw_dw: pd.Ser
            "(fields = { residential = \"<column>\" }), or set values = { residential = ... }")
     yes = unknown & res
     if yes.any():
-        why = ("people or dwellings are given for them" if (yes & given).all() else
+        why = ("people or dwellings are given for them" if given[yes].all() else
                "method = \"totals\" shares the totals over them by floor area"
-               if not (yes & given).any() else
+               if not given[yes].any() else
                "people/dwellings are given, or method = \"totals\" shares the totals by "
                "floor area")
         probs.append(problem("use_unknown", "buildings", sorted(ids[yes])[:500],

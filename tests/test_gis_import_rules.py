@@ -118,7 +118,8 @@ def test_given_unknown_use_residential_only_with_people(tmp_path: Path) -> None:
     rows = _rows(res, "use_unknown")
     assert sorted(rows) == [("info", "u1"), ("info", "u2")]
     msg = dict(zip(res.problems["feature_ids"], res.problems["message"]))
-    assert "NOT residential" in msg["u2"] and "counted as residential" in msg["u1"]
+    assert "NOT residential" in msg["u2"]
+    assert "counted as residential: people or dwellings are given for them" in msg["u1"]
 
 
 def test_given_unusable_population_counts_as_people(tmp_path: Path) -> None:
@@ -142,6 +143,9 @@ def test_totals_unknown_use_shares_by_floor_area(tmp_path: Path) -> None:
     assert sorted(out.loc[["r1", "u1", "u2"], "population"]) == [33, 33, 34]
     assert int(out["population"].sum()) == 100 == res.summary["population_out"]
     assert _rows(res, "use_unknown") == [("info", "u1,u2")]
+    msg = res.problems.loc[res.problems["code"] == "use_unknown", "message"].iloc[0]
+    assert "counted as residential: method = \"totals\" shares the totals" in msg
+    assert "'', '其他'" in msg                            # the use values that said nothing
 
 
 def test_residential_column_wins_over_use(tmp_path: Path) -> None:
