@@ -642,6 +642,31 @@ def _floors200(c: Case) -> None:
     _set(c, "JZ0020", floors=200)
 
 
+@case("use_non_residential_no_population")
+def _use_nonres(c: Case) -> None:
+    """JZ0007 用途 '非住宅' (holds the word 住宅) and no population."""
+    _set(c, "JZ0007", use="非住宅", population=float("nan"))
+
+
+@case("use_unknown_no_population")
+def _use_unknown_nopop(c: Case) -> None:
+    """JZ0008: neither a use nor a population."""
+    _set(c, "JZ0008", use="", population=float("nan"))
+
+
+@case("use_unknown_with_population")
+def _use_unknown_pop(c: Case) -> None:
+    """JZ0009: use 'yes' (an OSM-style value that says nothing), 34 people given."""
+    _set(c, "JZ0009", use="yes")
+
+
+@case("use_osm_english_values")
+def _use_osm(c: Case) -> None:
+    """JZ0010 'warehouse' (not a house) and JZ0011 'apartments', both without population."""
+    _set(c, "JZ0010", use="warehouse", population=float("nan"))
+    _set(c, "JZ0011", use="apartments", population=float("nan"))
+
+
 # --------------------------------------------------------------------------- reference & size
 @case("duplicate_building_ids")
 def _dup_ids(c: Case) -> None:
