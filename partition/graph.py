@@ -1,5 +1,7 @@
 """Barrier-aware adjacency graph of cells (networkx).
 
+Nodes carry ``population``, ``dwellings``, ``area`` (m²) and ``perimeter`` (m) of
+the cell, so the solver can compute each area's exact Polsby–Popper compactness.
 Edges carry ``length`` (shared boundary, m) and ``barrier`` (the class crossed:
 "none", "minor", "major", "railway", "river", "wall") and ``rank`` (crossing cost).
 Parts of the graph that touch nothing (islands, enclaves) are joined to the nearest
@@ -24,8 +26,13 @@ def cell_graph(cells: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *, snap: flo
     g = nx.Graph()
     nodes = cells["node"].to_numpy()
     geoms = cells.geometry.values
-    for n, p in zip(nodes, cells["population"].to_numpy()):
-        g.add_node(int(n), population=int(p))
+    area = shapely.area(geoms)
+    perim = shapely.length(geoms)
+    dw = (cells["dwellings"].to_numpy(dtype=float) if "dwellings" in cells
+          else np.zeros(len(cells)))
+    for n, p, ar, pe, d in zip(nodes, cells["population"].to_numpy(), area, perim, dw):
+        g.add_node(int(n), population=int(p), area=float(ar), perimeter=float(pe),
+                   dwellings=0.0 if np.isnan(d) else float(d))
     problems: list[dict] = []
     if len(cells) < 2:
         return g, problems

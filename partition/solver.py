@@ -1,20 +1,37 @@
 """Assign cells to 普查小区: contiguous, inside the band, borders along barriers.
 
-Design: recursive balanced bisection by barrier-aware region growing. For a set of
-cells to be split into ``k`` areas, a region is grown from an extreme cell (along
-the principal axis or its orthogonal, from either end) always taking the frontier
-cell reached through the cheapest barrier first, then the one furthest back along
-the axis. The grown prefix is connected by construction; the cut is the prefix
-whose population is closest to ``k_left/k`` of the total (ties: cheaper barriers
-cut). Disconnected leftovers join the grown side. A deterministic local search then
-moves boundary cells between neighbouring areas (keeping both connected) to bring
-areas into the band and closer to the target. Pinned nodes (label -> same area)
-are honoured by only cutting where no label is split.
+Design (per 居/村, on the barrier-aware cell graph):
+
+1. **Coarsen** a very large graph (thousands of cells) by merging neighbouring cells
+   of one block (edges that cross no barrier) into small clusters, METIS-style
+   heavy-edge matching, so that the initial plan is cheap; the local search then
+   runs on the original cells.
+2. **Initial plan**: the cells are grouped by rivers, then by major roads (a group
+   whose people cannot be cut into areas inside the band is merged with the
+   neighbouring group it shares the longest barrier with), and each group is cut by
+   recursive balanced bisection. Each bisection grows a region from an extreme cell
+   along the principal axis (or its orthogonal), taking the frontier cell reached
+   through the cheapest barrier first, and keeps the prefix whose population fits
+   the areas on both sides best.
+3. **Local search** on one objective per area: a hard band (1e6 per area outside),
+   a river crossed inside the area (1e5 per extra part), the ±10% window, a major
+   road/railway crossed inside the area, squared deviation, Polsby–Popper
+   compactness (exact, from cell areas and shared boundary lengths) and, when set,
+   the households target. Moves: a boundary cell to a neighbouring area (keeping
+   both contiguous), then re-splitting the union of two neighbouring areas by
+   region growing from many seeds. Several numbers of areas around pop/target are
+   tried and the best plan kept.
+
+Everything iterates in sorted order with an explicit seed, so the same input and
+seed give the same plan under any PYTHONHASHSEED. A time limit per 居/村 is
+honoured: the best plan so far is returned, with the rules it could not meet.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +41,27 @@ import numpy as np
 
 __all__ = ["SolveResult", "choose_k", "solve_graph"]
 
+RIVER_RANK = 5
+MAJOR_RANKS = (3, 4)  # major road, railway
+
+# objective weights (per area)
+BAND_W = 1e6       # outside the hard band
+BAND_SLOPE = 1e4   # per target of distance outside the band
+RIVER_W = 1e5      # per extra populated part across a river
+DEV10_W = 1000.0   # outside ±10% of the target
+DEV10_SLOPE = 3000.0
+MAJOR_W = 600.0    # per extra populated part across a major road / railway
+DEV_W = 300.0      # times squared relative deviation
+PP_W = 250.0       # times (1 - Polsby-Popper)
+HH_W = 400.0       # times squared relative households deviation (when a target is set)
+CUT_W = 0.01       # compactness without geometry: per metre of border
+
+COARSE_ABOVE = 2500
+REPAIR_ROUNDS = 4
+REPAIR_SPLIT_ABOVE = DEV10_W
+_DEBUG = False
+_ALT = True  # coarsen graphs with more cells than this
+
 
 @dataclass
 class SolveResult:
@@ -32,6 +70,9 @@ class SolveResult:
     problems: list[dict] = field(default_factory=list)
     labels: dict[int, str] = field(default_factory=dict)
     seconds: float = 0.0
+    #: why an area misses a rule: key i (area index) for the band, key -1-i for a river
+    #: crossing; "proven impossible" in the text when the structure forces it
+    reasons: dict[int, str] = field(default_factory=dict)
 
 
 def choose_k(pop: int, *, target: int = 300, vmin: int = 240, vmax: int = 360) -> int:
@@ -45,9 +86,156 @@ def choose_k(pop: int, *, target: int = 300, vmin: int = 240, vmax: int = 360) -
     return k
 
 
-def _grow(g, nodes, pop, xy, axis, start_max, goal, labels):
+def _ecls(rank: int) -> int:
+    """Edge class for the crossing rules: 2 river, 1 major road/railway, 0 other."""
+    return 2 if rank >= RIVER_RANK else (1 if rank in MAJOR_RANKS else 0)
+
+
+class _Net:
+    """Index-based graph: adjacency with barrier rank/class and shared length, cell attributes."""
+
+    def __init__(self, pop, dw, ca, cp, xy, nbr, rk, ln, has_geom):
+        self.n = len(pop)
+        self.pop, self.dw, self.ca, self.cp, self.xy = pop, dw, ca, cp, xy
+        self.nbr, self.rk, self.ln = nbr, rk, ln
+        self.cl = [[_ecls(r) for r in rr] for rr in rk]
+        self.has_geom = has_geom
+
+    @classmethod
+    def from_nx(cls, g, nodes, pop, xy, dwellings):
+        idx = {n: i for i, n in enumerate(nodes)}
+        nbr, rk, ln = [], [], []
+        for n in nodes:
+            ms = sorted(g.neighbors(n))
+            nbr.append([idx[m] for m in ms])
+            rk.append([int(g.edges[n, m].get("rank", 0)) for m in ms])
+            ln.append([float(g.edges[n, m].get("length", 1.0)) for m in ms])
+        has_geom = all("area" in g.nodes[n] and "perimeter" in g.nodes[n] for n in nodes) and len(nodes) > 0
+        if has_geom:
+            ca = [float(g.nodes[n]["area"]) for n in nodes]
+            cp = [float(g.nodes[n]["perimeter"]) for n in nodes]
+        else:
+            ca = [1.0] * len(nodes)
+            cp = [float(sum(x)) for x in ln]
+        if dwellings is not None:
+            dw = [float(dwellings.get(n, 0.0) or 0.0) for n in nodes]
+        else:
+            dw = [float(g.nodes[n].get("dwellings", 0.0) or 0.0) for n in nodes]
+        dw = [0.0 if math.isnan(v) else v for v in dw]
+        return cls([int(pop[n]) for n in nodes], dw, ca, cp,
+                   [np.asarray(xy[n], dtype=float) for n in nodes], nbr, rk, ln, has_geom)
+
+
+# ---------------------------------------------------------------- coarsening
+
+def _coarsen(net: _Net, locked: set, cap: int, goal: int, rng: random.Random):
+    """Merge cells along barrier-free edges into clusters of at most ``cap`` people.
+
+    Returns the coarse net and, per fine node, its coarse node.
+    """
+    comp = list(range(net.n))
+    cur = net
+    while cur.n > goal:
+        match = [-1] * cur.n
+        order = list(range(cur.n))
+        rng.shuffle(order)
+        order.sort(key=lambda i: cur.pop[i])
+        for u in order:
+            if match[u] >= 0 or u in locked:
+                continue
+            best = None
+            for v, r, w in zip(cur.nbr[u], cur.rk[u], cur.ln[u]):
+                if r != 0 or match[v] >= 0 or v == u or v in locked:
+                    continue
+                if cur.pop[u] + cur.pop[v] > cap:
+                    continue
+                key = (w / (1.0 + cur.pop[v]), -v)
+                if best is None or key > best[0]:
+                    best = (key, v)
+            if best is not None:
+                match[u] = best[1]
+                match[best[1]] = u
+        newid = [-1] * cur.n
+        k = 0
+        for u in range(cur.n):
+            if newid[u] >= 0:
+                continue
+            newid[u] = k
+            if match[u] >= 0:
+                newid[match[u]] = k
+            k += 1
+        if k > 0.95 * cur.n:
+            break
+        pop = [0] * k
+        dw = [0.0] * k
+        ca = [0.0] * k
+        cp = [0.0] * k
+        sxy = [np.zeros(2) for _ in range(k)]
+        cnt = [0.0] * k
+        edges: dict[tuple[int, int], list] = {}
+        for u in range(cur.n):
+            c = newid[u]
+            pop[c] += cur.pop[u]
+            dw[c] += cur.dw[u]
+            ca[c] += cur.ca[u]
+            cp[c] += cur.cp[u]
+            wgt = cur.ca[u] if cur.has_geom else 1.0
+            sxy[c] = sxy[c] + cur.xy[u] * wgt
+            cnt[c] += wgt
+            for v, r, w in zip(cur.nbr[u], cur.rk[u], cur.ln[u]):
+                d = newid[v]
+                if d == c:
+                    if u < v:
+                        cp[c] -= 2 * w if cur.has_geom else 2 * w
+                    continue
+                key = (c, d)
+                e = edges.get(key)
+                if e is None:
+                    edges[key] = [r, w]
+                else:
+                    e[0] = min(e[0], r)
+                    e[1] += w
+        nbr = [[] for _ in range(k)]
+        rk = [[] for _ in range(k)]
+        ln = [[] for _ in range(k)]
+        for (c, d), (r, w) in sorted(edges.items()):
+            nbr[c].append(d)
+            rk[c].append(r)
+            ln[c].append(w)
+        xy = [sxy[c] / cnt[c] if cnt[c] > 0 else sxy[c] for c in range(k)]
+        locked = {newid[u] for u in locked}
+        comp = [newid[c] for c in comp]
+        cur = _Net(pop, dw, ca, cp, xy, nbr, rk, ln, net.has_geom)
+    return cur, comp
+
+
+# ---------------------------------------------------------------- initial plan
+
+def _components(net: _Net, nodes: set) -> list[list[int]]:
+    seen: set = set()
+    out = []
+    for s0 in sorted(nodes):
+        if s0 in seen:
+            continue
+        comp = [s0]
+        seen.add(s0)
+        stack = [s0]
+        while stack:
+            n = stack.pop()
+            for m in net.nbr[n]:
+                if m in nodes and m not in seen:
+                    seen.add(m)
+                    comp.append(m)
+                    stack.append(m)
+        out.append(sorted(comp))
+    return out
+
+
+def _grow(net: _Net, nodes, axis, start_max, labels, pts=None):
     sub = set(nodes)
-    proj = {n: float(xy[n] @ axis) for n in nodes}
+    if pts is None:
+        pts = np.array([net.xy[n] for n in nodes])
+    proj = dict(zip(nodes, (pts @ axis).tolist()))
     sign = -1.0 if start_max else 1.0
     start = min(nodes, key=lambda n: (sign * proj[n], n))
     seen = {start}
@@ -63,7 +251,7 @@ def _grow(g, nodes, pop, xy, axis, start_max, goal, labels):
     while heap:
         r, _, n = heapq.heappop(heap)
         order.append(n)
-        cum += pop[n]
+        cum += net.pop[n]
         if n in labels:
             lb = labels[n]
             before = lab_left.get(lb, 0)
@@ -72,57 +260,32 @@ def _grow(g, nodes, pop, xy, axis, start_max, goal, labels):
                 split += 1
             if lab_left[lb] == lab_total[lb]:
                 split -= 1
-        cuts.append((cum, split == 0, r))
-        for m, r2 in g.graph["_radj"][n]:
+        cuts.append((cum, split == 0))
+        for m, r2 in zip(net.nbr[n], net.rk[n]):
             if m in sub and m not in seen:
                 seen.add(m)
                 heapq.heappush(heap, (r2, sign * proj[m], m))
     return order, cuts
 
 
-def _cut_cost(g, left, nodes_set):
-    """Barrier-aware cost of the cut between ``left`` and the rest (lower = better border)."""
+def _cut_cost(net: _Net, left: set, nodes_set: set) -> float:
     c = 0.0
-    wadj = g.graph["_wadj"]
     for n in left:
-        for m, w in wadj[n]:
+        for m, r, w in zip(net.nbr[n], net.rk[n], net.ln[n]):
             if m in nodes_set and m not in left:
-                c += w
+                c += w / (1 + r) ** 2
     return c
 
 
-def _components(g, nodes) -> list[list[int]]:
-    """Connected components of ``nodes`` (a set) in ``g``, each sorted, by smallest node."""
-    adj = g.graph["_adj"]
-    seen: set = set()
-    out = []
-    for s0 in sorted(nodes):
-        if s0 in seen:
-            continue
-        comp = [s0]
-        seen.add(s0)
-        stack = [s0]
-        while stack:
-            n = stack.pop()
-            for m in adj[n]:
-                if m in nodes and m not in seen:
-                    seen.add(m)
-                    comp.append(m)
-                    stack.append(m)
-        out.append(sorted(comp))
-    return out
-
-
-def _bisect(g, nodes, k, pop, xy, labels, target):
+def _bisect(net: _Net, nodes, k, labels, target):
     if k <= 1 or len(nodes) <= 1:
         return [sorted(nodes)]
-    kl = k // 2
+    pop = net.pop
     total = sum(pop[n] for n in nodes)
-    goal = total * kl / k
-    pts = np.array([xy[n] for n in nodes])
+    pts = np.array([net.xy[n] for n in nodes])
     c = pts - pts.mean(axis=0)
     if len(nodes) > 2 and np.abs(c).sum() > 0:
-        w, v = np.linalg.eigh(c.T @ c)
+        _, v = np.linalg.eigh(c.T @ c)
         ax1 = v[:, 1]
     else:
         ax1 = np.array([1.0, 0.0])
@@ -131,16 +294,18 @@ def _bisect(g, nodes, k, pop, xy, labels, target):
     ax2 = np.array([-ax1[1], ax1[0]])
     nodes_set = set(nodes)
     m = total / k
+    big = len(nodes) > 2000
+    js = sorted(range(1, k), key=lambda j: (abs(j - k / 2), j))[:2 if big else 4]
     cands = []
-    for axis in (ax1, ax2):
+    for axis in ((ax1,) if big else (ax1, ax2)):
         for start_max in (False, True):
-            order, cuts = _grow(g, nodes, pop, xy, axis, start_max, goal, labels)
+            order, cuts = _grow(net, nodes, axis, start_max, labels, pts)
             cum = np.array([c[0] for c in cuts], dtype=float)
             ok = np.array([c[1] for c in cuts], dtype=bool)
             ok[len(nodes) - 1:] = False
             picked = set()
-            for j in range(1, k):
-                near = np.argsort(np.abs(cum - j * m) + np.where(ok, 0, 1e12), kind="stable")[:3]
+            for j in js:
+                near = np.argsort(np.abs(cum - j * m) + np.where(ok, 0, 1e12), kind="stable")[:2]
                 picked.update(int(i) for i in near if ok[i])
             for i in sorted(picked):
                 cands.append((order, i))
@@ -148,7 +313,7 @@ def _bisect(g, nodes, k, pop, xy, labels, target):
     for order, i in cands:
         left = set(order[: i + 1])
         right = nodes_set - left
-        comps = sorted(_components(g, right), key=lambda cc: (-sum(pop[n] for n in cc), cc[0]))
+        comps = sorted(_components(net, right), key=lambda cc: (-sum(pop[n] for n in cc), cc[0]))
         for cc in comps[1:]:
             left |= set(cc)
             right -= set(cc)
@@ -159,84 +324,15 @@ def _bisect(g, nodes, k, pop, xy, labels, target):
                                              abs(j - k / 2)))
         err = max(abs(pl / jl - m), abs((total - pl) / (k - jl) - m))
         bal = abs(jl - k / 2) / k
-        cut = _cut_cost(g, left, nodes_set)
+        cut = _cut_cost(net, left, nodes_set)
         score = (round(err / (0.03 * target)), cut * (1 + bal) + 2.0 * err)
         if best is None or score < best[0]:
             best = (score, left, right, jl)
     if best is None:
         return [sorted(nodes)]
     left, right, kl = best[1], best[2], best[3]
-    return (_bisect(g, sorted(left), kl, pop, xy, labels, target)
-            + _bisect(g, sorted(right), k - kl, pop, xy, labels, target))
-
-
-# cost of cutting an edge of each barrier rank (cheap along rivers and major roads)
-_EDGE_W = {0: 4.0, 1: 1.5, 2: 1.0, 3: 0.4, 4: 0.3, 5: 0.1}
-
-
-def _local_search(g, assign, areas_pop, pop, target, vmin, vmax, deadline, labels):
-    """Move boundary cells between areas while it lowers squared deviation and keeps contiguity."""
-    def cost(p):
-        d = (p - target) ** 2
-        if p < vmin:
-            d += 50.0 * (vmin - p) ** 2 + 1e6
-        if p > vmax:
-            d += 50.0 * (p - vmax) ** 2 + 1e6
-        return d
-
-    members: dict[int, set] = {}
-    for n, a in assign.items():
-        members.setdefault(a, set()).add(n)
-    improved = True
-    rounds = 0
-    while improved and time.monotonic() < deadline and rounds < 200:
-        improved = False
-        rounds += 1
-        for a in sorted(members):
-            if time.monotonic() > deadline:
-                break
-            arts = None
-            for n in sorted(members[a]):
-                if len(members[a]) <= 1:
-                    break
-                if n in labels:
-                    continue
-                nb = sorted({assign[m] for m in g.neighbors(n)} - {a})
-                if not nb:
-                    continue
-                if arts is None:
-                    arts = set(nx.articulation_points(g.subgraph(members[a])))
-                if n in arts:
-                    continue
-                best = None
-                for b in nb:
-                    pa, pb, pn = areas_pop[a], areas_pop[b], pop[n]
-                    delta = cost(pa - pn) + cost(pb + pn) - cost(pa) - cost(pb)
-                    link = min(g.edges[n, q]["rank"] for q in g.neighbors(n) if assign[q] == b)
-                    # never join an area across a river; across a major road only to fix the band
-                    if pn > 0 and (link >= 5 or (link >= 3 and delta > -1e5)):
-                        continue
-                    bar = 0.0
-                    for q in g.neighbors(n):
-                        d = g.edges[n, q]
-                        w = _EDGE_W[d["rank"]] * min(d["length"], 30.0) / 10.0
-                        if assign[q] == a:
-                            bar += w
-                        elif assign[q] == b:
-                            bar -= w
-                    delta += bar
-                    if delta < -1e-9 and (best is None or (delta, b) < best):
-                        best = (delta, b)
-                if best is not None:
-                    b = best[1]
-                    members[a].discard(n)
-                    members[b].add(n)
-                    assign[n] = b
-                    areas_pop[a] -= pop[n]
-                    areas_pop[b] += pop[n]
-                    improved = True
-                    arts = None
-    return assign
+    return (_bisect(net, sorted(left), kl, labels, target)
+            + _bisect(net, sorted(right), k - kl, labels, target))
 
 
 def _fits(p: float, *, target: int, vmin: int, vmax: int, tol: float | None) -> bool:
@@ -248,7 +344,7 @@ def _fits(p: float, *, target: int, vmin: int, vmax: int, tol: float | None) -> 
     return abs(p / k - target) <= tol * target
 
 
-def _regions(g, nodes, pop, min_rank, *, target, vmin, vmax, tol, labels):
+def _regions(net: _Net, nodes, min_rank, *, target, vmin, vmax, tol, labels):
     """Groups of ``nodes`` separated by barriers of rank >= ``min_rank``.
 
     A group that cannot be cut into areas inside the band (or within ``tol`` of the
@@ -256,7 +352,7 @@ def _regions(g, nodes, pop, min_rank, *, target, vmin, vmax, tol, labels):
     until every group fits or one group is left.
     """
     nodes = set(nodes)
-    adj = g.graph["_adj"]
+    pop = net.pop
     gid: dict[int, int] = {}
     groups: dict[int, set] = {}
     for s0 in sorted(nodes):
@@ -267,14 +363,13 @@ def _regions(g, nodes, pop, min_rank, *, target, vmin, vmax, tol, labels):
         gid[s0] = i
         while stack:
             n = stack.pop()
-            for m in adj[n]:
-                if m in nodes and m not in gid and g.edges[n, m]["rank"] < min_rank:
+            for m, r in zip(net.nbr[n], net.rk[n]):
+                if m in nodes and m not in gid and r < min_rank:
                     gid[m] = i
                     comp.add(m)
                     stack.append(m)
         groups[i] = comp
-    # pinned labels may not straddle groups
-    while True:
+    while True:  # pinned labels may not straddle groups
         changed = False
         for lab in sorted(set(labels.values())):
             gs = sorted({gid[n] for n in nodes if labels.get(n) == lab})
@@ -291,105 +386,875 @@ def _regions(g, nodes, pop, min_rank, *, target, vmin, vmax, tol, labels):
                      key=lambda i: (gp[i], min(groups[i])))
         if not bad:
             break
-        i = bad[0]
-        shared: dict[int, float] = {}
-        for n in groups[i]:
-            for m in adj[n]:
-                j = gid.get(m)
-                if j is not None and j != i:
-                    shared[j] = shared.get(j, 0.0) + g.edges[n, m]["length"] + 1e-3
-        if not shared:
-            # no neighbour: leave it (reported by the caller as its own part)
-            if len(bad) == 1 or all(not any(gid.get(m, i) != i for n in groups[b] for m in adj[n])
-                                    for b in bad):
-                break
-            bad_rest = [b for b in bad if b != i]
-            i = bad_rest[0]
-            continue
-        j = max(sorted(shared), key=lambda t: (shared[t], -t))
-        for n in groups.pop(i):
-            gid[n] = j
-            groups[j].add(n)
+        merged = False
+        for i in bad:
+            shared: dict[int, float] = {}
+            for n in groups[i]:
+                for m, w in zip(net.nbr[n], net.ln[n]):
+                    j = gid.get(m)
+                    if j is not None and j != i:
+                        shared[j] = shared.get(j, 0.0) + w + 1e-3
+            if not shared:
+                continue
+            j = max(sorted(shared), key=lambda t: (shared[t], -t))
+            for n in groups.pop(i):
+                gid[n] = j
+                groups[j].add(n)
+            merged = True
+            break
+        if not merged:
+            break
     return [sorted(grp) for _, grp in sorted(groups.items(), key=lambda t: min(t[1]))]
+
+
+def _initial(net: _Net, nodes, k, labels, *, target, vmin, vmax, by_barriers=True):
+    """Initial plan of ``k`` areas: groups between rivers / major roads, each bisected."""
+    if not by_barriers:
+        return _bisect(net, nodes, max(1, k), labels, target)
+    groups = []
+    for river_grp in _regions(net, nodes, RIVER_RANK, target=target, vmin=vmin, vmax=vmax, tol=None,
+                              labels=labels):
+        groups.extend(_regions(net, river_grp, MAJOR_RANKS[0], target=target, vmin=vmin, vmax=vmax, tol=0.1,
+                               labels=labels))
+    gp = [sum(net.pop[n] for n in grp) for grp in groups]
+    ks = [max(1, choose_k(p, target=target, vmin=vmin, vmax=vmax)) if p > 0 else 1 for p in gp]
+    # share the requested number of areas out between the groups
+    while sum(ks) != k:
+        step = 1 if sum(ks) < k else -1
+        opts = [i for i in range(len(groups)) if ks[i] + step >= 1 and gp[i] > 0]
+        if not opts:
+            break
+
+        def badness(i):
+            kk = ks[i] + step
+            avg = gp[i] / kk
+            return (not (vmin <= avg <= vmax), abs(avg - target) - abs(gp[i] / ks[i] - target), i)
+        ks[min(opts, key=badness)] += step
+    out = []
+    for grp, kk in zip(groups, ks):
+        out.extend(_bisect(net, grp, kk, labels, target))
+    return out
+
+
+# ---------------------------------------------------------------- local search
+
+class _Search:
+    """Areas of a net with cached statistics and the per-area objective."""
+
+    def __init__(self, net: _Net, areas, *, target, vmin, vmax, hh_target, labels, rng, deadline):
+        self.net = net
+        self.target, self.vmin, self.vmax = target, vmin, vmax
+        self.hh = hh_target
+        self.labels = labels
+        self.rng = rng
+        self.deadline = deadline
+        self.px = [float(v[0]) for v in net.xy]
+        self.py = [float(v[1]) for v in net.xy]
+        self.assign = [0] * net.n
+        self.members: list[set] = []
+        for i, a in enumerate(areas):
+            self.members.append(set(a))
+            for n in a:
+                self.assign[n] = i
+        self._cache: dict = {}
+        self._failed: set = set()
+        self.ver = [0] * len(self.members)
+        self._clock = 0
+        self.stats = [self._stats(m) for m in self.members]
+        self.cost = [self._cost(s) for s in self.stats]
+
+    # -- statistics of a set of nodes: pop, dw, area, perimeter, river edges, major edges
+    def _stats(self, S):
+        net = self.net
+        p = dw = A = P = 0.0
+        nr = nm = 0
+        for u in S:
+            p += net.pop[u]
+            dw += net.dw[u]
+            A += net.ca[u]
+            P += net.cp[u]
+            for v, c, w in zip(net.nbr[u], net.cl[u], net.ln[u]):
+                if v in S:
+                    P -= w  # each internal edge is seen twice: 2*w in total
+                    if u < v:
+                        if c == 2:
+                            nr += 1
+                        elif c == 1:
+                            nm += 1
+        rc = self._parts(S, 2) if nr else (1 if p > 0 else 0)
+        mc = self._parts(S, 1) if nm else (1 if p > 0 else 0)
+        return [int(p), dw, A, P, nr, nm, rc, mc, len(S)]
+
+    def _parts(self, S, cls):
+        """Populated connected parts of S once edges of class ``cls`` are removed."""
+        net = self.net
+        seen: set = set()
+        k = 0
+        for s in S:
+            if s in seen:
+                continue
+            seen.add(s)
+            stack = [s]
+            has = net.pop[s] > 0
+            while stack:
+                u = stack.pop()
+                for v, c in zip(net.nbr[u], net.cl[u]):
+                    if c != cls and v in S and v not in seen:
+                        seen.add(v)
+                        has = has or net.pop[v] > 0
+                        stack.append(v)
+            k += has
+        return k
+
+    def _cost(self, s):
+        p, dw, A, P, _, _, rc, mc, cnt = s
+        if cnt == 0:
+            return 0.0
+        t = self.target
+        dev = abs(p - t) / t
+        c = DEV_W * dev * dev
+        if abs(p - t) * 10 > t:
+            c += DEV10_W + DEV10_SLOPE * (dev - 0.1)
+        if p < self.vmin:
+            c += BAND_W + BAND_SLOPE * (self.vmin - p) / t
+        elif p > self.vmax:
+            c += BAND_W + BAND_SLOPE * (p - self.vmax) / t
+        if rc > 1:
+            c += RIVER_W * (rc - 1)
+        if mc > 1:
+            c += MAJOR_W * (mc - 1)
+        if self.net.has_geom:
+            if P > 0:
+                c += PP_W * (1.0 - min(1.0, 4 * math.pi * A / (P * P)))
+        else:
+            c += CUT_W * P
+        if self.hh:
+            c += HH_W * ((dw - self.hh) / self.hh) ** 2
+        return c
+
+    def total(self):
+        return sum(self.cost)
+
+    def _connected_without(self, a, n):
+        net = self.net
+        S = self.members[a]
+        inner = [m for m in net.nbr[n] if m in S]
+        if len(inner) <= 1:
+            return True
+        want = set(inner)
+        start = inner[0]
+        want.discard(start)
+        seen = {start, n}
+        stack = [start]
+        while stack:
+            u = stack.pop()
+            for v in net.nbr[u]:
+                if v in S and v not in seen:
+                    if v in want:
+                        want.discard(v)
+                        if not want:
+                            return True
+                    seen.add(v)
+                    stack.append(v)
+        return not want
+
+    def _cc(self, a, cls):
+        """Cached parts of area ``a`` without edges of class ``cls``: (label of node, pop of part, nodes)."""
+        key = (a, cls)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        net = self.net
+        S = self.members[a]
+        lab: dict[int, int] = {}
+        cpop: list[int] = []
+        cnodes: list[list[int]] = []
+        for s in sorted(S):
+            if s in lab:
+                continue
+            i = len(cpop)
+            lab[s] = i
+            stack = [s]
+            nodes = [s]
+            p = net.pop[s]
+            while stack:
+                u = stack.pop()
+                for v, c in zip(net.nbr[u], net.cl[u]):
+                    if c != cls and v in S and v not in lab:
+                        lab[v] = i
+                        p += net.pop[v]
+                        nodes.append(v)
+                        stack.append(v)
+            cpop.append(p)
+            cnodes.append(nodes)
+        hit = (lab, cpop, cnodes)
+        self._cache[key] = hit
+        return hit
+
+    def _parts_after(self, a, n, sign, cls, old):
+        """Populated parts of area ``a`` without class-``cls`` edges once ``n`` leaves/joins it."""
+        net = self.net
+        S = self.members[a]
+        lab, cpop, cnodes = self._cc(a, cls)
+        if sign > 0:
+            touched = {lab[v] for v, c in zip(net.nbr[n], net.cl[n]) if c != cls and v in S}
+            merged_pop = net.pop[n] + sum(cpop[c] for c in touched)
+            return old - sum(1 for c in touched if cpop[c] > 0) + (1 if merged_pop > 0 else 0)
+        c0 = lab[n]
+        inner = [v for v, c in zip(net.nbr[n], net.cl[n]) if c != cls and v in S]
+        was = 1 if cpop[c0] > 0 else 0
+        after = 1 if cpop[c0] - net.pop[n] > 0 else 0
+        if len(inner) <= 1:
+            return old - was + after
+        rest = set(cnodes[c0])
+        rest.discard(n)
+        # quick test: the part stays in one piece
+        want = set(inner)
+        start = inner[0]
+        want.discard(start)
+        seen = {start}
+        stack = [start]
+        while stack and want:
+            u = stack.pop()
+            for v, c in zip(net.nbr[u], net.cl[u]):
+                if c != cls and v in rest and v not in seen:
+                    seen.add(v)
+                    want.discard(v)
+                    stack.append(v)
+        if not want:
+            return old - was + after
+        # n held its part together: count the populated pieces left
+        seen: set = set()
+        k = 0
+        for s in inner:
+            if s in seen:
+                continue
+            seen.add(s)
+            stack = [s]
+            has = net.pop[s] > 0
+            while stack:
+                u = stack.pop()
+                for v, c in zip(net.nbr[u], net.cl[u]):
+                    if c != cls and v in rest and v not in seen:
+                        seen.add(v)
+                        has = has or net.pop[v] > 0
+                        stack.append(v)
+            k += has
+        return old - was + k
+
+    def _moved_stats(self, a, n, sign):
+        """Stats of area ``a`` without (sign=-1) or with (sign=+1) node ``n``."""
+        net = self.net
+        s = self.stats[a]
+        S = self.members[a]
+        sh = 0.0
+        r = m = 0
+        for v, c, w in zip(net.nbr[n], net.cl[n], net.ln[n]):
+            if v in S:
+                sh += w
+                if c == 2:
+                    r += 1
+                elif c == 1:
+                    m += 1
+        p = s[0] + sign * net.pop[n]
+        dw = s[1] + sign * net.dw[n]
+        A = s[2] + sign * net.ca[n]
+        P = s[3] + sign * net.cp[n] - sign * 2 * sh
+        nr = s[4] + sign * r
+        nm = s[5] + sign * m
+        one = 1 if p > 0 else 0
+        # (an area stays connected, so with no such edge inside it is one part)
+        rc = self._parts_after(a, n, sign, 2, s[6]) if nr else one
+        mc = self._parts_after(a, n, sign, 1, s[7]) if nm else one
+        return [p, dw, A, P, nr, nm, rc, mc, s[8] + sign]
+
+    def _tick(self, a):
+        self._clock += 1
+        self.ver[a] = self._clock
+
+    def _apply_move(self, n, a, b, sa, sb):
+        self._tick(a)
+        self._tick(b)
+        for key in ((a, 1), (a, 2), (b, 1), (b, 2)):
+            self._cache.pop(key, None)
+        self.members[a].discard(n)
+        self.members[b].add(n)
+        self.assign[n] = b
+        self.stats[a], self.stats[b] = sa, sb
+        self.cost[a], self.cost[b] = self._cost(sa), self._cost(sb)
+
+    def cell_moves(self, max_sweeps=50, nodes=None, allowed=None) -> bool:
+        """Move boundary cells to a neighbouring area while the objective drops."""
+        net = self.net
+        any_change = False
+        todo = range(net.n) if nodes is None else sorted(nodes)
+        for _ in range(max_sweeps):
+            changed = False
+            for j, n in enumerate(todo):
+                if (j & 63) == 0 and time.monotonic() > self.deadline:
+                    return any_change
+                a = self.assign[n]
+                nbs = {self.assign[m] for m in net.nbr[n]}
+                nbs.discard(a)
+                if allowed is not None:
+                    nbs &= allowed
+                if not nbs or n in self.labels or len(self.members[a]) <= 1:
+                    continue
+                if not self._connected_without(a, n):
+                    continue
+                sa = self._moved_stats(a, n, -1)
+                ca = self._cost(sa)
+                best = None
+                for b in sorted(nbs):
+                    sb = self._moved_stats(b, n, +1)
+                    d = ca + self._cost(sb) - self.cost[a] - self.cost[b]
+                    if d < -1e-9 and (best is None or d < best[0]):
+                        best = (d, b, sb)
+                if best is not None:
+                    self._apply_move(n, a, best[1], sa, best[2])
+                    changed = any_change = True
+            if not changed:
+                break
+        return any_change
+
+    # -- large-neighbourhood repair: re-plan a bad area with the areas around it
+    def _set_areas(self, ids, sets):
+        for a in ids:
+            for key in ((a, 1), (a, 2)):
+                self._cache.pop(key, None)
+            self._tick(a)
+        for a, S in zip(ids, sets):
+            self.members[a] = set(S)
+            for u in S:
+                self.assign[u] = a
+            self.stats[a] = self._stats(self.members[a])
+            self.cost[a] = self._cost(self.stats[a])
+
+    def repair(self, a, big_fixed) -> bool:
+        net = self.net
+        region = {a}
+        frontier = [a]
+        for ring in range(3):
+            nxt = []
+            for x in frontier:
+                for b in self.neighbours(x):
+                    if b not in region and b not in big_fixed:
+                        region.add(b)
+                        nxt.append(b)
+            frontier = nxt
+            PR = sum(self.stats[x][0] for x in region)
+            kr = choose_k(PR, target=self.target, vmin=self.vmin, vmax=self.vmax)
+            if len(region) >= 4 and self.vmin <= PR / kr <= self.vmax:
+                break
+            if len(region) >= 12:
+                break
+        ids = sorted(region)
+        if len(ids) < 2:
+            return False
+        memo = tuple((x, self.ver[x]) for x in ids)
+        if memo in self._failed:
+            return False
+        U = set().union(*(self.members[x] for x in ids))
+        PR = sum(self.stats[x][0] for x in ids)
+        kr = choose_k(PR, target=self.target, vmin=self.vmin, vmax=self.vmax)
+        kr = max(kr, len({self.labels[u] for u in U if u in self.labels}), 1)
+        old_cost = sum(self.cost[x] for x in ids)
+        old_sets = [set(self.members[x]) for x in ids]
+        labs = {u: lb for u, lb in self.labels.items() if u in U}
+        best = None
+        extras: list[int] = []
+        for variant in (True, False):
+            if time.monotonic() > self.deadline:
+                break
+            init = _initial(net, sorted(U), kr, labs, target=self.target, vmin=self.vmin, vmax=self.vmax,
+                            by_barriers=variant)
+            while len(ids) + len(extras) < len(init):
+                extras.append(self._new_area())
+            use = ids + extras
+            sets = [set(x) for x in init] + [set() for _ in range(len(use) - len(init))]
+            self._set_areas(use, sets)
+            allowed = set(use)
+            for _ in range(REPAIR_ROUNDS):
+                m1 = self.cell_moves(nodes=U, allowed=allowed)
+                m2 = False
+                for x in sorted(use, key=lambda x: (-self.cost[x], x)):
+                    if self.cost[x] >= REPAIR_SPLIT_ABOVE and self.members[x]:
+                        for b in self.neighbours(x):
+                            if b in allowed and self.resplit(x, b):
+                                m2 = True
+                                break
+                if not (m1 or m2):
+                    break
+            c = sum(self.cost[x] for x in use)
+            if c < old_cost - 1e-6 and (best is None or c < best[0]):
+                best = (c, [set(self.members[x]) for x in use])
+            if best is not None and all(self.cost[x] < DEV10_W for x in use):
+                break
+        use = ids + extras
+        if best is None:
+            self._set_areas(use, old_sets + [set() for _ in extras])
+            self._drop_empty_tail()
+            self._failed.add(tuple((x, self.ver[x]) for x in ids))
+            return False
+        self._set_areas(use, best[1])
+        self._drop_empty_tail()
+        return True
+
+    def _new_area(self):
+        self.members.append(set())
+        self.ver.append(0)
+        self._tick(len(self.ver) - 1)
+        self.stats.append([0, 0.0, 0.0, 0.0, 0, 0, 0, 0, 0])
+        self.cost.append(0.0)
+        return len(self.members) - 1
+
+    def _drop_empty_tail(self):
+        while self.members and not self.members[-1]:
+            self.members.pop()
+            self.ver.pop()
+            self.stats.pop()
+            self.cost.pop()
+            for key in ((len(self.members), 1), (len(self.members), 2)):
+                self._cache.pop(key, None)
+
+    # -- ejection chains: pull cells into an area short of people, push them out of a full one
+    def _try(self, n, y, x):
+        """Delta of moving ``n`` from area ``y`` to ``x`` (None if ``y`` would fall apart)."""
+        if n in self.labels or len(self.members[y]) <= 1 or not self._connected_without(y, n):
+            return None
+        sy = self._moved_stats(y, n, -1)
+        sx = self._moved_stats(x, n, +1)
+        return self._cost(sy) + self._cost(sx) - self.cost[y] - self.cost[x], sy, sx
+
+    def _undo(self, n, frm, to):
+        sf = self._moved_stats(frm, n, -1)
+        st = self._moved_stats(to, n, +1)
+        self._apply_move(n, frm, to, sf, st)
+
+    def _chain(self, x, pull, depth, gain, visited, width=5):
+        net = self.net
+        cands = []
+        seen: set = set()
+        for u in sorted(self.members[x]):
+            for v in net.nbr[u]:
+                y = self.assign[v]
+                if y == x or y in visited:
+                    continue
+                n, frm, to = (v, y, x) if pull else (u, x, y)
+                if (n, to) in seen:
+                    continue
+                seen.add((n, to))
+                r = self._try(n, frm, to)
+                if r is not None:
+                    cands.append((r[0], n, frm, to, r[1], r[2]))
+        cands.sort(key=lambda t: (t[0], t[1], t[3]))
+        cands = cands[:width]
+        for d, n, frm, to, sf, st in cands:
+            if gain + d < -1e-6:
+                self._apply_move(n, frm, to, sf, st)
+                return True
+        if depth <= 1:
+            return False
+        for d, n, frm, to, sf, st in cands:
+            if time.monotonic() > self.deadline:
+                return False
+            if n not in self.members[frm]:
+                continue
+            self._apply_move(n, frm, to, sf, st)
+            nxt = frm if pull else to
+            if self._chain(nxt, pull, depth - 1, gain + d, visited | {nxt}, width):
+                return True
+            self._undo(n, to, frm)
+        return False
+
+    def chain_pass(self, depth=3) -> bool:
+        changed = False
+        order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
+        for a in order:
+            if time.monotonic() > self.deadline:
+                break
+            if a >= len(self.members) or not self.members[a] or self.cost[a] < DEV10_W:
+                continue
+            if any(self.net.pop[u] > self.vmax for u in self.members[a]):
+                continue
+            pull = self.stats[a][0] < self.target
+            if self._chain(a, pull, depth, 0.0, frozenset({a})):
+                changed = True
+        return changed
+
+    def repair_pass(self) -> bool:
+        big = {a for a in range(len(self.members))
+               if any(self.net.pop[u] > self.vmax for u in self.members[a])}
+        changed = False
+        order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
+        for a in order:
+            if time.monotonic() > self.deadline:
+                break
+            if a >= len(self.members) or a in big or not self.members[a] or self.cost[a] < DEV10_W:
+                continue
+            if self.repair(a, big):
+                changed = True
+        return changed
+
+    # -- re-split the union of two neighbouring areas
+    def _grow_order(self, U, s):
+        net = self.net
+        px, py = self.px, self.py
+        x0, y0 = px[s], py[s]
+        seen = {s}
+        heap = [(0, 0.0, s)]
+        order = []
+        push, pop_ = heapq.heappush, heapq.heappop
+        while heap:
+            _, _, u = pop_(heap)
+            order.append(u)
+            for v, r in zip(net.nbr[u], net.rk[u]):
+                if v in U and v not in seen:
+                    seen.add(v)
+                    dx, dy = px[v] - x0, py[v] - y0
+                    push(heap, (r if r < 3 else 3, dx * dx + dy * dy, v))
+        return order
+
+    def _labels_ok(self, left, U):
+        labs: dict[str, int] = {}
+        for u in U:
+            lb = self.labels.get(u)
+            if lb is None:
+                continue
+            side = 1 if u in left else 2
+            if labs.get(lb, side) != side:
+                return False
+            labs[lb] = side
+        return True
+
+    def _connected(self, S):
+        if not S:
+            return False
+        net = self.net
+        s = next(iter(S))
+        seen = {s}
+        stack = [s]
+        while stack:
+            u = stack.pop()
+            for v in net.nbr[u]:
+                if v in S and v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        return len(seen) == len(S)
+
+    def resplit(self, a, b, n_seeds=10, per_seed=5) -> bool:
+        key = (min(a, b), max(a, b), self.ver[min(a, b)], self.ver[max(a, b)])
+        if key in self._failed:
+            return False
+        U = self.members[a] | self.members[b]
+        if len(U) < 2:
+            return False
+        net = self.net
+        t, lo_b, hi_b = self.target, self.vmin, self.vmax
+        PU = self.stats[a][0] + self.stats[b][0]
+        lo, hi = max(math.ceil(0.9 * t), PU - math.floor(1.1 * t)), min(math.floor(1.1 * t), PU - math.ceil(0.9 * t))
+        if lo > hi:
+            lo, hi = max(lo_b, PU - hi_b), min(hi_b, PU - lo_b)
+        if lo > hi:
+            lo, hi = PU / 2 - 0.1 * t, PU / 2 + 0.1 * t
+        cur = self.cost[a] + self.cost[b]
+        Us = sorted(U)
+        seeds = Us if len(Us) <= n_seeds else sorted(self.rng.sample(Us, n_seeds))
+        best = None
+        tried: set = set()
+        for s in seeds:
+            if time.monotonic() > self.deadline:
+                break
+            order = self._grow_order(U, s)
+            cum = 0
+            cands = []
+            for i, u in enumerate(order[:-1]):
+                cum += net.pop[u]
+                if lo <= cum <= hi and (i + 1 == len(order) - 1 or net.pop[order[i + 1]] > 0
+                                        or len(cands) == 0):
+                    cands.append(i)
+                elif cum > hi:
+                    break
+            if len(cands) > per_seed:
+                step = len(cands) / per_seed
+                cands = [cands[int(j * step)] for j in range(per_seed)]
+            for i in cands:
+                left = frozenset(order[: i + 1])
+                if left in tried:
+                    continue
+                tried.add(left)
+                right = U - left
+                if not self._connected(right):
+                    continue
+                if self.labels and not self._labels_ok(left, U):
+                    continue
+                sl, sr = self._stats(left), self._stats(set(right))
+                c = self._cost(sl) + self._cost(sr)
+                if c < cur - 1e-6 and (best is None or c < best[0]):
+                    best = (c, left, right, sl, sr)
+        if best is None:
+            self._failed.add(key)
+            return False
+        _, left, right, sl, sr = best
+        # keep the area index whose old members overlap most
+        if len(left & self.members[a]) + len(right & self.members[b]) < \
+                len(left & self.members[b]) + len(right & self.members[a]):
+            left, right, sl, sr = right, left, sr, sl
+        for key in ((a, 1), (a, 2), (b, 1), (b, 2)):
+            self._cache.pop(key, None)
+        self._tick(a)
+        self._tick(b)
+        self.members[a] = set(left)
+        self.members[b] = set(right)
+        for u in left:
+            self.assign[u] = a
+        for u in right:
+            self.assign[u] = b
+        self.stats[a], self.stats[b] = sl, sr
+        self.cost[a], self.cost[b] = self._cost(sl), self._cost(sr)
+        return True
+
+    def neighbours(self, a):
+        net = self.net
+        out = set()
+        for u in self.members[a]:
+            for v in net.nbr[u]:
+                out.add(self.assign[v])
+        out.discard(a)
+        return sorted(out)
+
+    def pair_pass(self, only_bad=True) -> bool:
+        changed = False
+        good = DEV_W * 0.01 + PP_W * 0.6 + (CUT_W * 1e9 if not self.net.has_geom else 0)
+        order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
+        done: set = set()
+        for a in order:
+            if time.monotonic() > self.deadline:
+                break
+            if only_bad and self.cost[a] < DEV10_W:
+                continue
+            for b in self.neighbours(a):
+                key = (min(a, b), max(a, b))
+                if key in done:
+                    continue
+                done.add(key)
+                if self.resplit(a, b):
+                    changed = True
+                    break
+        _ = good
+        return changed
+
+    def areas(self):
+        return [sorted(m) for m in self.members if m]
+
+
+def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadline, rounds=8):
+    s = _Search(net, areas, target=target, vmin=vmin, vmax=vmax, hh_target=hh_target, labels=labels,
+                rng=random.Random(seed), deadline=deadline)
+    for _ in range(rounds):
+        moved = s.cell_moves()
+        split = s.pair_pass(only_bad=True)
+        if not (moved or split) or time.monotonic() > deadline:
+            break
+    for _ in range(rounds):
+        if not s.chain_pass() or time.monotonic() > deadline:
+            break
+    for _ in range(rounds):
+        if not (s.repair_pass() | s.chain_pass()) or time.monotonic() > deadline:
+            break
+    if time.monotonic() < deadline:
+        s.pair_pass(only_bad=False)
+        s.cell_moves()
+    return s
+
+
+def _score(s: _Search):
+    """Comparable quality of plans with different numbers of areas (lower is better)."""
+    band = river = out10 = major = 0
+    for st in s.stats:
+        p = st[0]
+        band += not (s.vmin <= p <= s.vmax)
+        river += st[6] > 1
+        major += st[7] > 1
+        out10 += abs(p - s.target) * 10 > s.target
+    return (band, river, out10 + major, s.total())
 
 
 def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray], *,
                 target: int = 300, vmin: int = 240, vmax: int = 360, seed: int = 0,
                 time_limit: float = 20.0, pinned: Mapping[int, str] | None = None,
-                name: str = "") -> SolveResult:
-    """Partition the graph ``g`` into contiguous areas inside the band when possible."""
+                name: str = "", households_target: float | None = None,
+                dwellings: Mapping[int, float] | None = None) -> SolveResult:
+    """Partition the graph ``g`` into contiguous areas inside the band when possible.
+
+    Node attributes ``area`` and ``perimeter`` (m², m; set by :func:`cell_graph`)
+    make the compactness term exact Polsby–Popper; ``dwellings`` (attribute or
+    mapping) is balanced towards ``households_target`` when that is set.
+    """
     t0 = time.monotonic()
-    g = g.copy()
-    g.graph["_adj"] = {n: sorted(g.neighbors(n)) for n in g}
-    g.graph["_radj"] = {n: [(m, g.edges[n, m]["rank"]) for m in g.graph["_adj"][n]] for n in g}
-    g.graph["_wadj"] = {n: [(m, g.edges[n, m]["length"] / (1 + g.edges[n, m]["rank"]) ** 2)
-                            for m in g.graph["_adj"][n]] for n in g}
-    labels = {int(k): str(v) for k, v in sorted((pinned or {}).items()) if int(k) in g}
+    deadline = t0 + max(0.05, time_limit)
     nodes = sorted(g.nodes)
-    total = int(sum(pop[n] for n in nodes))
     problems: list[dict] = []
     if not nodes:
         return SolveResult([], problems)
-    k = choose_k(total, target=target, vmin=vmin, vmax=vmax)
-    nlab = len(set(labels.values()))
-    k = max(k, nlab)
-    def plan(kk):
-        if kk != k:
-            return _bisect(g, nodes, max(1, kk), pop, xy, labels, target)
-        out = []
-        for river_grp in _regions(g, nodes, pop, 5, target=target, vmin=vmin, vmax=vmax, tol=None,
-                                  labels=labels):
-            for grp in _regions(g, river_grp, pop, 3, target=target, vmin=vmin, vmax=vmax, tol=0.1,
-                                labels=labels):
-                gp = sum(pop[n] for n in grp)
-                kk2 = choose_k(gp, target=target, vmin=vmin, vmax=vmax)
-                out.extend(_bisect(g, grp, max(1, kk2), pop, xy, labels, target))
-        return out
+    net = _Net.from_nx(g, nodes, pop, xy, dwellings)
+    labels = {i: str(pinned[n]) for i, n in enumerate(nodes) if pinned and n in pinned}
+    total = int(sum(net.pop))
+    rng = random.Random(seed)
+    hh = float(households_target) if households_target else None
 
-    def badness(areas):
-        out = 0
-        band = 0
-        for a in areas:
-            p = sum(pop[n] for n in a)
-            band += not (vmin <= p <= vmax)
-            sub = g.subgraph(a)
-            for cls, w in (("river", 1000), ("major", 10)):
-                h = nx.Graph()
-                h.add_nodes_from(sub.nodes)
-                h.add_edges_from((u, v) for u, v, d in sub.edges(data=True) if d["barrier"] != cls)
-                parts = sum(1 for c in nx.connected_components(h) if any(pop[x] > 0 for x in c))
-                out += w * max(0, parts - 1)
-        return (band, out)
-
-    areas = plan(k)
-    bad = badness(areas)
-    if bad[1] > 0:
-        # another number of areas (still inside the band on average) may let the
-        # borders follow the rivers and major roads: keep the better plan
-        for kk in (k + 1, k - 1):
-            if kk >= max(1, nlab) and vmin <= total / kk <= vmax:
-                alt = plan(kk)
-                b2 = badness(alt)
-                if b2 < bad:
-                    areas, bad = alt, b2
-    assign = {n: i for i, a in enumerate(areas) for n in a}
-    areas_pop = {i: sum(pop[n] for n in a) for i, a in enumerate(areas)}
-    assign = _local_search(g, assign, areas_pop, pop, target, vmin, vmax, t0 + time_limit, labels)
-    out: dict[int, list[int]] = {}
-    for n in nodes:
-        out.setdefault(assign[n], []).append(n)
-    areas = [sorted(v) for _, v in sorted(out.items()) if v]
+    # a graph in several pieces (cell_graph joins islands; other callers may not)
+    pieces = _components(net, set(range(net.n)))
+    all_areas: list[list[int]] = []
+    for piece in pieces:
+        all_areas.extend(_solve_piece(net, piece, labels, target=target, vmin=vmin, vmax=vmax, hh=hh,
+                                      seed=seed, rng=rng, deadline=t0 + max(0.05, time_limit)
+                                      * (sum(net.pop[n] for n in piece) + len(piece)) / (total + net.n)
+                                      if len(pieces) > 1 else deadline))
+    areas = [sorted(nodes[i] for i in a) for a in all_areas if a]
+    areas.sort(key=lambda a: a[0])
+    if time.monotonic() > deadline:
+        problems.append(dict(severity="warning", code="time_limit", layer="villages", feature_ids="",
+                             message=f"{name}: the time limit of {time_limit:g} s was reached; "
+                                     f"the best plan found so far is kept"))
     area_labels: dict[int, str] = {}
+    lab_of = {nodes[i]: lb for i, lb in labels.items()}
     for i, a in enumerate(areas):
-        labs = sorted({labels[n] for n in a if n in labels})
+        labs = sorted({lab_of[n] for n in a if n in lab_of})
         if labs:
             area_labels[i] = labs[0]
         if len(labs) > 1:
             problems.append(dict(severity="warning", code="pins_merged", layer="buildings", feature_ids="",
                                  message=f"{name}: pinned groups {', '.join(labs)} ended in one area"))
     for lab in sorted(set(labels.values())):
-        holders = sorted({i for i, a in enumerate(areas) for n in a if labels.get(n) == lab})
+        holders = sorted({i for i, a in enumerate(areas) for n in a if lab_of.get(n) == lab})
         if len(holders) > 1:
             problems.append(dict(severity="warning", code="pins_split", layer="buildings", feature_ids="",
                                  message=f"{name}: pinned group {lab} could not be kept in one area"))
-    return SolveResult(areas, problems, area_labels, time.monotonic() - t0)
+    reasons = _reasons(g, areas, pop, target=target, vmin=vmin, vmax=vmax, total=total)
+    return SolveResult(areas, problems, area_labels, time.monotonic() - t0, reasons)
+
+
+def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, rng, deadline):
+    pp = sum(net.pop[n] for n in piece)
+    if len(piece) == 1 or pp <= 0:
+        return [piece]
+    k0 = choose_k(pp, target=target, vmin=vmin, vmax=vmax)
+    nlab = len({labels[n] for n in piece if n in labels})
+    k0 = max(k0, nlab)
+    if k0 <= 1:
+        return [piece]
+    # coarse net for the initial plan of a large graph
+    sub_labels = {n: lb for n, lb in labels.items() if n in set(piece)}
+    work, comp = net, None
+    if len(piece) > COARSE_ABOVE and len(piece) == net.n:
+        goal = max(COARSE_ABOVE // 2, 4 * k0)
+        work, comp = _coarsen(net, set(sub_labels), max(1, target // 4), goal, random.Random(seed))
+        members: dict[int, list[int]] = {}
+        for u, c in enumerate(comp):
+            members.setdefault(c, []).append(u)
+        wl = {comp[u]: lb for u, lb in sub_labels.items()}
+        wpiece = list(range(work.n))
+    else:
+        wl = sub_labels
+        wpiece = piece
+    start = time.monotonic()
+    budget = max(0.0, deadline - start)
+
+    def run(k, by_barriers, dl):
+        t1 = time.monotonic()
+        init = _initial(work, wpiece, k, wl, target=target, vmin=vmin, vmax=vmax, by_barriers=by_barriers)
+        t2 = time.monotonic()
+        if comp is not None:
+            s0 = _optimise(work, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=wl,
+                           seed=seed, deadline=t2 + 0.5 * max(0.0, dl - t2), rounds=4)
+            init = [sorted(u for c in a for u in members[c]) for a in s0.areas()]
+        t3 = time.monotonic()
+        s = _optimise(net, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=labels,
+                      seed=seed, deadline=dl)
+        if _DEBUG:
+            print(f"n={net.n} coarse={work.n} initial {t2 - t1:.1f}s coarse-opt {t3 - t2:.1f}s "
+                  f"fine-opt {time.monotonic() - t3:.1f}s score {_score(s)}")
+        return s
+
+    best = run(k0, True, deadline)
+    sc = _score(best)
+    if _ALT and comp is None and (sc[0] or sc[1] or sc[2]):
+        for kk, byb in ((k0, False), (k0 + 1, True), (k0 - 1, True)):
+            if time.monotonic() > start + 0.5 * budget:
+                break
+            if kk < max(1, nlab) or not (vmin <= pp / kk <= vmax):
+                continue
+            alt = run(kk, byb, deadline)
+            s2 = _score(alt)
+            if _DEBUG:
+                print("alt", kk, byb, sc, s2)
+            if s2 < sc:
+                best, sc = alt, s2
+            if not (sc[0] or sc[1] or sc[2]):
+                break
+    return best.areas()
+
+
+def _reasons(g, areas, pop, *, target, vmin, vmax, total):
+    """Why an area is outside the band or crosses a river, with a proof when the cause is structural.
+
+    Proofs: a cell above the band; a 居/村 below the band or between one area and two;
+    a cluster of cells that hangs off a single cell (a cut vertex) and holds fewer than
+    ``vmin`` people while cluster + cell hold more than ``vmax``; a part of the 居/村
+    enclosed by rivers with fewer than ``vmin`` people (it must join an area across
+    the river).
+    """
+    out: dict[int, str] = {}
+    if vmax < total < 2 * vmin and len(areas) == 1:
+        out[0] = (f"the 居/村 has {total} people: one area is above {vmax} and two areas would "
+                  f"each need at least {vmin} (proven impossible)")
+        return out
+    where = {n: i for i, a in enumerate(areas) for n in a}
+    bad = [i for i, a in enumerate(areas) if not (vmin <= sum(pop[n] for n in a) <= vmax)]
+    pendant: dict[int, str] = {}
+    if bad and g.number_of_nodes() <= 20000:
+        bad_set = set(bad)
+        for d in sorted(nx.articulation_points(g)):
+            if pop[d] <= vmax - vmin:
+                continue
+            h = g.subgraph([n for n in g if n != d])
+            for comp in nx.connected_components(h):
+                pc = sum(pop[n] for n in comp)
+                if not (0 < pc < vmin and pc + pop[d] > vmax):
+                    continue
+                # any plan breaks the band here: the part alone is too small, with the cell too big
+                hit = sorted({where[n] for n in comp} | {where[d]} & bad_set)
+                hit = [i for i in hit if i in bad_set]
+                if hit:
+                    pendant.setdefault(hit[0], (
+                        f"{len(comp)} cell(s) with {pc} people reach the rest of the 居/村 only through one "
+                        f"cell (building or part) of {pop[d]} people: alone they are below {vmin}, "
+                        f"together above {vmax} (proven impossible)"))
+    for i in bad:
+        a = areas[i]
+        p = sum(pop[n] for n in a)
+        big = [n for n in a if pop[n] > vmax]
+        if big:
+            out[i] = (f"one cell (building or building part) alone holds {max(pop[n] for n in big)} people "
+                      f"(proven impossible)")
+        elif total < vmin:
+            out[i] = f"the whole 居/村 has {total} people (proven impossible)"
+        elif i in pendant:
+            out[i] = pendant[i]
+        else:
+            out[i] = (f"{p} people: no contiguous split along the roads and rivers found brings it inside "
+                      f"{vmin}-{vmax} (the cells nearby are too large to trade)")
+    # river crossings forced by a small part enclosed by rivers
+    h = nx.Graph()
+    h.add_nodes_from(g.nodes)
+    h.add_edges_from((u, v) for u, v, d in g.edges(data=True) if d.get("rank", 0) < RIVER_RANK)
+    if h.number_of_edges() < g.number_of_edges():
+        for comp in sorted(nx.connected_components(h), key=min):
+            pc = sum(pop[n] for n in comp)
+            if 0 < pc < vmin and len(areas) > 1:
+                i = where[min(comp)]
+                out.setdefault(-1 - i, (
+                    f"a part enclosed by rivers holds only {pc} people, too few for an area of its own: "
+                    f"it joins an area across the river"))
+    return out
