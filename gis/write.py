@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,6 +21,7 @@ import pandas as pd
 import pyogrio
 
 import pyogrio.errors
+import shapely.errors
 
 from pucha.errors import InputError
 from pucha.gis.schema import LAYER_META
@@ -125,12 +126,15 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame) -> None:
 
 
 def update_gpkg(path: str | os.PathLike, layers: Mapping[str, pd.DataFrame], *,
-                fresh: bool = False, meta: Mapping[str, object] | None = None) -> Path:
+                fresh: bool = False, meta: Mapping[str, object] | None = None,
+                finish: Callable[[Path], object] | None = None) -> Path:
     """Write ``layers`` into the GeoPackage at ``path`` atomically.
 
     Layers not named in ``layers`` are kept unless ``fresh`` is true (then the
     GeoPackage is rebuilt from ``layers`` alone). ``meta`` entries are merged into
-    the ``pucha_meta`` table (values stored as JSON text).
+    the ``pucha_meta`` table (values stored as JSON text). ``finish(tmp)`` runs on
+    the written temporary copy before it is renamed into place (e.g. to store QGIS
+    styles), so its changes are part of the same atomic step.
     """
     path = Path(path)
     with atomic_path(path, suffix=".gpkg") as tmp:
@@ -153,6 +157,8 @@ def update_gpkg(path: str | os.PathLike, layers: Mapping[str, pd.DataFrame], *,
             if name in existing:
                 _drop_layer(tmp, name)
             _write_layer(tmp, name, to_write[name])
+        if finish is not None:
+            finish(tmp)
     return path
 
 
@@ -250,6 +256,9 @@ def read_layer(path: str | os.PathLike, name: str) -> gpd.GeoDataFrame | pd.Data
             raise _damaged(path, exc) from None
         raise InputError(f"{path}: no layer {name!r}; it has: "
                          f"{', '.join(list_layers(path)) or 'no layers'}") from None
+    except (UnicodeDecodeError, shapely.errors.GEOSException) as exc:
+        # damaged bytes inside a row: text that is not UTF-8, a geometry blob GEOS rejects
+        raise _damaged(path, exc) from None
     for col in df.columns:
         if col.endswith("_id") or col.endswith("code") or col in ("code", "feature_ids"):
             df[col] = df[col].astype("string").fillna("").astype(object)

@@ -437,6 +437,43 @@ def _check_codes(issues, areas, villages, history, township_code) -> None:
                    "retired in an earlier revision (code_history) and are not reused")
 
 
+def _require_columns(path: Path, layer: str, frame: pd.DataFrame, cols: Iterable[str]) -> None:
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{path}: layer {layer!r} has no column {', '.join(map(repr, missing))} (it has: "
+            f"{', '.join(map(str, frame.columns))[:300]}); the project GeoPackage is damaged "
+            "or a column was renamed outside pucha: restore a copy or re-run the step that "
+            "wrote it (`pucha import`, `pucha partition`)")
+
+
+def _repair_invalid(issues, frame, layer: str, id_col: str, rule: str, severity: str):
+    """Repair invalid polygons (self-intersections from a hand edit, damaged coordinates)
+    so the geometric rules can be tested; each repaired feature is one issue."""
+    if not isinstance(frame, gpd.GeoDataFrame) or not len(frame):
+        return frame
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    present = ~shapely.is_missing(geoms)
+    bad = np.zeros(len(geoms), dtype=bool)
+    bad[present] = ~shapely.is_valid(geoms[present])
+    if not bad.any():
+        return frame
+    fixed = geoms.copy()
+    for i in np.flatnonzero(bad):
+        g = shapely.make_valid(geoms[i])
+        polys = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+        fixed[i] = shapely.union_all(polys) if polys else shapely.Polygon()
+        fid = str(frame[id_col].iat[i]) if id_col in frame.columns else str(i)
+        why = shapely.is_valid_reason(geoms[i])
+        _issue(issues, rule, severity, "invalid_geometry", layer, [fid],
+               f"{layer} {fid}: the polygon is invalid ({why}); checked as repaired, fix it "
+               "in QGIS (Vector > Geometry Tools > Fix Geometries) or re-run `pucha partition`",
+               fixed[i])
+    out = frame.copy()
+    out[out.geometry.name] = gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs)
+    return out
+
+
 def _check_contiguity(issues, areas, villages, buildings, eff, min_area) -> None:
     vgeom = dict(zip(villages["village_code"], villages.geometry)) if villages is not None else {}
     ageom = dict(zip(areas["area_code"], areas.geometry))
@@ -477,7 +514,10 @@ def _check_contiguity(issues, areas, villages, buildings, eff, min_area) -> None
     pairs = pairs.assign(share=np.where(barea > 0, inside / np.where(barea > 0, barea, 1), 1.0),
                          valid=fast)
     pairs = pairs[pairs["valid"]]
-    best = pairs.groupby("building_id").agg(share=("share", "max"), edited=("edited", "any"))
+    # a building cut vertically (纵向切割) lies in the union of its parts' areas: the
+    # areas of a 居/村 do not overlap (rule tiling), so their shares add up
+    best = pairs.groupby("building_id").agg(share=("share", "sum"), edited=("edited", "any"))
+    best["share"] = best["share"].clip(upper=1.0)
     codes_by: dict[str, set[str]] = {}
     for b, c in zip(pairs["building_id"], pairs["area_code"]):
         codes_by.setdefault(b, set()).add(c)
@@ -487,7 +527,7 @@ def _check_contiguity(issues, areas, villages, buildings, eff, min_area) -> None
         edited = bool(best.loc[bid, "edited"])
         _issue(issues, "contiguity", "error", "building_outside_area", S.LAYER_BUILDINGS,
                [bid], f"building {bid} is assigned to area {'/'.join(codes)} but lies "
-               f"outside it ({share:.0%} inside)"
+               f"outside {'them' if len(codes) > 1 else 'it'} ({share:.0%} inside)"
                + ("; it was moved by hand: re-run `pucha partition` to redraw the area "
                   "boundaries around the move" if edited else
                   "; move it to the area it stands in or redraw the boundary"), bgeom[bid])
@@ -622,9 +662,18 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
     ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
     buildings = read_layer(path, S.LAYER_BUILDINGS)
     villages = read_layer(path, S.LAYER_VILLAGES) if S.LAYER_VILLAGES in layers else None
+    _require_columns(path, S.LAYER_AREAS, areas, ("area_code", "village_code"))
+    _require_columns(path, S.LAYER_BUILDING_AREAS, ba, ("building_id", "area_code", "part",
+                                                        "population", "floor_from", "floor_to",
+                                                        "unit_from", "unit_to"))
+    _require_columns(path, S.LAYER_BUILDINGS, buildings, ("building_id", "village_code",
+                                                          "population", "area_code", "floors"))
+    if villages is not None:
+        _require_columns(path, S.LAYER_VILLAGES, villages, ("village_code",))
     township_code = ""
     if S.LAYER_TOWNSHIP in layers:
         t = read_layer(path, S.LAYER_TOWNSHIP)
+        _require_columns(path, S.LAYER_TOWNSHIP, t, ("code",))
         if len(t):
             township_code = str(t["code"].iloc[0])
     history = load_code_history(path)
@@ -634,12 +683,19 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
         if col in ba.columns:
             ba[col] = pd.to_numeric(ba[col], errors="coerce")
     eff = effective_assignment(buildings, ba)
+    invalid: list[CheckIssue] = []
+    areas = _repair_invalid(invalid, areas, S.LAYER_AREAS, "area_code", "contiguity", "error")
+    buildings = _repair_invalid(invalid, buildings, S.LAYER_BUILDINGS, "building_id",
+                                "contiguity", "warning")
+    if villages is not None:
+        villages = _repair_invalid(invalid, villages, S.LAYER_VILLAGES, "village_code", "tiling",
+                                   "warning")
 
     report = CheckReport(path=path, n_areas=len(areas),
                          n_villages=int(areas["village_code"].nunique()),
                          n_buildings=len(buildings), population=int(buildings["population"].sum()),
                          band=(int(settings.min), int(settings.max)))
-    issues: list[CheckIssue] = []
+    issues: list[CheckIssue] = list(invalid)
     area_codes = set(areas["area_code"])
     _check_assignment(issues, buildings, ba, eff, area_codes)
     _check_cut_ranges(issues, buildings, eff)

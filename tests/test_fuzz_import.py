@@ -213,3 +213,72 @@ def _make_project_test(command: str, examples: int):
 test_fuzz_project_check_quick = _make_project_test("check", 40)
 test_fuzz_project_check_long = pytest.mark.slow(_make_project_test("check", 400))
 test_fuzz_project_maps_long = pytest.mark.slow(_make_project_test("maps", 60))
+
+
+# --------------------------------------------------------------------------- found by the fuzz
+def _damage(seed: Path, work: Path, how: str) -> Path:
+    """The project seed with one defect the project fuzz found (as SQL on a copy)."""
+    import struct
+
+    from pucha.gis.styles import connect_gpkg
+
+    bad = work / "project.gpkg"
+    shutil.copy(seed, bad)
+    con = connect_gpkg(bad)  # with the ST_* functions the GeoPackage triggers call
+    try:
+        if how == "text_not_utf8":          # a flipped byte inside a name
+            con.execute("UPDATE buildings SET address = CAST(X'E4B8FF41' AS TEXT) "
+                        "WHERE rowid = 1")
+        elif how == "ring_not_closed":      # a flipped coordinate in a geometry blob
+            blob = con.execute("SELECT geom FROM buildings WHERE rowid = 1").fetchone()[0]
+            flags = blob[3]
+            env = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(flags >> 1) & 7]
+            head = bytes(blob[:8 + env])
+            ring = [(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (1.0, 1.0)]
+            wkb = struct.pack("<BIII", 1, 3, 1, len(ring)) + b"".join(
+                struct.pack("<dd", x, y) for x, y in ring)
+            con.execute("UPDATE buildings SET geom = ? WHERE rowid = 1", (head + wkb,))
+        elif how == "area_self_intersecting":  # a bow-tie area (a bad hand edit)
+            blob = con.execute("SELECT geom FROM areas WHERE rowid = 1").fetchone()[0]
+            import shapely
+            flags = blob[3]
+            env = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(flags >> 1) & 7]
+            g = shapely.from_wkb(bytes(blob[8 + env:]))
+            x0, y0, x1, y1 = g.bounds
+            bow = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])
+            con.execute("UPDATE areas SET geom = ? WHERE rowid = 1",
+                        (bytes(blob[:8 + env]) + shapely.to_wkb(bow),))
+        elif how == "column_renamed":       # a flipped byte in the table definition
+            con.execute("ALTER TABLE buildings RENAME COLUMN village_code TO vil_age_code")
+        con.commit()
+    finally:
+        con.close()
+    return bad
+
+
+@pytest.mark.parametrize("how,expect", [
+    ("text_not_utf8", "not a readable GeoPackage"),
+    ("ring_not_closed", "not a readable GeoPackage"),
+    ("area_self_intersecting", None),
+    ("column_renamed", "has no column 'village_code'"),
+])
+def test_damaged_project_is_a_clear_error(project_seed: Path, tmp_path: Path, capsys,
+                                          how: str, expect: str | None) -> None:
+    """The defects the project fuzz found: a clean error message (exit 2) or, for a
+    self-intersecting area, a check that repairs it to test the rules and reports it."""
+    from pucha.partition.check import check_plan
+    from pucha.scripts.cli import main
+
+    bad = _damage(project_seed, tmp_path, how)
+    with pytest.raises(SystemExit) as exc:
+        main(["-qq", "check", str(bad)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if expect is None:
+        rep = check_plan(bad)
+        bad_geom = [i for i in rep.issues if i.code == "invalid_geometry"]
+        assert len(bad_geom) == 1 and bad_geom[0].severity == "error"
+        assert bad_geom[0].layer == "areas" and "Self-intersection" in bad_geom[0].message
+        assert exc.value.code == 1        # a hard rule is broken: the plan is not valid
+    else:
+        assert exc.value.code not in (0, 1) and expect in err, err
