@@ -37,7 +37,14 @@ area's people come from it. An area that received a hand-moved building keeps
 the code the building was moved to. Every other new area gets the **next free
 sequence after the largest ever used** in its 居/村, so no other area is
 renumbered and a retired code is never reused. ``pucha check`` accepts the gaps
-left by retired codes (they are recorded).
+left by retired codes (they are recorded). Past 899 (the last sequence; 900+ are
+virtual areas) the lowest sequence never issued is used; when none is left,
+:class:`CodesExhausted` (a clear error). ``pucha partition --fresh`` keeps codes
+the same way (``pucha.partition.run.CodeMemory``); only ``--renumber`` restarts
+at 001 and starts ``code_history`` again.
+
+A re-run that finds nothing to do (every 居/村 kept, no edit, same settings but
+``jobs``) writes nothing and records no revision.
 
 What is kept in the GeoPackage
 ------------------------------
@@ -57,6 +64,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,7 +83,8 @@ from pucha.gis.write import list_layers, read_layer, update_gpkg
 
 __all__ = [
     "RevisionResult", "repartition_project", "record_revision", "list_revisions",
-    "has_plan", "village_fingerprints", "assign_codes", "edited_buildings",
+    "has_plan", "village_fingerprints", "assign_codes", "edited_buildings", "revision_layers",
+    "store_styles", "CodesExhausted", "MAX_SEQ",
     "LAYER_REVISIONS", "LAYER_CODE_HISTORY", "VillageSolution", "engine_solver",
 ]
 
@@ -200,38 +209,75 @@ def _revision_layers(path: Path, rev: int, areas: gpd.GeoDataFrame, ba: pd.DataF
     }
 
 
+def revision_layers(gpkg: str | os.PathLike, areas: gpd.GeoDataFrame, building_areas: pd.DataFrame,
+                    *, villages: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+                    settings: PartitionSettings | None = None, kind: str = "partition",
+                    summary: Mapping[str, object] | None = None, renumber: bool = False,
+                    date: str | None = None) -> tuple[int, dict[str, pd.DataFrame]]:
+    """The layers that keep the plan ``areas``/``building_areas`` as a new revision of
+    ``gpkg`` (not written): ``revisions`` (one more row), ``areas_r{N}``,
+    ``building_areas_r{N}`` and ``code_history``. Returns ``(N, layers)``.
+
+    ``renumber``: the numbering was restarted on purpose (``pucha partition --fresh
+    --renumber``): ``code_history`` starts again from this plan's codes (the earlier
+    revisions and their snapshots are kept for the audit).
+    """
+    path = Path(gpkg)
+    history = (pd.DataFrame({c: pd.Series(dtype=object) for c in _HIST_COLS}) if renumber
+               else _read_table(path, LAYER_CODE_HISTORY, _HIST_COLS))
+    rev = _next_revision(path)
+    ba = pd.DataFrame(building_areas)
+    summ = dict(summary or {})
+    summ.setdefault("areas", len(areas))
+    summ.setdefault("population", int(pd.to_numeric(ba["population"]).sum()) if len(ba) else 0)
+    if renumber:
+        summ["renumbered"] = True
+    return rev, _revision_layers(path, rev, areas, ba, history, kind=kind, settings=settings,
+                                 summary=summ, date=date,
+                                 fingerprints=village_fingerprints(villages, buildings, settings))
+
+
+def store_styles(tmp: Path) -> None:
+    """``update_gpkg(..., finish=store_styles)``: the QGIS default styles of the plan
+    being written, inside the same atomic step."""
+    from pucha.gis.styles import write_styles
+
+    write_styles(tmp)
+
+
 def record_revision(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
                     kind: str = "partition", summary: Mapping[str, object] | None = None
                     ) -> int:
     """Keep the plan now in ``gpkg`` as a new revision; return its number.
 
-    ``pucha partition`` calls it after a fresh partition: it snapshots ``areas``
-    and ``building_areas`` (``areas_r{N}``, ``building_areas_r{N}``), records the
-    codes in ``code_history`` and the per-居/村 fingerprints, and writes the QGIS
-    default styles (:func:`pucha.gis.styles.write_styles`).
+    It snapshots ``areas`` and ``building_areas`` (``areas_r{N}``,
+    ``building_areas_r{N}``), records the codes in ``code_history`` and the
+    per-居/村 fingerprints, and writes the QGIS default styles
+    (:func:`pucha.gis.styles.write_styles`), in one atomic update. (``pucha
+    partition`` writes its plan and the revision together through
+    :func:`revision_layers`.)
     """
     path = Path(gpkg)
     areas = read_layer(path, S.LAYER_AREAS)
     ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
     villages = read_layer(path, S.LAYER_VILLAGES)
     buildings = read_layer(path, S.LAYER_BUILDINGS)
-    history = _read_table(path, LAYER_CODE_HISTORY, _HIST_COLS)
-    rev = _next_revision(path)
-    summ = dict(summary or {})
-    summ.setdefault("areas", len(areas))
-    summ.setdefault("population", int(pd.to_numeric(ba["population"]).sum()))
-    layers = _revision_layers(path, rev, areas, ba, history, kind=kind, settings=settings,
-                              summary=summ,
-                              fingerprints=village_fingerprints(villages, buildings, settings))
-    update_gpkg(path, layers)
-    from pucha.gis.styles import write_styles
-
-    write_styles(path)
+    rev, layers = revision_layers(path, areas, ba, villages=villages, buildings=buildings,
+                                  settings=settings, kind=kind, summary=summary)
+    update_gpkg(path, layers, finish=store_styles)
     logger.info("修订 revision %d kept (%s): %d areas", rev, kind, len(areas))
     return rev
 
 
 # --------------------------------------------------------------------------- codes
+
+MAX_SEQ = 899       # 普查小区 sequences 001-899 (CENSUS-RULES.md)
+VIRTUAL_SEQ = 900   # 900+ are kept for virtual areas
+
+
+class CodesExhausted(InputError):
+    """No free 普查小区 sequence is left in a 居/村 (001-899, none reused)."""
+
 
 
 def assign_codes(village_code: str, new_assign: pd.DataFrame, old_assign: pd.DataFrame, *,
@@ -264,11 +310,26 @@ def assign_codes(village_code: str, new_assign: pd.DataFrame, old_assign: pd.Dat
         if key not in out and old_code not in given:
             out[key] = old_code
             given.add(old_code)
-    top = max(used_seqs | {int(c[12:]) for c in given if c.startswith(village_code)
-                           and c[12:].isdigit() and int(c[12:]) < 900} | {0})
-    for key in sorted(set(new_assign["area_code"]) - set(out)):
-        top += 1
-        out[key] = f"{village_code}{top:03d}"
+    taken = {int(c[12:]) for c in given if c.startswith(village_code) and c[12:].isdigit()}
+    ever = {q for q in used_seqs | taken if q <= MAX_SEQ}
+    top = max(ever | {0})
+    fresh = iter(q for q in range(1, MAX_SEQ + 1) if q not in ever)  # never issued, lowest first
+    need = sorted(set(new_assign["area_code"]) - set(out))
+    for key in need:
+        if top < MAX_SEQ:
+            top += 1
+            q = top
+        else:  # past 899: the lowest sequence never issued (a gap), never a retired one
+            q = next(fresh, None)
+            if q is None:
+                raise CodesExhausted(
+                    f"居/村 {village_code}: {len(need)} new 普查小区 need codes, but every "
+                    f"sequence 001-{MAX_SEQ:03d} is in use or was issued in an earlier revision "
+                    f"(codes {VIRTUAL_SEQ:03d}+ are for virtual areas). Raise the target "
+                    "(--target/--max) or split the 居/村; `pucha partition --fresh --renumber` "
+                    "restarts the numbering (only before the codes are issued to enumerators)")
+        ever.add(q)
+        out[key] = f"{village_code}{q:03d}"
     return out
 
 
@@ -379,12 +440,14 @@ def _lock_diagnosis(vc: str, locked_codes: list[str], rest_pop: int, lo: int, hi
     return out
 
 
-def engine_solver(gpkg: str | os.PathLike) -> SolveFn:
+def engine_solver(gpkg: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None
+                  ) -> SolveFn:
     """A solver calling the partition engine's :func:`pucha.partition.run.solve_village`
     on the remainder, with the barrier lines (roads, railways, water, walls) of the
-    project read once."""
+    project read once. ``cache_dir``: keep each solved remainder there so a killed run
+    resumes (:func:`pucha.partition.run.resume_dir`)."""
     from pucha.partition.cells import barrier_lines
-    from pucha.partition.run import solve_village
+    from pucha.partition.run import _solve_args
 
     path = Path(gpkg)
     names = set(list_layers(path))
@@ -402,9 +465,10 @@ def engine_solver(gpkg: str | os.PathLike) -> SolveFn:
             bar = bars.iloc[np.sort(tree.query(polygon.buffer(2)))]
         else:
             bar = bars.iloc[:0]
-        r = solve_village(village_code, vname.get(village_code, ""), polygon,
-                          pd.DataFrame(buildings.sort_values("building_id")), pd.DataFrame(bar),
-                          settings=settings, pinned=dict(pinned), crs=crs)
+        r = _solve_args((village_code, vname.get(village_code, ""), polygon,
+                         pd.DataFrame(buildings.sort_values("building_id")), pd.DataFrame(bar),
+                         settings, dict(pinned), crs, None,
+                         Path(cache_dir) if cache_dir is not None else None))
         areas = (gpd.GeoDataFrame(r.areas, geometry="geometry", crs=crs) if len(r.areas)
                  else gpd.GeoDataFrame({"area_code": []}, geometry=[], crs=crs))
         ba = pd.DataFrame(r.building_areas)
@@ -421,7 +485,8 @@ def engine_solver(gpkg: str | os.PathLike) -> SolveFn:
 
 def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
                         jobs: int = 1, progress: bool = False, solver: SolveFn | None = None,
-                        date: str | None = None) -> RevisionResult:
+                        date: str | None = None, cache_dir: str | os.PathLike | None = None
+                        ) -> RevisionResult:
     """Re-partition a project that already has a plan, keeping locks and edits.
 
     See the module docstring for the rules. ``solver`` defaults to
@@ -554,7 +619,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         rest_pop = int(rest_b["population"].sum())
         rest_pins = {b: c for b, c in v_pins.items() if b in set(rest_bids)}
         if solver is None:
-            solver = engine_solver(path)
+            solver = engine_solver(path, cache_dir=cache_dir)
         sol = solver(vc, polygon=rest_poly, buildings=rest_b, pinned=rest_pins, gpkg=path,
                      settings=settings, excluded=sorted(set(lk_eff["building_id"])))
         result.problems.extend(sol.problems)
@@ -613,19 +678,36 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     except ImportError:  # pragma: no cover - engine missing
         pass
     result.timings = {"total": round(time.monotonic() - t_start, 3)}
+    last_settings = json.loads(revisions["settings"].iloc[-1]) if len(revisions) else None
+    if (not result.updated and not result.resolved and not moved and not result.problems
+            and last_settings is not None
+            and _same_settings(last_settings, _settings_dict(settings))):
+        # nothing changed: no new revision (a re-run is idempotent)
+        result.revision = rev - 1
+        if cache_dir is not None:  # an interrupted run's leftovers: nothing to resume
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        logger.info("修订 nothing changed since revision %d: the plan is kept as it is",
+                    rev - 1)
+        return result
     layers[S.LAYER_PROBLEMS] = _merge_problems(path, result.problems, areas.crs,
                                                resolved=result.resolved)
     layers.update(_revision_layers(path, rev, all_areas, all_ba, history, kind="repartition",
                                    settings=settings, summary=result.summary,
                                    fingerprints=fps, date=date))
-    update_gpkg(path, layers)
-    from pucha.gis.styles import write_styles
-
-    write_styles(path)
+    update_gpkg(path, layers, finish=store_styles)  # plan + revision + styles: one atomic step
+    if cache_dir is not None:
+        shutil.rmtree(cache_dir, ignore_errors=True)
     logger.info("修订 revision %d: %d 居/村 kept, %d updated, %d re-solved; new codes %s, "
                 "retired %s", rev, len(result.kept), len(result.updated), len(result.resolved),
                 ", ".join(result.new_codes) or "none", ", ".join(result.retired_codes) or "none")
     return result
+
+
+def _same_settings(a: Mapping[str, object], b: Mapping[str, object]) -> bool:
+    """Settings that shape the plan are equal (``jobs`` only changes the speed)."""
+    skip = {"jobs"}
+    return ({k: v for k, v in a.items() if k not in skip}
+            == {k: v for k, v in b.items() if k not in skip})
 
 
 def _try_keep(vc, v_areas, v_eff, v_buildings, vgeom, lo, hi) -> pd.DataFrame | None:

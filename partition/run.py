@@ -9,12 +9,18 @@ and ``buildings.area_code`` atomically.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import hashlib
 import logging
 import os
+import pickle
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
@@ -28,13 +34,15 @@ from pucha.gis import schema as S
 from pucha.gis.write import list_layers, read_layer, update_gpkg
 from pucha.partition.cells import barrier_lines, village_cells
 from pucha.partition.codes import assign_codes
+from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons
 from pucha.partition.quality import polsby_popper, summary
 from pucha.partition.sizhi import sizhi
 from pucha.partition.solver import solve_graph
 
-__all__ = ["PartitionResult", "VillageResult", "solve_village", "partition_project", "partition_frames"]
+__all__ = ["PartitionResult", "VillageResult", "CodeMemory", "solve_village", "partition_project",
+           "partition_frames", "resume_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ class VillageResult:
     problems: list[dict]
     labels: dict[str, str] = field(default_factory=dict)  # area_code -> pinned label
     seconds: float = 0.0
+    resumed: bool = False  # taken from an interrupted run's cache
 
 
 @dataclass
@@ -59,6 +68,7 @@ class PartitionResult:
     problems: gpd.GeoDataFrame
     labels: dict[str, str]
     timings: dict[str, float]
+    resumed: list[str] = field(default_factory=list)  # 居/村 taken from an interrupted run
 
 
 def _problem(severity, code, layer, ids, message, geometry=None):
@@ -81,7 +91,8 @@ def _crossings(sub: nx.Graph, pop: Mapping[int, int], classes: tuple[str, ...]) 
 
 def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame,
                   barriers: pd.DataFrame, *, settings: PartitionSettings | None = None,
-                  pinned: Mapping[str, str] | None = None, crs=None) -> VillageResult:
+                  pinned: Mapping[str, str] | None = None, crs=None,
+                  previous: CodeMemory | None = None) -> VillageResult:
     """Partition one 居/村 (pure function of picklable inputs).
 
     Parameters
@@ -98,6 +109,15 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         target/min/max/seed/time_limit_s.
     pinned : mapping building_id -> label
         Buildings sharing a label end in one area; the result says which area carries it.
+    previous : CodeMemory, optional
+        The 居/村's earlier plan and every sequence ever issued in it: a materially
+        unchanged area keeps its code, a new one gets a sequence never issued before
+        (:func:`pucha.partition.revision.assign_codes`). Without it the codes are
+        001... in serpentine order.
+
+    More than 899 areas (or more people than 899 areas can hold at the band maximum)
+    cannot be coded (sequences 001-899; 900+ are virtual areas): the 居/村 is then left
+    without areas and one ``village_too_many_areas`` error says so.
     """
     st = settings or PartitionSettings()
     t0 = time.monotonic()
@@ -116,6 +136,12 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     if len(buildings) == 0:
         problems.append(_problem("warning", "village_no_buildings", "villages", [village_code],
                                  f"居/村 {village_code} {name} has no buildings: one empty area", polygon))
+    people = int(pd.to_numeric(buildings["population"], errors="coerce").fillna(0).sum()) \
+        if len(buildings) else 0
+    if people > MAX_SEQ * st.max:
+        problems.append(_too_many(village_code, name, -(-people // st.max), people, st, polygon))
+        return VillageResult(village_code, pd.DataFrame(), pd.DataFrame(), problems,
+                             seconds=time.monotonic() - t0)
     cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max)
     for p in cprob:
         problems.append(_problem(p["severity"], p["code"], p["layer"], [p["feature_ids"]], p["message"],
@@ -137,9 +163,16 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                       time_limit=st.time_limit_s, pinned=pin_nodes, name=f"居/村 {village_code}")
     for p in sol.problems:
         problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code], p["message"]))
+    if len(sol.areas) > MAX_SEQ:
+        problems.append(_too_many(village_code, name, len(sol.areas),
+                                  int(cells["population"].sum()), st, polygon))
+        return VillageResult(village_code, pd.DataFrame(), pd.DataFrame(), problems,
+                             seconds=time.monotonic() - t0)
     geoms = cells.geometry.values
     polys = area_polygons(geoms, sol.areas)
     codes = assign_codes(village_code, polys)
+    if previous is not None:
+        codes = _stable_codes(village_code, codes, sol.areas, cells, previous)
     total = int(cells["population"].sum())
     if total < st.min:
         problems.append(_problem("warning", "village_below_band", "villages", [village_code],
@@ -194,6 +227,61 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          time.monotonic() - t0)
 
 
+@dataclass(frozen=True)
+class CodeMemory:
+    """A 居/村's earlier plan, for stable codes: its ``building_areas`` rows
+    (building_id, area_code, part, population), its area codes, and every sequence
+    ever issued in it (``code_history``)."""
+    assignment: pd.DataFrame
+    codes: tuple[str, ...] = ()
+    used_seqs: frozenset[int] = frozenset()
+
+
+def _too_many(village_code, name, n_areas, people, st, polygon) -> dict:
+    return _problem("error", "village_too_many_areas", "villages", [village_code],
+                    f"居/村 {village_code} {name}: {people} people need about {n_areas} 普查小区 "
+                    f"of {st.min}-{st.max}, more than the {MAX_SEQ} codes a 普查区 has "
+                    f"(sequences 001-{MAX_SEQ:03d}; 900+ are virtual areas). It was not "
+                    "partitioned: split it into several 普查区 (居/村 codes) or raise the "
+                    "band (--target/--max)", polygon)
+
+
+def _stable_codes(village_code: str, codes: list[str], areas: Sequence[Sequence[int]],
+                  cells: pd.DataFrame, previous: CodeMemory) -> list[str]:
+    """Replace the serpentine codes by stable ones (see :class:`CodeMemory`)."""
+    from pucha.partition.revision import assign_codes as stable
+
+    key = np.empty(len(cells), dtype=object)
+    for i, a in enumerate(areas):
+        key[np.asarray(list(a), dtype=int)] = codes[i]
+    has_b = cells["building_id"].notna().to_numpy()
+    part = cells["part"].to_numpy() if "part" in cells.columns else np.zeros(len(cells), int)
+    new = pd.DataFrame({"building_id": cells["building_id"].to_numpy()[has_b],
+                        "area_code": key[has_b], "part": part[has_b],
+                        "population": cells["population"].to_numpy()[has_b]})
+    old = previous.assignment
+    old = old[old["area_code"].astype(str).str.startswith(village_code)]
+    old = old[["building_id", "area_code", "part", "population"]]
+    used = set(previous.used_seqs)
+    out = (stable(village_code, new, old, labels={}, used_seqs=used, reserved=set())
+           if len(new) else {})
+    # areas without buildings (empty land): the old empty areas' codes, else new ones
+    empty = [c for c in codes if c not in out]
+    given = set(out.values())
+    old_empty = [c for c in sorted(previous.codes) if c.startswith(village_code)
+                 and c not in set(old["area_code"]) and c not in given]
+    for k, c in zip(empty, old_empty):
+        out[k] = c
+    rest = [k for k in empty if k not in out]
+    if rest:
+        pseudo = pd.DataFrame({"building_id": [f"\0{k}" for k in rest], "area_code": rest,
+                               "part": 0, "population": 0})
+        out.update(stable(village_code, pseudo, old.iloc[:0], labels={},
+                          used_seqs=used | {int(c[12:]) for c in out.values()},
+                          reserved=set(out.values())))
+    return [out[c] for c in codes]
+
+
 def _village_inputs(villages, buildings, barriers, codes):
     bsorted = buildings.sort_values("building_id")
     groups = {k: v for k, v in bsorted.groupby("village_code", sort=True)}
@@ -210,16 +298,177 @@ def _village_inputs(villages, buildings, barriers, codes):
         yield code, str(v["name"]), poly, pd.DataFrame(b), pd.DataFrame(bar)
 
 
+# --------------------------------------------------------------------------- resume cache
+#
+# A long run killed half-way (an office PC switched off) must not start from nothing:
+# every 居/村 solved is kept in a sidecar folder beside the project GeoPackage
+# (``.<name>.gpkg.resume/<village_code>.pkl``), written atomically, under a key that
+# hashes everything its result depends on: the engine's source code, the pucha
+# version, and the 居/村's inputs (outline, buildings, barrier lines, settings, pins,
+# CRS, the earlier plan used for stable codes). A re-run takes a 居/村 from the folder
+# only when the key matches, so the result is exactly the uninterrupted one. The
+# folder is removed once the plan is written.
+
+_CACHE_FORMAT = "pucha-resume-1"
+
+
+def resume_dir(gpkg_path: str | os.PathLike) -> Path:
+    """The sidecar folder of per-居/村 results of an unfinished run of ``gpkg_path``."""
+    p = Path(gpkg_path)
+    return p.parent / f".{p.name}.resume"
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """SHA-256 of the partition engine's source (a changed engine invalidates the cache)."""
+    from pucha import __version__
+
+    h = hashlib.sha256(f"{_CACHE_FORMAT}|{__version__}".encode())
+    here = Path(__file__).resolve().parent
+    for f in sorted(here.glob("*.py")) + [here.parent / "gis" / "schema.py"]:
+        with contextlib.suppress(OSError):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _digest(h, obj) -> None:
+    """Feed ``obj`` into hash ``h`` canonically (frames by column, geometries as WKB)."""
+    if isinstance(obj, pd.DataFrame):
+        h.update(f"df{len(obj)}|{','.join(map(str, obj.columns))}|".encode())
+        for col in obj.columns:
+            v = obj[col]
+            if isinstance(v, gpd.GeoSeries) or (len(v) and isinstance(
+                    v.iloc[0], shapely.Geometry)):
+                h.update(b"".join(w or b"-" for w in shapely.to_wkb(np.asarray(v.values,
+                                                                                 dtype=object))))
+            else:
+                h.update(str(v.dtype).encode())
+                try:
+                    h.update(pd.util.hash_pandas_object(v, index=False).to_numpy().tobytes())
+                except TypeError:
+                    h.update(pd.util.hash_pandas_object(v.astype(str), index=False)
+                             .to_numpy().tobytes())
+    elif isinstance(obj, shapely.Geometry):
+        h.update(b"g" + shapely.to_wkb(obj))
+    elif obj is None:
+        h.update(b"None")
+    elif isinstance(obj, Mapping):
+        h.update(f"map{len(obj)}".encode())
+        for k in sorted(obj, key=str):
+            h.update(f"{k!s}=".encode())
+            _digest(h, obj[k])
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        h.update(f"seq{len(items)}".encode())
+        for x in items:
+            _digest(h, x)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        h.update(type(obj).__name__.encode())
+        _digest(h, {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
+    elif hasattr(obj, "to_wkt"):  # a pyproj CRS
+        h.update(obj.to_wkt().encode())
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r}".encode())
+
+
+def _cache_key(args) -> str:
+    code, name, poly, b, bar, settings, pinned, crs, previous, _cache = args
+    h = hashlib.sha256(_code_digest().encode())
+    for part in (code, name, poly, b, bar, settings, pinned, crs, previous):
+        _digest(h, part)
+    return h.hexdigest()
+
+
+def _cache_load(cache: Path, code: str, key: str) -> VillageResult | None:
+    f = cache / f"{code}.pkl"
+    if not f.is_file():
+        return None
+    try:
+        with open(f, "rb") as fh:
+            stored_key, result = pickle.load(fh)  # noqa: S301 - our own sidecar file
+    except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
+        log.debug("resume: %s unreadable, solving again", f)
+        return None
+    if stored_key != key or not isinstance(result, VillageResult):
+        return None
+    return result
+
+
+def _cache_store(cache: Path, code: str, key: str, result: VillageResult) -> None:
+    from pucha.gis.write import atomic_path
+
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache / f"{code}.pkl") as tmp, open(tmp, "wb") as fh:
+            pickle.dump((key, result), fh, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError as exc:  # a read-only folder: no resume, same result
+        log.warning("resume cache not written (%s)", exc)
+
+
 def _solve_args(args):
-    code, name, poly, b, bar, settings, pinned, crs = args
-    return solve_village(code, name, poly, b, bar, settings=settings, pinned=pinned, crs=crs)
+    code, name, poly, b, bar, settings, pinned, crs, previous, cache = args
+    key = None
+    if cache is not None:
+        key = _cache_key(args)
+        hit = _cache_load(cache, code, key)
+        if hit is not None:
+            hit.resumed = True
+            return hit
+    res = solve_village(code, name, poly, b, bar, settings=settings, pinned=pinned, crs=crs,
+                        previous=previous)
+    if cache is not None:
+        _cache_store(cache, code, key, res)
+    return res
+
+
+def _code_memory(gpkg_path: Path, names: set[str], codes: Sequence[str]
+                 ) -> dict[str, CodeMemory]:
+    """The earlier plan of each 居/村 in ``codes`` (empty when the project has none)."""
+    from pucha.partition.revision import LAYER_CODE_HISTORY
+
+    used: dict[str, set[int]] = {}
+    area_codes: list[str] = []
+    if S.LAYER_AREAS in names:
+        area_codes = [str(c) for c in read_layer(gpkg_path, S.LAYER_AREAS)["area_code"]]
+    hist = ([str(c) for c in read_layer(gpkg_path, LAYER_CODE_HISTORY)["area_code"]]
+            if LAYER_CODE_HISTORY in names else [])
+    for c in area_codes + hist:
+        if len(c) == 15 and c[12:].isdigit():
+            used.setdefault(c[:12], set()).add(int(c[12:]))
+    if not used:
+        return {}
+    cols = ["building_id", "area_code", "part", "population"]
+    ba = (pd.DataFrame(read_layer(gpkg_path, S.LAYER_BUILDING_AREAS))
+          if S.LAYER_BUILDING_AREAS in names else pd.DataFrame({c: [] for c in cols}))
+    ba = ba[cols].copy()
+    ba["part"] = pd.to_numeric(ba["part"], errors="coerce").fillna(0).astype(int)
+    ba["population"] = pd.to_numeric(ba["population"], errors="coerce").fillna(0)
+    ba["_v"] = ba["area_code"].astype(str).str[:12]
+    by_v = {v: g.drop(columns="_v").reset_index(drop=True) for v, g in ba.groupby("_v")}
+    out = {}
+    for vc in codes:
+        if vc not in used:
+            continue
+        out[vc] = CodeMemory(by_v.get(vc, ba.drop(columns="_v").iloc[:0]),
+                             tuple(sorted(c for c in area_codes if c[:12] == vc)),
+                             frozenset(used[vc]))
+    return out
 
 
 def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: PartitionSettings | None = None,
                      jobs: int = 1, progress: bool = False, villages: Sequence[str] | None = None,
                      pinned: Mapping[str, str] | None = None, excluded: Sequence[str] | None = None,
-                     scheduler: str = "processes") -> PartitionResult:
-    """Partition in-memory layers (schema shape); see :func:`partition_project`."""
+                     scheduler: str = "processes", previous: Mapping[str, CodeMemory] | None = None,
+                     cache_dir: str | os.PathLike | None = None) -> PartitionResult:
+    """Partition in-memory layers (schema shape); see :func:`partition_project`.
+
+    ``scheduler``: ``"processes"`` (a process pool when ``jobs`` > 1), ``"dask"`` (a
+    dask bag: the local process scheduler when ``jobs`` > 1, else synchronous) or
+    ``"distributed"`` (the current ``dask.distributed`` client, e.g. a LocalCluster).
+    ``previous``: per-居/村 earlier plan for stable codes. ``cache_dir``: per-居/村
+    results kept for a resumed run (see :func:`resume_dir`).
+    """
     st = settings or PartitionSettings()
     t0 = time.monotonic()
     vil = layers[S.LAYER_VILLAGES]
@@ -236,14 +485,21 @@ def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: Partit
             raise InputError(f"居/村 code(s) {', '.join(unknown)} not in the villages layer; "
                              f"valid codes: {', '.join(codes[:5])}...")
         codes = sorted(set(villages))
-    inputs = [(c, n, p, b, br, st, dict(pinned or {}), crs)
+    pins = {str(k): str(v) for k, v in (pinned or {}).items()}
+    cache = Path(cache_dir) if cache_dir is not None else None
+    previous = previous or {}
+    inputs = [(c, n, p, b, br, st, {k: pins[k] for k in sorted(set(b["building_id"]) & set(pins))},
+               crs, previous.get(c), cache)
               for c, n, p, b, br in _village_inputs(vil, bld, bar, codes)]
     results: list[VillageResult] = []
-    if scheduler == "dask":
+    if scheduler in ("dask", "distributed"):
         import dask.bag as db
 
-        results = db.from_sequence(inputs, npartitions=max(1, min(len(inputs), jobs * 4))).map(
-            _solve_args).compute(scheduler="processes" if jobs > 1 else "synchronous")
+        bag = db.from_sequence(inputs, npartitions=max(1, min(len(inputs), jobs * 4))).map(_solve_args)
+        if scheduler == "distributed":
+            results = bag.compute()  # the active dask.distributed Client
+        else:
+            results = bag.compute(scheduler="processes" if jobs > 1 else "synchronous")
     elif jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -272,29 +528,46 @@ def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: Partit
     labels = {k: v for r in results for k, v in sorted(r.labels.items())}
     timings = {r.village_code: round(r.seconds, 3) for r in results}
     timings["total"] = round(time.monotonic() - t0, 3)
-    return PartitionResult(areas, ba, quality, pg, labels, timings)
+    resumed = sorted(r.village_code for r in results if r.resumed)
+    return PartitionResult(areas, ba, quality, pg, labels, timings, resumed)
 
 
 def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettings | None = None,
                       jobs: int = 1, progress: bool = True, villages: Sequence[str] | None = None,
                       pinned: Mapping[str, str] | None = None, excluded: Sequence[str] | None = None,
-                      scheduler: str = "processes", fresh: bool = False) -> PartitionResult:
+                      scheduler: str = "processes", fresh: bool = False, renumber: bool = False,
+                      resume: bool = True) -> PartitionResult:
     """Partition the project GeoPackage ``gpkg_path`` and write the plan into it.
 
     When the GeoPackage already holds a plan (and ``fresh`` is false), the plan is
     revised instead: locks and hand edits are kept and only what changed is re-solved
     (:func:`pucha.partition.revision.repartition_project`).
 
-    Writes ``areas``, ``building_areas``, ``quality``, ``problems`` (import rows kept,
-    earlier partition rows replaced), ``buildings.area_code`` and ``pucha_meta``
-    (settings, seed, timings), all in one atomic update.
-    """
-    st = settings or PartitionSettings()
-    if not fresh and not villages and not pinned and not excluded:
-        from pucha.partition.revision import has_plan, repartition_project
+    ``fresh`` solves every 居/村 anew, ignoring locks and hand edits, but the codes
+    stay stable: an area materially the same as one of the current plan keeps its
+    code, every other area gets a sequence never issued before in its 居/村
+    (``code_history``), so a retired code never comes back for a different area.
+    ``renumber`` (implies ``fresh``) restarts the numbering at 001 in serpentine
+    order and starts ``code_history`` again; only for a plan whose codes were never
+    issued to enumerators (docs/review.md).
 
+    ``resume``: keep every solved 居/村 in :func:`resume_dir` until the plan is
+    written, so a killed run resumes where it stopped (same result).
+
+    Writes ``areas``, ``building_areas``, ``quality``, ``problems`` (import rows kept,
+    earlier partition rows replaced), ``buildings.area_code``, the new revision
+    (``revisions``, ``areas_r{N}``, ``building_areas_r{N}``, ``code_history``), the
+    QGIS styles and ``pucha_meta`` (settings, seed, timings), all in ONE atomic
+    update: a run killed at any moment leaves the project as it was or complete.
+    """
+    from pucha.partition.revision import has_plan, repartition_project, revision_layers, store_styles
+
+    st = settings or PartitionSettings()
+    fresh = fresh or renumber
+    if not fresh and not villages and not pinned and not excluded:
         if has_plan(gpkg_path):  # a plan exists: keep locks and hand edits (partition/revision.py)
-            return repartition_project(gpkg_path, settings=st, jobs=jobs, progress=progress)
+            return repartition_project(gpkg_path, settings=st, jobs=jobs, progress=progress,
+                                       cache_dir=resume_dir(gpkg_path) if resume else None)
     names = set(list_layers(gpkg_path))
     for need in (S.LAYER_VILLAGES, S.LAYER_BUILDINGS):
         if need not in names:
@@ -302,8 +575,15 @@ def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettin
     layers = {n: read_layer(gpkg_path, n) for n in (S.LAYER_VILLAGES, S.LAYER_BUILDINGS, S.LAYER_ROADS,
                                                    S.LAYER_RAILWAYS, S.LAYER_WATER, S.LAYER_WALLS)
               if n in names}
+    vcodes = sorted(set(villages)) if villages else sorted(str(c) for c in layers[S.LAYER_VILLAGES]["village_code"])
+    previous = {} if renumber else _code_memory(Path(gpkg_path), names, vcodes)
+    cache = resume_dir(gpkg_path) if resume else None
     res = partition_frames(layers, settings=st, jobs=jobs, progress=progress, villages=villages,
-                           pinned=pinned, excluded=excluded, scheduler=scheduler)
+                           pinned=pinned, excluded=excluded, scheduler=scheduler,
+                           previous=previous, cache_dir=cache)
+    if res.resumed:
+        log.info("resumed: %d 居/村 taken from the interrupted run (%s)", len(res.resumed),
+                 ", ".join(res.resumed))
     bld = layers[S.LAYER_BUILDINGS].copy()
     ba = res.building_areas
     first = ba.sort_values(["building_id", "part"]).drop_duplicates("building_id")
@@ -328,11 +608,16 @@ def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettin
         problems = gpd.GeoDataFrame(pd.concat([old, problems], ignore_index=True), geometry="geometry",
                                     crs=bld.crs)
     meta = {"partition": {"settings": dataclasses.asdict(st), "seed": st.seed, "timings": res.timings,
+                          "resumed": res.resumed,
                           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
-    update_gpkg(gpkg_path, {S.LAYER_AREAS: areas, S.LAYER_BUILDING_AREAS: ba_out,
-                            S.LAYER_QUALITY: qual, S.LAYER_PROBLEMS: problems,
-                            S.LAYER_BUILDINGS: bld}, meta=meta)
-    from pucha.partition.revision import record_revision
-
-    record_revision(gpkg_path, settings=st)  # revisions, code_history, QGIS styles
+    out = {S.LAYER_AREAS: areas, S.LAYER_BUILDING_AREAS: ba_out, S.LAYER_QUALITY: qual,
+           S.LAYER_PROBLEMS: problems, S.LAYER_BUILDINGS: bld}
+    kind = "renumber" if renumber else "partition"
+    rev, rev_layers = revision_layers(gpkg_path, areas, ba_out, villages=layers[S.LAYER_VILLAGES],
+                                      buildings=bld, settings=st, kind=kind, renumber=renumber)
+    out.update(rev_layers)
+    update_gpkg(gpkg_path, out, meta=meta, finish=store_styles)  # one atomic step
+    log.info("修订 revision %d (%s): %d areas", rev, kind, len(areas))
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
     return res

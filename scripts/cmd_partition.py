@@ -24,10 +24,14 @@ __all__ = ["partition"]
 @click.option("--fresh", is_flag=True,
               help="Ignore the existing plan, its locks and hand edits; solve everything anew "
                    "(default: keep locked areas and moved buildings, re-solve only what changed; "
-                   "see docs/review.md).")
+                   "see docs/review.md). Unchanged areas keep their codes; a code issued "
+                   "before is never given to a different area.")
+@click.option("--renumber", is_flag=True,
+              help="Implies --fresh: number the areas 001... again and restart the code history "
+                   "(only before the codes were issued to enumerators).")
 def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, households_target: int | None,
               seed: int, time_limit: float, jobs: int, villages: tuple[str, ...], quiet: bool,
-              fresh: bool) -> None:
+              fresh: bool, renumber: bool) -> None:
     """Cut every 居/村 in PROJECT_GPKG into 普查小区 (census enumeration areas).
 
     Areas are contiguous, hold between --min and --max people (about --target),
@@ -51,7 +55,7 @@ def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, hou
                            seed=seed, time_limit_s=time_limit, jobs=jobs)
     res = partition_project(project_gpkg, settings=st, jobs=jobs,
                             progress=(not quiet) and sys.stderr.isatty(), villages=list(villages) or None,
-                            fresh=fresh)
+                            fresh=fresh, renumber=renumber)
     q = res.quality
     if not quiet and len(q):
         click.echo(q.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

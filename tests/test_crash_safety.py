@@ -278,32 +278,112 @@ def _load_project(folder: Path, n_buildings: int, per_village: int) -> Path:
     return out
 
 
+def run_and_kill_when(cmd: list[str], cwd: Path, ready, extra: float, timeout: float = 600
+                      ) -> bool:
+    """Start ``cmd``; once ``ready()`` is true, wait ``extra`` s more and SIGKILL the group.
+
+    Returns True if it was killed (False if it finished first)."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, env=dict(os.environ, PYTHONHASHSEED="0"))
+    t_end = time.monotonic() + timeout
+    try:
+        while not ready():
+            if p.poll() is not None:
+                return False
+            assert time.monotonic() < t_end, "the run never reached the kill point"
+            time.sleep(0.02)
+        p.wait(timeout=extra)
+        return False
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        return True
+
+
+def _check_after_kill(folder: Path, what: str, before: dict[str, str],
+                      after: dict[str, str]) -> None:
+    for rel in before:
+        assert (folder / rel).exists(), f"{what}: {rel} is gone"
+        readable(folder / rel)
+    now = fingerprint(folder)
+    changed = {rel for rel in before if now.get(rel) not in (before[rel], after.get(rel))}
+    assert not changed, (f"{what}: content changed: {sorted(changed)[:5]}; "
+                         f"layers now: {_layer_names(folder, changed)}")
+    leftovers = set(scan.temp_leftovers(folder))
+    for p in scan.output_files(folder):
+        if p not in leftovers:
+            readable(p)
+
+
 @pytest.mark.slow
 def test_partition_killed_keeps_project_and_resumes(tmp_path: Path) -> None:
-    """SIGKILL ``pucha partition``: the project GeoPackage stays intact (old areas or
-    none), the re-run gives exactly the uninterrupted result."""
-    src = _load_project(tmp_path / "t", 6000, 1000)
+    """SIGKILL ``pucha partition`` during start-up, between 居/村, mid-居/村 and while it
+    writes the plan: the project GeoPackage stays intact (no areas, or the complete plan:
+    the plan, its revision and styles are ONE atomic write), each re-run resumes the 居/村
+    the killed runs finished, and the last re-run gives exactly the uninterrupted result.
+
+    ``--time-limit 600``: the solver's result depends on time only when a 居/村 hits its
+    time limit (asserted not to happen), so equal inputs give equal plans under any load.
+    """
+    from pucha.gis.write import read_meta
+    from pucha.partition.run import resume_dir
+
+    src = _load_project(tmp_path / "t", 6000, 1000)   # 6 居/村 of 1000 buildings
     ref = tmp_path / "ref"
     ref.mkdir()
     shutil.copy(src, ref / "project.gpkg")
-    cmd_ref = pucha_cmd("partition", str(ref / "project.gpkg"), "--jobs", "1")
+    args = ("--jobs", "1", "--time-limit", "600")
+    cmd_ref = pucha_cmd("partition", str(ref / "project.gpkg"), *args)
     t_full = run_to_end(cmd_ref, ref)
     expected = fingerprint(ref)
+    from pucha.gis.write import read_layer
+    assert "time_limit" not in set(read_layer(ref / "project.gpkg", "problems")["code"])
 
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(src, work / "project.gpkg")
+    gpkg = work / "project.gpkg"
+    shutil.copy(src, gpkg)
     before = fingerprint(work)                   # the imported project, no areas yet
-    cmd = pucha_cmd("partition", str(work / "project.gpkg"), "--jobs", "1")
-    killed = kill_and_check(cmd, work, work, seed=11, kills=3, t_full=t_full, before=before,
-                            after=expected)
-    assert killed >= 2
-    run_to_end(cmd, work)
+    cmd = pucha_cmd("partition", str(gpkg), *args)
+    cache = resume_dir(gpkg)
+
+    def done() -> int:
+        return len(list(cache.glob("*.pkl"))) if cache.is_dir() else 0
+
+    rng = random.Random(11)
+    # 1. start-up (reading the project): nothing solved yet
+    assert run_and_kill(cmd, work, rng.uniform(0.02, 0.08) * t_full)
+    _check_after_kill(work, "killed at start-up", before, expected)
+    # 2.-3. mid-run: once this run has finished one more 居/村, a little later
+    for k in range(2):
+        n0 = done()
+        t0 = time.monotonic()
+        killed = run_and_kill_when(cmd, work, lambda n0=n0: done() > n0,
+                                   rng.uniform(0.0, 1.5))
+        assert killed, f"run {k + 2} finished before the kill point"
+        _check_after_kill(work, f"killed after {time.monotonic() - t0:.1f} s "
+                          f"({done()} 居/村 kept)", before, expected)
+    kept = done()
+    assert 2 <= kept < 6, kept
+    # 4. every 居/村 solved: killed while it writes the plan (or just after)
+    t0 = time.monotonic()
+    killed = run_and_kill_when(cmd, work, lambda: done() == 6, rng.uniform(0.0, 0.5))
+    _check_after_kill(work, f"killed while writing ({time.monotonic() - t0:.1f} s)", before,
+                      expected)
+    t_resume = run_to_end(cmd, work)
     assert fingerprint(work) == expected
     assert scan.temp_leftovers(work) == []
-    # and a killed run over a finished project keeps its areas
-    done = fingerprint(work)
-    kill_and_check(cmd, work, work, seed=12, kills=2, t_full=t_full, before=done)
+    assert not cache.exists(), "the resume folder is removed once the plan is written"
+    resumed = read_meta(gpkg)["partition"]["resumed"]
+    assert len(resumed) >= kept, resumed    # finished 居/村 were not solved again
+    print(f"pucha partition: {t_full:.1f} s uninterrupted; after 4 kills the re-run took "
+          f"{t_resume:.1f} s ({len(resumed)} of 6 居/村 resumed)")
+    # and a killed run over a finished project keeps its areas (a re-run that finds
+    # nothing changed keeps the plan and records no revision)
+    done_fp = fingerprint(work)
+    kill_and_check(cmd, work, work, seed=12, kills=2, t_full=t_full, before=done_fp)
+    run_to_end(cmd, work)
+    assert fingerprint(work) == done_fp
 
 
 # --------------------------------------------------------------------------- pucha check

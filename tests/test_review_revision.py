@@ -60,7 +60,13 @@ def test_nothing_changed_keeps_everything(tiny: Path) -> None:
     res = repartition_project(tiny, solver=_no_solver)
     assert res.kept == [VA, VB] and res.resolved == []
     assert _codes(tiny) == before
-    assert list_revisions(tiny) == [1, 2]
+    # an idempotent re-run: no new revision when nothing (plan, input, settings) changed
+    assert list_revisions(tiny) == [1] and res.revision == 1
+    assert len(diff_plans(load_plan(tiny, revision=1), load_plan(tiny)).changed) == 0
+    # other settings (a new seed) are worth a revision, even though every 居/村 is kept
+    from pucha.config import PartitionSettings
+    res = repartition_project(tiny, solver=_no_solver, settings=PartitionSettings(seed=5))
+    assert res.kept == [VA, VB] and list_revisions(tiny) == [1, 2]
     assert len(diff_plans(load_plan(tiny, revision=1), load_plan(tiny, revision=2)).changed) == 0
 
 

@@ -1,0 +1,258 @@
+"""partition/run.py: schedulers, stable codes on ``--fresh``, the 899-area limit, resume.
+
+The township is ``pucha.gis.synthetic.synthetic_township`` (3 居/村, ~6,000 people),
+written to a project GeoPackage where a test needs one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import box
+
+from pucha.config import PartitionSettings
+from pucha.gis import schema as S
+from pucha.gis.synthetic import synthetic_township
+from pucha.gis.write import read_layer, update_gpkg
+from pucha.partition.revision import (
+    LAYER_CODE_HISTORY, CodesExhausted, assign_codes, list_revisions,
+)
+from pucha.partition.run import (
+    CodeMemory, partition_frames, partition_project, resume_dir, solve_village,
+)
+
+SETTINGS = PartitionSettings(time_limit_s=60.0)
+
+
+@pytest.fixture(scope="module")
+def township() -> dict[str, gpd.GeoDataFrame]:
+    return synthetic_township(n_villages=3, people=6000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def plain(township) -> object:
+    return partition_frames(township, settings=SETTINGS)
+
+
+def _same(a, b) -> None:
+    cols = list(S.BUILDING_AREA_COLUMNS)
+    x = a.building_areas[cols].sort_values(["building_id", "part"]).reset_index(drop=True)
+    y = b.building_areas[cols].sort_values(["building_id", "part"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(x, y)
+    ka = a.areas.sort_values("area_code").reset_index(drop=True)
+    kb = b.areas.sort_values("area_code").reset_index(drop=True)
+    assert ka["area_code"].tolist() == kb["area_code"].tolist()
+    assert all(shapely.equals_exact(p, q, 1e-9) for p, q in zip(ka.geometry, kb.geometry))
+    assert ka["sizhi"].tolist() == kb["sizhi"].tolist()
+
+
+# --------------------------------------------------------------------------- schedulers
+def test_dask_synchronous_scheduler_gives_the_plain_result(township, plain) -> None:
+    pytest.importorskip("dask")
+    _same(plain, partition_frames(township, settings=SETTINGS, scheduler="dask", jobs=1))
+
+
+@pytest.mark.slow
+def test_dask_process_scheduler_gives_the_plain_result(township, plain) -> None:
+    pytest.importorskip("dask")
+    _same(plain, partition_frames(township, settings=SETTINGS, scheduler="dask", jobs=2))
+
+
+@pytest.mark.slow
+def test_dask_distributed_local_cluster_gives_the_plain_result(township, plain) -> None:
+    pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        res = partition_frames(township, settings=SETTINGS, scheduler="distributed")
+    _same(plain, res)
+
+
+def test_process_pool_gives_the_plain_result(township, plain) -> None:
+    _same(plain, partition_frames(township, settings=SETTINGS, jobs=2))
+
+
+# --------------------------------------------------------------------------- codes
+def test_assign_codes_past_899_fills_never_issued_gaps_then_refuses() -> None:
+    v = "310118002001"
+    new = pd.DataFrame({"building_id": ["a", "b"], "part": 0, "population": 300,
+                        "area_code": ["p1", "p2"]})
+    old = new.iloc[:0]
+    used = set(range(1, 900)) - {5, 7}
+    codes = assign_codes(v, new, old, labels={}, used_seqs=used, reserved=set())
+    assert codes == {"p1": f"{v}005", "p2": f"{v}007"}      # never 900+, never 1000
+    new3 = pd.concat([new, new.assign(building_id="c", area_code="p3").iloc[:1]])
+    with pytest.raises(CodesExhausted, match="every sequence 001-899"):
+        assign_codes(v, new3, old, labels={}, used_seqs=used, reserved=set())
+
+
+def _grid(n: int, people: int):
+    poly = box(0, 0, 40 * 40, 40 * (n // 40 + 1))
+    b = pd.DataFrame({
+        "building_id": [f"B{i:05d}" for i in range(n)], "village_code": "310118002001",
+        "population": people, "floors": np.nan, "dwellings": np.nan, "residential": True,
+        "geometry": [box(40 * (i % 40) + 5, 40 * (i // 40) + 5, 40 * (i % 40) + 25,
+                         40 * (i // 40) + 25) for i in range(n)]})
+    return poly, b
+
+
+def test_more_people_than_899_areas_can_hold_is_reported_not_solved() -> None:
+    from pucha.partition.cells import barrier_lines
+
+    poly, b = _grid(1000, 4)           # 4,000 people; band 2-4: at least 1,000 areas
+    st = PartitionSettings(target=3, min=2, max=4, time_limit_s=5)
+    res = solve_village("310118002001", "大居", poly, b, barrier_lines(crs="EPSG:4549"),
+                        settings=st, crs="EPSG:4549")
+    assert len(res.areas) == 0 and len(res.building_areas) == 0
+    [p] = [p for p in res.problems if p["code"] == "village_too_many_areas"]
+    assert p["severity"] == "error" and "more than the 899 codes" in p["message"]
+    assert "4000 people need about 1000" in p["message"]
+
+
+def test_more_than_899_areas_after_solving_is_reported() -> None:
+    from pucha.partition.cells import barrier_lines
+
+    poly, b = _grid(950, 3)            # 2,850 people fit 899 x 4, but each building is an area
+    st = PartitionSettings(target=3, min=2, max=4, time_limit_s=60)
+    res = solve_village("310118002001", "大居", poly, b, barrier_lines(crs="EPSG:4549"),
+                        settings=st, crs="EPSG:4549")
+    assert len(res.areas) == 0
+    [p] = [p for p in res.problems if p["code"] == "village_too_many_areas"]
+    assert "950 普查小区" in p["message"]
+
+
+def test_code_memory_keeps_matching_codes_and_skips_retired(township) -> None:
+    """A 居/村 solved with its earlier plan: identical areas keep their codes even when
+    the old codes were not 001...; new areas get sequences never issued before."""
+    from pucha.partition.cells import barrier_lines
+
+    vil = township[S.LAYER_VILLAGES].sort_values("village_code").iloc[0]
+    bld = township[S.LAYER_BUILDINGS]
+    b = pd.DataFrame(bld[bld["village_code"] == vil["village_code"]].sort_values("building_id"))
+    bars = barrier_lines(township.get(S.LAYER_ROADS), None, township.get(S.LAYER_WATER),
+                         None, crs=township[S.LAYER_VILLAGES].crs)
+    args = (vil["village_code"], str(vil["name"]), vil.geometry, b, pd.DataFrame(bars))
+    kw = dict(settings=SETTINGS, crs=township[S.LAYER_VILLAGES].crs)
+    first = solve_village(*args, **kw)
+    n = len(first.areas)
+    assert n >= 3
+    vc = vil["village_code"]
+    # pretend the plan had been re-coded: 001 -> 101, 002 -> 102 ... (101.. in use) and
+    # sequences up to 150 issued once (retired since)
+    recode = {c: f"{vc}{100 + int(c[12:]):03d}" for c in first.areas["area_code"]}
+    old = first.building_areas.assign(area_code=first.building_areas["area_code"].map(recode))
+    # one area of the old plan is gone: its buildings were demolished
+    gone = first.areas["area_code"].iloc[-1]
+    keep_b = set(first.building_areas.loc[first.building_areas["area_code"] != gone,
+                                          "building_id"])
+    mem = CodeMemory(old, tuple(sorted(recode.values())), frozenset(range(1, 151)))
+    again = solve_village(*args, **kw, previous=mem)
+    assert sorted(again.areas["area_code"]) == sorted(recode.values())   # all kept
+    b2 = b[b["building_id"].isin(keep_b)]
+    third = solve_village(vc, str(vil["name"]), vil.geometry, b2, pd.DataFrame(bars), **kw,
+                          previous=mem)
+    new_codes = set(third.areas["area_code"]) - set(recode.values())
+    assert all(int(c[12:]) > 150 for c in new_codes), new_codes        # never a retired one
+    assert len(set(third.areas["area_code"])) == len(third.areas)
+
+
+# --------------------------------------------------------------------------- projects
+@pytest.fixture()
+def project(tmp_path: Path, township) -> Path:
+    p = tmp_path / "project.gpkg"
+    layers = {k: v for k, v in township.items()}
+    b = layers[S.LAYER_BUILDINGS].copy()
+    if "area_code" not in b.columns:
+        b["area_code"] = ""
+    layers[S.LAYER_BUILDINGS] = b
+    update_gpkg(p, layers, fresh=True)
+    return p
+
+
+def _codes(p: Path) -> dict[str, frozenset]:
+    ba = pd.DataFrame(read_layer(p, S.LAYER_BUILDING_AREAS))
+    return {c: frozenset(g["building_id"]) for c, g in ba.groupby("area_code")}
+
+
+@pytest.mark.slow
+def test_fresh_keeps_codes_never_reuses_retired_and_renumber_restarts(project: Path) -> None:
+    partition_project(project, settings=SETTINGS, progress=False)
+    rev1 = _codes(project)
+    # the same input, solved anew: every area keeps its code
+    partition_project(project, settings=SETTINGS, progress=False, fresh=True)
+    assert _codes(project) == rev1 and list_revisions(project) == [1, 2]
+    # demolish a third of the first 居/村's buildings, then solve anew
+    b = read_layer(project, S.LAYER_BUILDINGS)
+    v0 = sorted(set(b["village_code"]))[0]
+    drop = set(sorted(b.loc[b["village_code"] == v0, "building_id"])[::3])
+    update_gpkg(project, {S.LAYER_BUILDINGS: b[~b["building_id"].isin(drop)]})
+    partition_project(project, settings=SETTINGS, progress=False, fresh=True)
+    rev3 = _codes(project)
+    for c, members in rev1.items():          # the other 居/村 keep every code
+        if not c.startswith(v0):
+            assert rev3.get(c) == members
+    top = max(int(c[12:]) for c in rev1 if c.startswith(v0))
+    assert set(rev3) - set(rev1) and set(rev1) - set(rev3)   # areas were added and retired
+    for c in set(rev3) - set(rev1):          # new areas: sequences never issued before
+        assert c.startswith(v0) and int(c[12:]) > top
+    h = read_layer(project, LAYER_CODE_HISTORY)
+    retired = set(h.loc[h["retired_revision"].astype(int) > 0, "area_code"])
+    assert not (retired & set(rev3))
+    # renumber (on request): 001... gapless again, history restarted
+    partition_project(project, settings=SETTINGS, progress=False, renumber=True)
+    a = read_layer(project, S.LAYER_AREAS)
+    for v, g in a.groupby("village_code"):
+        assert sorted(int(c[12:]) for c in g["area_code"]) == list(range(1, len(g) + 1))
+    h = read_layer(project, LAYER_CODE_HISTORY)
+    assert set(h["area_code"]) == set(a["area_code"])
+    assert read_layer(project, "revisions")["kind"].tolist()[-1] == "renumber"
+
+
+def test_partition_writes_plan_and_revision_together_and_removes_resume(project: Path
+                                                                         ) -> None:
+    from pucha.gis.write import list_layers, read_meta
+
+    partition_project(project, settings=SETTINGS, progress=False)
+    layers = set(list_layers(project))
+    assert {"areas", "building_areas", "revisions", "areas_r1", "building_areas_r1",
+            "code_history", "layer_styles"} <= layers
+    assert not resume_dir(project).exists()
+    assert read_meta(project)["partition"]["resumed"] == []
+
+
+def test_resume_takes_finished_villages_from_the_cache(project: Path, tmp_path: Path) -> None:
+    """What a killed run leaves (per-居/村 results in the resume folder) is reused; an entry
+    whose key does not match (other settings) or that is damaged is solved again."""
+    import shutil
+
+    from pucha.gis.write import read_meta
+
+    ref = tmp_path / "ref.gpkg"
+    shutil.copy(project, ref)
+    partition_project(ref, settings=SETTINGS, progress=False)
+    # a run that stopped after the first 居/村: fill the cache by solving just that one
+    layers = {n: read_layer(project, n) for n in (S.LAYER_VILLAGES, S.LAYER_BUILDINGS,
+                                                  S.LAYER_ROADS, S.LAYER_WATER)}
+    codes = sorted(layers[S.LAYER_VILLAGES]["village_code"])
+    cache = resume_dir(project)
+    partition_frames(layers, settings=SETTINGS, villages=codes[:2], cache_dir=cache)
+    assert sorted(p.stem for p in cache.glob("*.pkl")) == codes[:2]
+    (cache / f"{codes[1]}.pkl").write_bytes(b"damaged")            # half-written by hand
+    # an entry for other settings must not be used
+    partition_frames(layers, settings=PartitionSettings(time_limit_s=60.0, seed=9),
+                     villages=codes[2:], cache_dir=cache)
+    partition_project(project, settings=SETTINGS, progress=False)
+    assert read_meta(project)["partition"]["resumed"] == codes[:1]
+    for name in ("areas", "building_areas", "buildings", "code_history"):
+        x, y = read_layer(ref, name), read_layer(project, name)
+        if "geometry" in x.columns:
+            x = pd.DataFrame(x).assign(geometry=x.geometry.to_wkb())
+            y = pd.DataFrame(y).assign(geometry=y.geometry.to_wkb())
+        pd.testing.assert_frame_equal(x, y)
+    assert not cache.exists()
