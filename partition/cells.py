@@ -308,12 +308,13 @@ def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
     inv = inv.ravel()
     # a point shared by two buildings (a party wall) seeds neither
-    owners: dict[int, set] = {}
-    for u, k in zip(inv.tolist(), lab.tolist()):
-        owners.setdefault(u, set()).add(k)
-    keep_u = [u for u in sorted(owners) if len(owners[u]) == 1]
-    pts_xy = key[first[keep_u]] * grid if keep_u else np.zeros((0, 2))
-    pts_lab = np.array([next(iter(owners[u])) for u in keep_u], dtype=int)
+    lo = np.full(len(first), np.iinfo(np.int64).max)
+    hi = np.full(len(first), np.iinfo(np.int64).min)
+    np.minimum.at(lo, inv, lab)
+    np.maximum.at(hi, inv, lab)
+    keep_u = np.flatnonzero(lo == hi)
+    pts_xy = key[first[keep_u]] * grid if len(keep_u) else np.zeros((0, 2))
+    pts_lab = lo[keep_u].astype(int)
     present = set(pts_lab.tolist())
     for k, pts in seeds:  # every building keeps at least one seed (its inner point)
         if k not in present:
@@ -336,16 +337,15 @@ def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     except QhullError:
         vor = Voronoi(allp, qhull_options="Qbb Qc Qz QJ")
     rp = np.asarray(vor.ridge_points)
-    rv = np.asarray(vor.ridge_vertices, dtype=object)
+    rv = np.asarray(vor.ridge_vertices, dtype=np.int64).reshape(-1, 2)  # 2-D: two per ridge
     # ridge_points says exactly which two seeds an edge separates (a k-nearest query
     # cannot, where four seeds are nearly on one circle)
-    keep = [(i, int(v[0]), int(v[1])) for i, v in enumerate(rv)
-            if len(v) == 2 and v[0] >= 0 and v[1] >= 0 and alll[rp[i, 0]] != alll[rp[i, 1]]
-            and alll[rp[i, 0]] >= 0 and alll[rp[i, 1]] >= 0]
-    if not keep:
+    la, lb = alll[rp[:, 0]], alll[rp[:, 1]]
+    keep = (rv[:, 0] >= 0) & (rv[:, 1] >= 0) & (la != lb) & (la >= 0) & (lb >= 0)
+    if not keep.any():
         return pts_xy, pts_lab, []
     vv = np.asarray(vor.vertices) + origin
-    ends = np.stack([vv[[k[1] for k in keep]], vv[[k[2] for k in keep]]], axis=1)
+    ends = np.stack([vv[rv[keep, 0]], vv[rv[keep, 1]]], axis=1)
     ends = ends[np.abs(ends[:, 0] - ends[:, 1]).max(axis=1) > 0]
     if not len(ends):
         return pts_xy, pts_lab, []
@@ -373,7 +373,7 @@ def _cut_positions(piece, n: int) -> tuple[int, np.ndarray]:
     for k in range(1, n):
         want = total * k / n
         a, b = lo, hi
-        for _ in range(40):  # bisection on the area left of the cut
+        for _ in range(24):  # bisection on the area left of the cut
             m = (a + b) / 2
             box = (shapely.box(lo - 1, y0 - 1, m, y1 + 1) if axis == 0 else shapely.box(x0 - 1, lo - 1, x1 + 1, m))
             if shapely.intersection(piece, box).area < want:
