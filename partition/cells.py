@@ -65,6 +65,12 @@ def _grid_size(polygon) -> float:
     return min(GRID, 10.0 ** math.floor(math.log10(extent * 1e-6)))
 
 
+def _unit(polygon) -> float:
+    """One metre in a metric CRS; a hundredth of the extent for a tiny (e.g. degree) one."""
+    x0, y0, x1, y1 = polygon.bounds
+    return min(1.0, max(x1 - x0, y1 - y0, 1e-9) / 100.0)
+
+
 def _polygonal(g, grid: float | None = None):
     """The polygonal part of ``g``, repaired (make_valid) and snapped to ``grid``."""
     if g is None or shapely.is_empty(g):
@@ -258,7 +264,7 @@ def _claims(polygon, footprints, seeds_fallback, grid: float) -> list:
             claims[i] = _polygonal(shapely.difference(claims[i], give, grid_size=grid), grid)
             claims[j] = _polygonal(shapely.union(claims[j], give, grid_size=grid), grid)
     # buildings left without ground: a small square at their point
-    half = 0.5 * grid / GRID  # 0.5 m in a metric CRS
+    half = 0.5 * _unit(polygon)  # 0.5 m in a metric CRS
     placed: list = []
     for i in range(n):
         if not claims[i].is_empty and claims[i].area > (2 * half) ** 2 * 0.01:
@@ -286,10 +292,10 @@ def _claims(polygon, footprints, seeds_fallback, grid: float) -> list:
     return claims
 
 
-def _seed_points(piece, grid: float) -> np.ndarray:
+def _seed_points(piece, grid: float, unit: float = 1.0) -> np.ndarray:
     """Points along the boundary of a claimed footprint piece (and one inside it)."""
     perim = piece.length
-    step = max(perim / 12.0, 2.0 * grid / GRID)  # at least 2 m apart in a metric CRS
+    step = max(perim / 12.0, 2.0 * unit)  # at least 2 m apart in a metric CRS
     ring = shapely.segmentize(shapely.boundary(piece), step)
     xy = shapely.get_coordinates(ring)
     inner = shapely.get_coordinates(shapely.point_on_surface(piece))
@@ -403,7 +409,7 @@ def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict,
             piece = claims[j] if w else _polygonal(shapely.intersection(claims[j], blocks[b], grid_size=grid), grid)
             for p in shapely.get_parts(piece):
                 if p.area > 0:
-                    seeds_by_block.setdefault(b, []).append((j, _seed_points(p, grid)))
+                    seeds_by_block.setdefault(b, []).append((j, _seed_points(p, grid, _unit(polygon))))
     for j in range(n):
         if not nonempty[j]:
             p = seeds_fallback[j]
@@ -644,7 +650,7 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
         spare += list(shapely.get_parts(poly))
     spare = sorted(spare, key=lambda g: (block_of(g), round(shapely.get_x(shapely.point_on_surface(g)), 3),
                                          round(shapely.get_y(shapely.point_on_surface(g)), 3)))
-    spare = _merge_slivers(recs, spare, min_area=(grid / GRID) ** 2)
+    spare = _merge_slivers(recs, spare, min_area=_unit(poly) ** 2 if not poly.is_empty else 0.0)
     for g in spare:
         recs.append(dict(building_id=None, part=0, floor_from=np.nan, floor_to=np.nan, unit_from=np.nan,
                          unit_to=np.nan, population=0, dwellings=0.0, block=block_of(g), geometry=g))
