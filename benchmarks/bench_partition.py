@@ -1,8 +1,10 @@
 """Benchmark: pucha's partition solver against gerrychain, spopt and METIS.
 
-One command::
+One command (the whole side-by-side table)::
 
-    /work/venv/bin/python benchmarks/bench_partition.py [--people 160000] [--cap 20] [--no-demo]
+    .venv/bin/python benchmarks/bench_partition.py [--people 160000] [--cap 20] [--no-demo]
+
+``--methods pucha`` (comma-separated name prefixes) runs a subset, e.g. while tuning.
 
 builds the seeded 160k synthetic 盈浦 township (and the bundled Lujiazui/外滩 demo
 project when it imports), cuts every 居/村 into cells and ONE adjacency graph per
@@ -88,11 +90,18 @@ def metrics(cells, g, areas):
     return rows
 
 
+TIME_LIMIT = 20.0
+PROVEN: list[str] = []  # pucha's reasons for rules it proves impossible (filled in the child)
+
+
 def run_pucha(cells, g, k):
     pop = {int(n): int(p) for n, p in zip(cells["node"], cells["population"])}
     rp = shapely.point_on_surface(cells.geometry.values)
     xy = {int(n): np.array([p.x, p.y]) for n, p in zip(cells["node"], rp)}
-    return solve_graph(g, pop, xy, target=TARGET, vmin=VMIN, vmax=VMAX, time_limit=20).areas
+    r = solve_graph(g, pop, xy, target=TARGET, vmin=VMIN, vmax=VMAX, time_limit=TIME_LIMIT)
+    PROVEN.extend(("band" if i >= 0 else "river") for i, t in sorted(r.reasons.items())
+                  if "proven impossible" in t or "too few for an area" in t)
+    return r.areas
 
 
 def run_gerrychain(cells, g, k):
@@ -164,7 +173,7 @@ METHODS = {"pucha": run_pucha, "gerrychain recursive_tree_part": run_gerrychain,
            "pymetis (contig)": run_metis}
 
 
-def bench(name, prepared, cap):
+def bench(name, prepared, cap, methods=None):
     print(f"\n== {name}: {len(prepared)} 居/村, {sum(len(c) for _, c, _ in prepared)} cells, "
           f"{sum(int(c['population'].sum()) for _, c, _ in prepared)} people")
     hdr = (f"{'method':32s} {'wall s':>8s} {'peak MB':>8s} {'areas':>6s} {'±10%':>6s} {'±20%':>6s} "
@@ -174,7 +183,7 @@ def bench(name, prepared, cap):
     import multiprocessing as mp
     ctx = mp.get_context("fork")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for mname in METHODS:
+    for mname in (methods or list(METHODS)):
         q = ctx.Queue()
         proc = ctx.Process(target=_child, args=(q, mname, prepared, cap))
         proc.start()
@@ -230,6 +239,12 @@ def _child(q, mname, prepared, cap):
         for cells, g, areas in results:
             rows.extend(metrics(cells, g, areas))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if mname == "pucha":
+        for kind in ("band", "river"):
+            n = PROVEN.count(kind)
+            what = ("areas outside the band" if kind == "band" else
+                    "river crossings (a part enclosed by rivers too small for an area)")
+            notes.append(f"pucha: {n} {what} proven unavoidable by the structure (see SolveResult.reasons)")
     q.put((wall, peak, rows, capped, notes))
 
 
@@ -238,12 +253,17 @@ def main(argv=None):
     ap.add_argument("--people", type=int, default=160_000)
     ap.add_argument("--cap", type=float, default=20.0)
     ap.add_argument("--no-demo", action="store_true")
+    ap.add_argument("--methods", default="", help="comma-separated name prefixes (default: all)")
+    ap.add_argument("--time-limit", type=float, default=TIME_LIMIT, help="pucha's limit per 居/村 (s)")
     args = ap.parse_args(argv)
+    globals()["TIME_LIMIT"] = args.time_limit
+    methods = [m for m in METHODS if not args.methods
+               or any(m.startswith(p.strip()) for p in args.methods.split(",") if p.strip())]
     t = time.perf_counter()
     syn = synthetic_township(seed=0, people=args.people)
     prep = prepare(syn)
     print(f"synthetic township built and cut into cells in {time.perf_counter() - t:.1f} s")
-    bench(f"synthetic 盈浦 township (seed 0, {args.people} people)", prep, args.cap)
+    bench(f"synthetic 盈浦 township (seed 0, {args.people} people)", prep, args.cap, methods)
     if not args.no_demo:
         try:
             from pucha.config import load_config
@@ -255,7 +275,7 @@ def main(argv=None):
                 layers = {n: read_layer(res.gpkg, n) for n in ("villages", "buildings", "roads", "railways",
                                                                 "water", "walls")
                           if n in __import__("pucha.gis.write", fromlist=["list_layers"]).list_layers(res.gpkg)}
-                bench("Lujiazui/外滩 demo (real OSM)", prepare(layers), args.cap)
+                bench("Lujiazui/外滩 demo (real OSM)", prepare(layers), args.cap, methods)
         except Exception as exc:
             print(f"\ndemo data not benchmarked: {type(exc).__name__}: {exc}")
     print(f"\npeak RSS of the whole run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

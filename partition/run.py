@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import hmac
 import logging
 import os
 import pickle
@@ -160,7 +161,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
             if b is not None and b in pinned:
                 pin_nodes[int(n)] = str(pinned[b])
     sol = solve_graph(g, pop, xy, target=st.target, vmin=st.min, vmax=st.max, seed=st.seed,
-                      time_limit=st.time_limit_s, pinned=pin_nodes, name=f"居/村 {village_code}")
+                      time_limit=st.time_limit_s, pinned=pin_nodes, name=f"居/村 {village_code}",
+                      households_target=st.households_target)
     for p in sol.problems:
         problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code], p["message"]))
     if len(sol.areas) > MAX_SEQ:
@@ -199,14 +201,15 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          geometry=polys[i]))
         if status != "ok" and total >= st.min:
             big = [c for c in a if pop[c] > st.max]
-            why = (f"building part(s) alone hold more than {st.max}" if big else
-                   "no contiguous split along the roads and rivers brings it inside the band")
+            why = sol.reasons.get(i) or (f"building part(s) alone hold more than {st.max}" if big else
+                                         "no contiguous split along the roads and rivers brings it inside the band")
             problems.append(_problem("warning", f"area_{status}", "areas", [codes[i]],
                                      f"普查小区 {codes[i]} has {p} people, outside {st.min}-{st.max}: {why}",
                                      polys[i]))
         if river:
             problems.append(_problem("info", "area_crosses_river", "areas", [codes[i]],
-                                     f"普查小区 {codes[i]} crosses a river/canal inside ({river} cell links)"))
+                                     f"普查小区 {codes[i]} crosses a river/canal inside ({river} cell links)"
+                                     + (f": {sol.reasons[-1 - i]}" if -1 - i in sol.reasons else "")))
     areas = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs) if rows else pd.DataFrame()
     # 四至
     named = barriers[barriers["name"].astype(str) != ""]
@@ -307,7 +310,9 @@ def _village_inputs(villages, buildings, barriers, codes):
 # version, and the 居/村's inputs (outline, buildings, barrier lines, settings, pins,
 # CRS, the earlier plan used for stable codes). A re-run takes a 居/村 from the folder
 # only when the key matches, so the result is exactly the uninterrupted one. The
-# folder is removed once the plan is written.
+# folder is removed once the plan is written. Each file is signed (HMAC-SHA256) with
+# a key private to the user (:func:`_secret`): a file this user's pucha did not write
+# (copied with a project from another office, planted) is ignored, never unpickled.
 
 _CACHE_FORMAT = "pucha-resume-1"
 
@@ -380,13 +385,45 @@ def _cache_key(args) -> str:
     return h.hexdigest()
 
 
+_MAGIC = b"PUCHARS1"
+
+
+@functools.lru_cache(maxsize=1)
+def _secret() -> bytes | None:
+    """This user's key that signs resume files (``~/.cache/pucha/resume.key``, 0600).
+
+    A resume file is unpickled only when its HMAC verifies, so a file planted in (or
+    copied with) a project folder from elsewhere is ignored, never executed."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pucha"
+    f = base / "resume.key"
+    try:
+        if not f.is_file():
+            base.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(os.urandom(32))
+        key = f.read_bytes()
+    except FileExistsError:  # another worker made it just now
+        key = f.read_bytes()
+    except OSError as exc:
+        log.warning("no resume key (%s): an interrupted run will not be resumed", exc)
+        return None
+    return key if len(key) == 32 else None
+
+
 def _cache_load(cache: Path, code: str, key: str) -> VillageResult | None:
     f = cache / f"{code}.pkl"
-    if not f.is_file():
+    secret = _secret()
+    if secret is None or not f.is_file():
         return None
     try:
-        with open(f, "rb") as fh:
-            stored_key, result = pickle.load(fh)  # noqa: S301 - our own sidecar file
+        data = f.read_bytes()
+        mac, payload = data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
+        if not data.startswith(_MAGIC) or not hmac.compare_digest(
+                mac, hmac.new(secret, payload, hashlib.sha256).digest()):
+            log.debug("resume: %s not signed by this user, ignored", f)
+            return None
+        stored_key, result = pickle.loads(payload)  # noqa: S301 - signed above
     except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
         log.debug("resume: %s unreadable, solving again", f)
         return None
@@ -396,12 +433,16 @@ def _cache_load(cache: Path, code: str, key: str) -> VillageResult | None:
 
 
 def _cache_store(cache: Path, code: str, key: str, result: VillageResult) -> None:
-    from pucha.gis.write import atomic_path
+    from pucha.gis.write import write_bytes
 
+    secret = _secret()
+    if secret is None:
+        return
+    payload = pickle.dumps((key, result), protocol=pickle.HIGHEST_PROTOCOL)
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cache / f"{code}.pkl") as tmp, open(tmp, "wb") as fh:
-            pickle.dump((key, result), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        write_bytes(cache / f"{code}.pkl",
+                    _MAGIC + hmac.new(secret, payload, hashlib.sha256).digest() + payload)
     except OSError as exc:  # a read-only folder: no resume, same result
         log.warning("resume cache not written (%s)", exc)
 

@@ -50,17 +50,18 @@ BAND_SLOPE = 1e4   # per target of distance outside the band
 RIVER_W = 1e5      # per extra populated part across a river
 DEV10_W = 1000.0   # outside ±10% of the target
 DEV10_SLOPE = 3000.0
-MAJOR_W = 600.0    # per extra populated part across a major road / railway
+MAJOR_W = 1000.0   # per extra populated part across a major road / railway
 DEV_W = 300.0      # times squared relative deviation
 PP_W = 250.0       # times (1 - Polsby-Popper)
 HH_W = 400.0       # times squared relative households deviation (when a target is set)
 CUT_W = 0.01       # compactness without geometry: per metre of border
 
-COARSE_ABOVE = 2500
-REPAIR_ROUNDS = 4
-REPAIR_SPLIT_ABOVE = DEV10_W
+COARSE_ABOVE = 2500  # coarsen graphs with more cells than this
+REPAIR_ROUNDS = 4    # local rounds after re-planning a neighbourhood
+REPAIR_SPLIT_ABOVE = DEV10_W  # re-split pairs there only for areas this bad
+REPAIR_POP_ONLY = True  # re-plan neighbourhoods only around areas off in people or across a river
+PART_CHAIN = 2
 _DEBUG = False
-_ALT = True  # coarsen graphs with more cells than this
 
 
 @dataclass
@@ -408,7 +409,8 @@ def _regions(net: _Net, nodes, min_rank, *, target, vmin, vmax, tol, labels):
 
 
 def _initial(net: _Net, nodes, k, labels, *, target, vmin, vmax, by_barriers=True):
-    """Initial plan of ``k`` areas: groups between rivers / major roads, each bisected."""
+    """Initial plan of about ``k`` areas: groups between rivers / major roads, each bisected
+    into a number of areas whose average stays inside the band."""
     if not by_barriers:
         return _bisect(net, nodes, max(1, k), labels, target)
     groups = []
@@ -418,18 +420,14 @@ def _initial(net: _Net, nodes, k, labels, *, target, vmin, vmax, by_barriers=Tru
                                labels=labels))
     gp = [sum(net.pop[n] for n in grp) for grp in groups]
     ks = [max(1, choose_k(p, target=target, vmin=vmin, vmax=vmax)) if p > 0 else 1 for p in gp]
-    # share the requested number of areas out between the groups
+    # share ``k`` areas out between the groups where every group keeps its average in the band
     while sum(ks) != k:
         step = 1 if sum(ks) < k else -1
-        opts = [i for i in range(len(groups)) if ks[i] + step >= 1 and gp[i] > 0]
+        opts = [i for i in range(len(groups))
+                if gp[i] > 0 and ks[i] + step >= 1 and vmin <= gp[i] / (ks[i] + step) <= vmax]
         if not opts:
             break
-
-        def badness(i):
-            kk = ks[i] + step
-            avg = gp[i] / kk
-            return (not (vmin <= avg <= vmax), abs(avg - target) - abs(gp[i] / ks[i] - target), i)
-        ks[min(opts, key=badness)] += step
+        ks[min(opts, key=lambda i: (abs(gp[i] / (ks[i] + step) - target) - abs(gp[i] / ks[i] - target), i))] += step
     out = []
     for grp, kk in zip(groups, ks):
         out.extend(_bisect(net, grp, kk, labels, target))
@@ -867,6 +865,48 @@ class _Search:
             self._undo(n, to, frm)
         return False
 
+    def part_moves(self) -> bool:
+        """Hand a part of an area that lies across a river (or major road) to a neighbour there.
+
+        The receiving area may leave the band for a moment: an ejection chain from it
+        must then bring the total cost down, or the move is undone.
+        """
+        net = self.net
+        changed = False
+        for a in range(len(self.members)):
+            if time.monotonic() > self.deadline:
+                break
+            for cls, idx in ((2, 6), (1, 7)):
+                if a >= len(self.members) or self.stats[a][idx] <= 1:
+                    continue
+                lab, cpop, cnodes = self._cc(a, cls)
+                main = max(range(len(cpop)), key=lambda i: (cpop[i], -min(cnodes[i])))
+                moved = False
+                for ci in sorted(range(len(cpop)), key=lambda i: (cpop[i], min(cnodes[i]))):
+                    if ci == main or cpop[ci] <= 0 or moved:
+                        continue
+                    P = set(cnodes[ci])
+                    if any(u in self.labels for u in P):
+                        continue
+                    rest = self.members[a] - P
+                    if not rest or not self._connected(rest):
+                        continue
+                    recv = sorted({self.assign[v] for u in P for v in net.nbr[u]} - {a})
+                    old_a = set(self.members[a])
+                    for b in recv:
+                        old_b = set(self.members[b])
+                        before = self.cost[a] + self.cost[b]
+                        self._set_areas([a, b], [rest, old_b | P])
+                        gain = self.cost[a] + self.cost[b] - before
+                        if gain < -1e-6 or (gain < RIVER_W and self._chain(b, False, PART_CHAIN, gain,
+                                                                             frozenset({a, b}))):
+                            moved = changed = True
+                            break
+                        self._set_areas([a, b], [old_a, old_b])
+                    if moved:
+                        break
+        return changed
+
     def chain_pass(self, depth=3) -> bool:
         changed = False
         order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
@@ -892,22 +932,32 @@ class _Search:
                 break
             if a >= len(self.members) or a in big or not self.members[a] or self.cost[a] < DEV10_W:
                 continue
+            if REPAIR_POP_ONLY and abs(self.stats[a][0] - self.target) * 10 <= self.target \
+                    and self.stats[a][6] <= 1:
+                continue
             if self.repair(a, big):
                 changed = True
         return changed
 
     # -- re-split the union of two neighbouring areas
-    def _grow_order(self, U, s):
+    def _grow_order(self, U, s, stop=math.inf):
+        """Cells of ``U`` in growth order from ``s`` (cheapest barrier, then nearest first),
+        until the people taken exceed ``stop``."""
         net = self.net
+        pops = net.pop
         px, py = self.px, self.py
         x0, y0 = px[s], py[s]
         seen = {s}
         heap = [(0, 0.0, s)]
         order = []
+        cum = 0
         push, pop_ = heapq.heappush, heapq.heappop
         while heap:
             _, _, u = pop_(heap)
             order.append(u)
+            cum += pops[u]
+            if cum > stop:
+                break
             for v, r in zip(net.nbr[u], net.rk[u]):
                 if v in U and v not in seen:
                     seen.add(v)
@@ -965,7 +1015,7 @@ class _Search:
         for s in seeds:
             if time.monotonic() > self.deadline:
                 break
-            order = self._grow_order(U, s)
+            order = self._grow_order(U, s, hi)
             cum = 0
             cands = []
             for i, u in enumerate(order[:-1]):
@@ -1057,7 +1107,7 @@ def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadli
         if not (moved or split) or time.monotonic() > deadline:
             break
     for _ in range(rounds):
-        if not s.chain_pass() or time.monotonic() > deadline:
+        if not (s.chain_pass() | s.part_moves()) or time.monotonic() > deadline:
             break
     for _ in range(rounds):
         if not (s.repair_pass() | s.chain_pass()) or time.monotonic() > deadline:
@@ -1178,21 +1228,6 @@ def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, rng, deadl
         return s
 
     best = run(k0, True, deadline)
-    sc = _score(best)
-    if _ALT and comp is None and (sc[0] or sc[1] or sc[2]):
-        for kk, byb in ((k0, False), (k0 + 1, True), (k0 - 1, True)):
-            if time.monotonic() > start + 0.5 * budget:
-                break
-            if kk < max(1, nlab) or not (vmin <= pp / kk <= vmax):
-                continue
-            alt = run(kk, byb, deadline)
-            s2 = _score(alt)
-            if _DEBUG:
-                print("alt", kk, byb, sc, s2)
-            if s2 < sc:
-                best, sc = alt, s2
-            if not (sc[0] or sc[1] or sc[2]):
-                break
     return best.areas()
 
 
@@ -1209,6 +1244,12 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
     if vmax < total < 2 * vmin and len(areas) == 1:
         out[0] = (f"the 居/村 has {total} people: one area is above {vmax} and two areas would "
                   f"each need at least {vmin} (proven impossible)")
+    if len(areas) == 1:
+        if total < vmin:
+            out[0] = f"the whole 居/村 has {total} people (proven impossible)"
+        if any(d.get("rank", 0) >= RIVER_RANK for _, _, d in g.edges(data=True)):
+            out[-1] = ("the 居/村 is one area, so it holds both sides of its river "
+                       "(too few people for an area of its own)")
         return out
     where = {n: i for i, a in enumerate(areas) for n in a}
     bad = [i for i, a in enumerate(areas) if not (vmin <= sum(pop[n] for n in a) <= vmax)]
