@@ -256,3 +256,34 @@ def test_resume_takes_finished_villages_from_the_cache(project: Path, tmp_path: 
             y = pd.DataFrame(y).assign(geometry=y.geometry.to_wkb())
         pd.testing.assert_frame_equal(x, y)
     assert not cache.exists()
+
+
+class _Planted:
+    """Unpickling this creates ``marker``: what a hostile resume file could do."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_resume_file_not_signed_by_this_user_is_never_unpickled(project: Path,
+                                                                tmp_path: Path) -> None:
+    """A resume file copied in with a project (another office, a planted file) is ignored:
+    only files signed with this user's key are loaded."""
+    import pickle
+
+    from pucha.gis.write import read_meta
+    from pucha.partition.run import _MAGIC
+
+    marker = tmp_path / "unpickled"
+    code = sorted(read_layer(project, S.LAYER_VILLAGES)["village_code"])[0]
+    cache = resume_dir(project)
+    cache.mkdir()
+    payload = pickle.dumps(("any key", _Planted(str(marker))))
+    (cache / f"{code}.pkl").write_bytes(_MAGIC + bytes(32) + payload)
+    partition_project(project, settings=SETTINGS, progress=False)
+    assert not marker.exists()
+    assert read_meta(project)["partition"]["resumed"] == []
+    assert not cache.exists()
