@@ -21,7 +21,9 @@ For every drawn township, after ``pucha partition``:
 - the areas of each 居/村 tile it (union = 居/村, overlaps 0, gap < 1 m²);
 - every area is one contiguous polygon;
 - area codes are unique, 15 digits, start with their 居/村 code, 001… gapless;
-- the output is deterministic (a second run gives identical tables and geometry).
+- the output is deterministic (a second run gives identical tables and geometry);
+- a re-run on the unchanged project is idempotent (no new revision) and ``--fresh``
+  keeps every code.
 """
 
 from __future__ import annotations
@@ -208,6 +210,14 @@ def test_partition_invariants(t: dict, tmp_path_factory: pytest.TempPathFactory)
     write_township(t, again)
     run_partition(again)
     assert tables(again) == tables(gpkg)
+    # a re-run that finds nothing changed records no revision and changes nothing;
+    # --fresh solves anew and, the input being the same, every area keeps its code
+    from pucha.partition.revision import list_revisions
+
+    run_partition(again)
+    assert list_revisions(again) == [1] and tables(again) == tables(gpkg)
+    run_partition(again, "--fresh")
+    assert list_revisions(again) == [1, 2] and tables(again) == tables(gpkg)
 
 
 def test_deterministic_across_hash_seeds(tmp_path: Path) -> None:
