@@ -61,6 +61,7 @@ REPAIR_ROUNDS = 4    # local rounds after re-planning a neighbourhood
 REPAIR_SPLIT_ABOVE = DEV10_W  # re-split pairs there only for areas this bad
 REPAIR_POP_ONLY = True  # re-plan neighbourhoods only around areas off in people or across a river
 PART_CHAIN = 2
+RESTART_BELOW = 3000  # other starts for 居/村 up to this many cells with unforced band misses
 _DEBUG = False
 
 
@@ -1122,6 +1123,8 @@ def _score(s: _Search):
     """Comparable quality of plans with different numbers of areas (lower is better)."""
     band = river = out10 = major = 0
     for st in s.stats:
+        if st[8] == 0:
+            continue
         p = st[0]
         band += not (s.vmin <= p <= s.vmax)
         river += st[6] > 1
@@ -1228,7 +1231,41 @@ def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, rng, deadl
         return s
 
     best = run(k0, True, deadline)
+    if comp is not None or len(piece) > RESTART_BELOW:
+        return best.areas()
+    # areas outside the band that the structure does not force: try other starts
+    sc = _score(best)
+    tries = [(k0, False, seed), (k0 + 1, True, seed), (k0 - 1, True, seed), (k0 + 1, False, seed),
+             (k0 - 1, False, seed), (k0 + 2, True, seed), (k0 - 2, True, seed)]
+    for kk, byb, sd in tries:
+        if sc[0] == 0 or _unforced(net, best) == 0 or time.monotonic() > start + 0.5 * budget:
+            break
+        if kk < max(1, nlab) or not (vmin <= pp / kk <= vmax):
+            continue
+        init = _initial(net, piece, kk, labels, target=target, vmin=vmin, vmax=vmax, by_barriers=byb)
+        alt = _optimise(net, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=labels,
+                        seed=sd, deadline=deadline)
+        s2 = _score(alt)
+        if _DEBUG:
+            print("restart", kk, byb, sd, sc[:3], s2[:3])
+        if s2 < sc:
+            best, sc = alt, s2
     return best.areas()
+
+
+def _unforced(net: _Net, s: _Search) -> int:
+    """Areas outside the band without a structural proof (see :func:`_reasons`)."""
+    areas = s.areas()
+    if not any(not (s.vmin <= sum(net.pop[u] for u in a) <= s.vmax) for a in areas):
+        return 0
+    g = nx.Graph()
+    g.add_nodes_from(range(net.n))
+    for u in range(net.n):
+        for v, r in zip(net.nbr[u], net.rk[u]):
+            if u < v:
+                g.add_edge(u, v, rank=r)
+    why = _reasons(g, areas, net.pop, target=s.target, vmin=s.vmin, vmax=s.vmax, total=sum(net.pop))
+    return sum(1 for i, t in why.items() if i >= 0 and "proven" not in t)
 
 
 def _reasons(g, areas, pop, *, target, vmin, vmax, total):
@@ -1284,8 +1321,9 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
         elif i in pendant:
             out[i] = pendant[i]
         else:
-            out[i] = (f"{p} people: no contiguous split along the roads and rivers found brings it inside "
-                      f"{vmin}-{vmax} (the cells nearby are too large to trade)")
+            out[i] = (f"{p} people: the solver found no contiguous plan along the roads and rivers that "
+                      f"brings it inside {vmin}-{vmax} without pushing a neighbouring area out (the "
+                      f"buildings around it are large; not proven impossible)")
     # river crossings forced by a small part enclosed by rivers
     h = nx.Graph()
     h.add_nodes_from(g.nodes)
