@@ -287,3 +287,52 @@ def test_resume_file_not_signed_by_this_user_is_never_unpickled(project: Path,
     assert not marker.exists()
     assert read_meta(project)["partition"]["resumed"] == []
     assert not cache.exists()
+
+
+def test_killed_repartition_resumes_the_resolved_villages(project: Path, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """A re-partition killed before it writes (here: the write fails) keeps the 居/村 it
+    re-solved in the resume folder; the next run takes them from there (the engine does
+    not run again) and ends with the plan an uninterrupted run gives."""
+    import shutil
+
+    import pucha.partition.revision as revision_mod
+    import pucha.partition.run as run_mod
+    from pucha.gis.styles import connect_gpkg
+
+    partition_project(project, settings=SETTINGS, progress=False)
+    v0 = sorted(read_layer(project, S.LAYER_VILLAGES)["village_code"])[0]
+    con = connect_gpkg(project)     # people re-estimated: the first 居/村 doubles
+    with con:
+        con.execute("UPDATE buildings SET population = 2 * population WHERE village_code = ?",
+                    (v0,))
+    con.close()
+    ref = tmp_path / "ref.gpkg"
+    shutil.copy(project, ref)
+    want = partition_project(ref, settings=SETTINGS, progress=False)
+    assert want.resolved == [v0]
+
+    def killed(*_a, **_k):
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(revision_mod, "update_gpkg", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            partition_project(project, settings=SETTINGS, progress=False)
+    cache = resume_dir(project)
+    assert [p.stem for p in cache.glob("*.pkl")] == [v0]
+    assert list_revisions(project) == [1]
+
+    def must_not_run(*_a, **_k):
+        raise AssertionError("a resumed 居/村 must not be solved again")
+
+    monkeypatch.setattr(run_mod, "solve_village", must_not_run)
+    res = partition_project(project, settings=SETTINGS, progress=False)
+    assert res.resolved == [v0] and list_revisions(project) == [1, 2]
+    assert not cache.exists()
+    for name in ("areas", "building_areas", "code_history"):
+        x, y = read_layer(ref, name), read_layer(project, name)
+        if "geometry" in x.columns:
+            x = pd.DataFrame(x).assign(geometry=x.geometry.to_wkb())
+            y = pd.DataFrame(y).assign(geometry=y.geometry.to_wkb())
+        pd.testing.assert_frame_equal(x, y)
