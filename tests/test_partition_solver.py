@@ -228,3 +228,36 @@ def test_deterministic_across_hash_seeds():
                              check=True).stdout
         outs.append(json.loads(out))
     assert outs[0] == outs[1] and len(outs[0][0]) > 5
+
+
+def test_village_report_carries_the_proof_and_households_target():
+    """Through solve_village: a 居/村 of 400 people cannot be cut (one area > 360, two < 240):
+    the problem says it is proven impossible; households_target reaches the solver."""
+    import pandas as pd
+
+    from pucha.config import PartitionSettings
+    from pucha.partition.cells import barrier_lines
+    from pucha.partition.run import solve_village
+
+    def village(pops, dws):
+        n = len(pops)
+        b = gpd.GeoDataFrame({"building_id": [f"b{i:02d}" for i in range(n)], "village_code": "310118002001",
+                              "population": pops, "floors": 6.0, "dwellings": dws},
+                             geometry=[shapely.box(30 * (i % 6) + 5, 30 * (i // 6) + 5, 30 * (i % 6) + 20,
+                                                   30 * (i // 6) + 20) for i in range(n)], crs=CRS)
+        return shapely.box(0, 0, 180, 30 * ((n + 5) // 6)), pd.DataFrame(b)
+
+    poly, b = village([50] * 8, [20.0] * 8)
+    res = solve_village("310118002001", "x", poly, b, barrier_lines(crs=CRS), crs=CRS)
+    assert len(res.areas) == 1
+    msg = [p["message"] for p in res.problems if p["code"] == "area_above_band"]
+    assert msg and "proven impossible" in msg[0]
+    # 36 buildings of 25 people; dwellings 3x as dense in the first two columns
+    pops = [25] * 36
+    dws = [15.0 if i % 6 < 2 else 5.0 for i in range(36)]
+    poly, b = village(pops, dws)
+    plain = solve_village("310118002001", "x", poly, b, barrier_lines(crs=CRS), crs=CRS)
+    st = PartitionSettings(households_target=int(sum(dws) / 3))
+    hh = solve_village("310118002001", "x", poly, b, barrier_lines(crs=CRS), settings=st, crs=CRS)
+    assert hh.areas["population"].between(240, 360).all()
+    assert hh.areas["dwellings"].std() < 0.5 * plain.areas["dwellings"].std()
