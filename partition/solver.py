@@ -17,14 +17,23 @@ Design (per 居/村, on the barrier-aware cell graph):
    a river crossed inside the area (1e5 per extra part), the ±10% window, a major
    road/railway crossed inside the area, squared deviation, Polsby–Popper
    compactness (exact, from cell areas and shared boundary lengths) and, when set,
-   the households target. Moves: a boundary cell to a neighbouring area (keeping
-   both contiguous), then re-splitting the union of two neighbouring areas by
-   region growing from many seeds. Several numbers of areas around pop/target are
-   tried and the best plan kept.
+   the households target. Moves, cheapest first: a boundary cell to a neighbouring
+   area (keeping both contiguous); re-splitting the union of two neighbouring areas
+   by region growing from many seeds; ejection chains (pull a cell into an area
+   short of people from a neighbour, which pulls from its neighbour, ...; or push);
+   handing the part of an area that lies across a river / major road to a
+   neighbour there; re-planning a bad area together with the areas around it.
+4. **Other starts** (a plan that ignores barriers, k±1, k±2) when areas stay
+   outside the band without a structural proof, within half the time limit.
+5. **Reasons**: every area left outside the band, or across a river, gets a reason;
+   "proven impossible" when the structure forces it (a building part above the
+   band, a 居/村 too small, cells hanging off one large cell, a part enclosed by
+   rivers too small for an area of its own).
 
 Everything iterates in sorted order with an explicit seed, so the same input and
-seed give the same plan under any PYTHONHASHSEED. A time limit per 居/村 is
-honoured: the best plan so far is returned, with the rules it could not meet.
+seed give the same plan under any PYTHONHASHSEED (as long as the time limit does not
+cut the search short). A time limit per 居/村 is honoured: the best plan so far is
+returned, with the rules it could not meet.
 """
 
 from __future__ import annotations
@@ -188,7 +197,7 @@ def _coarsen(net: _Net, locked: set, cap: int, goal: int, rng: random.Random):
                 d = newid[v]
                 if d == c:
                     if u < v:
-                        cp[c] -= 2 * w if cur.has_geom else 2 * w
+                        cp[c] -= 2 * w
                     continue
                 key = (c, d)
                 e = edges.get(key)
@@ -733,7 +742,7 @@ class _Search:
         net = self.net
         region = {a}
         frontier = [a]
-        for ring in range(3):
+        for _ring in range(3):
             nxt = []
             for x in frontier:
                 for b in self.neighbours(x):
@@ -1076,7 +1085,6 @@ class _Search:
 
     def pair_pass(self, only_bad=True) -> bool:
         changed = False
-        good = DEV_W * 0.01 + PP_W * 0.6 + (CUT_W * 1e9 if not self.net.has_geom else 0)
         order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
         done: set = set()
         for a in order:
@@ -1092,7 +1100,6 @@ class _Search:
                 if self.resplit(a, b):
                     changed = True
                     break
-        _ = good
         return changed
 
     def areas(self):
