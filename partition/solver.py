@@ -70,6 +70,7 @@ REPAIR_ROUNDS = 4    # local rounds after re-planning a neighbourhood
 REPAIR_SPLIT_ABOVE = DEV10_W  # re-split pairs there only for areas this bad
 REPAIR_POP_ONLY = True  # re-plan neighbourhoods only around areas off in people or across a river
 PART_CHAIN = 2
+FINAL_ROUNDS = 1  # compactness rounds (re-split every pair of neighbours) at the end
 RESTART_BELOW = 3000  # other starts for 居/村 up to this many cells with unforced band misses
 _DEBUG = False
 
@@ -1120,9 +1121,13 @@ def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadli
     for _ in range(rounds):
         if not (s.repair_pass() | s.chain_pass()) or time.monotonic() > deadline:
             break
-    if time.monotonic() < deadline:
-        s.pair_pass(only_bad=False)
-        s.cell_moves()
+    for _ in range(FINAL_ROUNDS):
+        if time.monotonic() > deadline:
+            break
+        split = s.pair_pass(only_bad=False)
+        moved = s.cell_moves()
+        if not (split or moved):
+            break
     return s
 
 
@@ -1272,7 +1277,7 @@ def _unforced(net: _Net, s: _Search) -> int:
             if u < v:
                 g.add_edge(u, v, rank=r)
     why = _reasons(g, areas, net.pop, target=s.target, vmin=s.vmin, vmax=s.vmax, total=sum(net.pop))
-    return sum(1 for i, t in why.items() if i >= 0 and "proven" not in t)
+    return sum(1 for i, t in why.items() if i >= 0 and "(proven impossible)" not in t)
 
 
 def _reasons(g, areas, pop, *, target, vmin, vmax, total):
@@ -1330,7 +1335,7 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
         else:
             out[i] = (f"{p} people: the solver found no contiguous plan along the roads and rivers that "
                       f"brings it inside {vmin}-{vmax} without pushing a neighbouring area out (the "
-                      f"buildings around it are large; not proven impossible)")
+                      f"buildings around it are large; there is no proof that it is impossible)")
     # river crossings forced by a small part enclosed by rivers
     h = nx.Graph()
     h.add_nodes_from(g.nodes)
