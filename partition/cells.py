@@ -627,12 +627,12 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
             spare += rest
             recs.append(dict(building_id=str(r.building_id), part=0, floor_from=np.nan, floor_to=np.nan,
                              unit_from=np.nan, unit_to=np.nan, population=pop,
-                             dwellings=0.0 if math.isnan(dw) else dw, block=block_of(g), geometry=g))
+                             dwellings=dw, block=block_of(g), geometry=g))  # NaN = unknown
             continue
         n = len(ranges)
         units = int(fl if how == "floor" else dw)
         pops = _share(pop, units, ranges)
-        dws = [0.0] * n if math.isnan(dw) else [float(v) for v in _share(int(dw), units, ranges)]
+        dws = [float("nan")] * n if math.isnan(dw) else [float(v) for v in _share(int(dw), units, ranges)]
         for k in range(n):
             fs = groups.pop((i, k + 1, -1), [])
             g, rest = _main_part(dissolve(fs), claim) if fs else (shapely.Polygon(), [])

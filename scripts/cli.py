@@ -97,7 +97,7 @@ def cli(verbose: int, quiet: int) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
     # libraries that chat at INFO (font subsetting, GDAL driver notes): warnings only
-    for name in ("fontTools", "pyogrio", "fiona", "matplotlib", "PIL"):
+    for name in ("fontTools", "pyogrio", "fiona", "matplotlib", "PIL", "distributed"):
         logging.getLogger(name).setLevel(max(logging.WARNING, level))
 
 

@@ -29,9 +29,13 @@ __all__ = ["partition"]
 @click.option("--renumber", is_flag=True,
               help="Implies --fresh: number the areas 001... again and restart the code history "
                    "(only before the codes were issued to enumerators).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Solve the 居/村 on a Dask cluster: a scheduler address "
+                   "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers. "
+                   "Needs pip install 'pucha[dask]'.")
 def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, households_target: int | None,
               seed: int, time_limit: float, jobs: int, villages: tuple[str, ...], quiet: bool,
-              fresh: bool, renumber: bool) -> None:
+              fresh: bool, renumber: bool, dask_address: str | None) -> None:
     """Cut every 居/村 in PROJECT_GPKG into 普查小区 (census enumeration areas).
 
     Areas are contiguous, hold between --min and --max people (about --target),
@@ -45,6 +49,7 @@ def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, hou
       pucha partition out/project.gpkg
       pucha partition out/project.gpkg --target 300 --min 240 --max 360 --jobs 2
       pucha partition out/project.gpkg --village 310118002001
+      pucha partition city.gpkg --dask tcp://10.0.0.5:8786     (city scale)
     """
     from pucha.config import PartitionSettings
     from pucha.partition.run import partition_project
@@ -53,9 +58,13 @@ def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, hou
         raise click.BadParameter(f"need --min <= --target <= --max, got {band_min}, {target}, {band_max}")
     st = PartitionSettings(target=target, min=band_min, max=band_max, households_target=households_target,
                            seed=seed, time_limit_s=time_limit, jobs=jobs)
-    res = partition_project(project_gpkg, settings=st, jobs=jobs,
-                            progress=(not quiet) and sys.stderr.isatty(), villages=list(villages) or None,
-                            fresh=fresh, renumber=renumber)
+    kw = dict(settings=st, jobs=jobs, progress=(not quiet) and sys.stderr.isatty(),
+              villages=list(villages) or None, fresh=fresh, renumber=renumber)
+    if dask_address:
+        with _dask_client(dask_address, jobs):
+            res = partition_project(project_gpkg, scheduler="distributed", **kw)
+    else:
+        res = partition_project(project_gpkg, **kw)
     q = res.quality
     if not quiet and len(q):
         click.echo(q.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -65,3 +74,18 @@ def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, hou
                    f"{t['within_10']:.0%} within ±10%, {int(t['outside_band'])} outside the band, "
                    f"{int(t['non_contiguous'])} non-contiguous; {len(res.problems)} problems "
                    f"({res.timings['total']:.1f} s)")
+
+
+def _dask_client(address: str, jobs: int):
+    """A dask.distributed Client for ``--dask`` ('local': a LocalCluster of ``jobs`` workers)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        from pucha.errors import ConfigError
+
+        raise ConfigError("--dask needs dask.distributed: pip install 'pucha[dask]'") from exc
+    if address == "local":
+        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        return Client(cluster)
+    return Client(address, timeout="30s")
