@@ -684,7 +684,8 @@ def import_project(config: Config, *, out: Path | None = None,
     # temporary file beside the project (what update_gpkg(fresh=True) writes, plus the
     # styles), renamed into place only when all are there
     to_write = dict(layers)
-    to_write[S.LAYER_META] = meta_table(meta)
+    plan_meta = _carry_plan(gpkg, to_write) if gpkg.exists() else {}
+    to_write[S.LAYER_META] = meta_table({**plan_meta, **meta})
     with atomic_path(gpkg, suffix=".gpkg") as tmp:
         tmp.unlink()
         for name in sorted(to_write):
@@ -692,6 +693,48 @@ def import_project(config: Config, *, out: Path | None = None,
         write_styles(tmp)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
+
+
+#: layers of the census office's plan and its history (pucha partition, docs/review.md)
+_PLAN_LAYERS = (S.LAYER_AREAS, S.LAYER_BUILDING_AREAS, S.LAYER_QUALITY, "revisions",
+                "code_history")
+
+
+def _carry_plan(gpkg: Path, to_write: dict) -> dict:
+    """Re-importing into a project that holds a plan keeps the plan, its revisions and
+    code history, the locks and the hand edits (buildings.area_code / locked, villages'
+    locked) of buildings and 居/村 that are still there, so the next ``pucha partition``
+    re-solves only what changed and keeps every other code. Returns the plan's meta."""
+    from pucha.gis.write import list_layers, read_layer, read_meta
+
+    names = list_layers(gpkg)
+    if S.LAYER_AREAS not in names:
+        return {}
+    areas = read_layer(gpkg, S.LAYER_AREAS)
+    crs = to_write[S.LAYER_BUILDINGS].crs
+    if areas.crs is not None and crs is not None and not CRS(areas.crs).equals(CRS(crs)):
+        log.warning("re-import: the working CRS changed (%s -> %s); the earlier plan is not "
+                    "kept, run pucha partition anew", areas.crs.to_string(), CRS(crs).to_string())
+        return {}
+    for name in names:
+        if name in _PLAN_LAYERS or re.fullmatch(r"(areas|building_areas)_r\d+", name):
+            to_write[name] = read_layer(gpkg, name)
+    for layer, key in ((S.LAYER_BUILDINGS, "building_id"), (S.LAYER_VILLAGES, "village_code")):
+        if layer not in names or layer not in to_write:
+            continue
+        old = read_layer(gpkg, layer)
+        new = to_write[layer].copy()
+        for col in ("area_code", "locked"):
+            if col in old.columns and key in old.columns:
+                kept = dict(zip(old[key].astype(str), old[col]))
+                carried = new[key].astype(str).map(kept)
+                new[col] = carried.where(carried.notna(), new[col]) if col in new else carried
+        to_write[layer] = new
+    meta = read_meta(gpkg)
+    log.info("重新导入 re-import: kept the plan (%d areas), its revisions and hand edits",
+             len(to_write[S.LAYER_AREAS]))
+    return {k: v for k, v in meta.items() if not k.startswith("import_")
+            and k not in ("working_crs",)}
 
 
 def _check_gcj02(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,

@@ -96,3 +96,34 @@ def test_run_stops_cleanly_on_a_bad_project_file(tmp_path: Path) -> None:
     assert "错误 / error:" in r.stderr and "bogus" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "out" / "project.gpkg").exists()
+
+
+def test_reimport_keeps_the_plan_codes_and_edits(tmp_path: Path) -> None:
+    """规土所 re-delivers the data: re-importing into a partitioned project keeps the
+    plan, revisions and hand edits; an unchanged re-partition keeps every code."""
+    from pucha.config import PartitionSettings, load_config
+    from pucha.gis.project import import_project
+    from pucha.gis.write import read_layer, update_gpkg
+    from pucha.partition.run import partition_project
+    from pucha.scripts.cmd_run import DEMO_TOML
+
+    gpkg = tmp_path / "p.gpkg"
+    cfg = load_config(DEMO_TOML)
+    import_project(cfg, out=gpkg)
+    st = PartitionSettings(time_limit_s=60)
+    partition_project(gpkg, settings=st, jobs=1, progress=False, villages=["310101013001"])
+    before = read_layer(gpkg, "building_areas")[["building_id", "part", "area_code"]]
+    b = read_layer(gpkg, "buildings")
+    lock_id = str(before["building_id"].iloc[0])
+    b["locked"] = b["building_id"].astype(str) == lock_id
+    update_gpkg(gpkg, {"buildings": b})
+
+    import_project(cfg, out=gpkg)                      # the same files delivered again
+    b2 = read_layer(gpkg, "buildings")
+    assert bool(b2.loc[b2["building_id"].astype(str) == lock_id, "locked"].iloc[0])
+    assert len(read_layer(gpkg, "areas")) > 0 and len(b2) == len(b)
+    partition_project(gpkg, settings=st, jobs=1, progress=False, villages=["310101013001"])
+    after = read_layer(gpkg, "building_areas")[["building_id", "part", "area_code"]]
+    key = ["building_id", "part"]
+    assert (before.sort_values(key).reset_index(drop=True)
+            .equals(after.sort_values(key).reset_index(drop=True)))

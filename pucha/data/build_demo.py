@@ -591,7 +591,7 @@ def build_demo(out_dir: str | os.PathLike = DEMO_DIR, *,
                                 geometry=villages_geom, crs=WORK_CRS)
 
     # --- township + neighbours
-    town_gdf = gpd.GeoDataFrame({"街道代码": [TOWNSHIP_CODE], "街道名称": [TOWNSHIP_NAME],
+    town_gdf = gpd.GeoDataFrame({"街道代码": [TOWNSHIP_CODE], "街道名称": [f"{TOWNSHIP_NAME}（演示）"],
                                  "说明": [TOWNSHIP_NOTE]}, geometry=[township], crs=WORK_CRS)
     nb_rows = []
     for district, geom in zip(faces["district"], faces.geometry):
