@@ -12,21 +12,13 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from pucha.partition.cells import _polygonal
+
 __all__ = ["area_polygons", "dissolve"]
 
 #: fallback precision grid for a union of cells that are not an exact coverage (1 mm)
 GRID = 1e-3
 
-
-def _polygonal(g):
-    if g is None or shapely.is_empty(g):
-        return shapely.Polygon()
-    if not shapely.is_valid(g):
-        g = shapely.make_valid(g)
-    if shapely.get_type_id(g) not in (3, 6):
-        polys = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)]
-        g = shapely.union_all(polys) if polys else shapely.Polygon()
-    return g
 
 
 def dissolve(geoms) -> object:

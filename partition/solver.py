@@ -496,10 +496,15 @@ class _Search:
 
     def _parts(self, S, cls):
         """Populated connected parts of S once edges of class ``cls`` are removed."""
+        return self._populated_pieces(S, S, cls)
+
+    def _populated_pieces(self, starts, members, cls):
+        """Connected pieces of ``members`` holding people, searched from ``starts``,
+        through edges not of class ``cls``."""
         net = self.net
         seen: set = set()
         k = 0
-        for s in S:
+        for s in starts:
             if s in seen:
                 continue
             seen.add(s)
@@ -508,7 +513,7 @@ class _Search:
             while stack:
                 u = stack.pop()
                 for v, c in zip(net.nbr[u], net.cl[u]):
-                    if c != cls and v in S and v not in seen:
+                    if c != cls and v in members and v not in seen:
                         seen.add(v)
                         has = has or net.pop[v] > 0
                         stack.append(v)
@@ -633,23 +638,7 @@ class _Search:
         if not want:
             return old - was + after
         # n held its part together: count the populated pieces left
-        seen: set = set()
-        k = 0
-        for s in inner:
-            if s in seen:
-                continue
-            seen.add(s)
-            stack = [s]
-            has = net.pop[s] > 0
-            while stack:
-                u = stack.pop()
-                for v, c in zip(net.nbr[u], net.cl[u]):
-                    if c != cls and v in rest and v not in seen:
-                        seen.add(v)
-                        has = has or net.pop[v] > 0
-                        stack.append(v)
-            k += has
-        return old - was + k
+        return old - was + self._populated_pieces(inner, rest, cls)
 
     def _moved_stats(self, a, n, sign):
         """Stats of area ``a`` without (sign=-1) or with (sign=+1) node ``n``."""
