@@ -41,7 +41,7 @@ from pucha.gis.validate import (assign_villages, check_glyphs, check_village_cov
                                 clean_codes, clean_numbers, keep_geometry_family, problem,
                                 problems_frame, repair_geometries, unique_ids)
 from pucha.gis.styles import write_styles
-from pucha.gis.write import _write_layer, atomic_path, meta_table
+from pucha.gis.write import update_gpkg
 
 __all__ = ["ImportResult", "import_project", "road_class", "water_kind", "is_residential",
            "classify_use", "residential_flag", "sha256_file"]
@@ -680,17 +680,11 @@ def import_project(config: Config, *, out: Path | None = None,
     }
     layers[S.LAYER_PROBLEMS] = prob_gdf
     gpkg.parent.mkdir(parents=True, exist_ok=True)
-    # layers, meta and the QGIS default styles in ONE atomic step: written into one
-    # temporary file beside the project (what update_gpkg(fresh=True) writes, plus the
-    # styles), renamed into place only when all are there
+    # layers, meta and the QGIS default styles in ONE atomic step (renamed into place
+    # only when all are written)
     to_write = dict(layers)
     plan_meta = _carry_plan(gpkg, to_write) if gpkg.exists() else {}
-    to_write[S.LAYER_META] = meta_table({**plan_meta, **meta})
-    with atomic_path(gpkg, suffix=".gpkg") as tmp:
-        tmp.unlink()
-        for name in sorted(to_write):
-            _write_layer(tmp, name, to_write[name])
-        write_styles(tmp)
+    update_gpkg(gpkg, to_write, fresh=True, meta={**plan_meta, **meta}, finish=write_styles)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
 
@@ -716,8 +710,10 @@ def _carry_plan(gpkg: Path, to_write: dict) -> dict:
         log.warning("re-import: the working CRS changed (%s -> %s); the earlier plan is not "
                     "kept, run pucha partition anew", areas.crs.to_string(), CRS(crs).to_string())
         return {}
+    to_write[S.LAYER_AREAS] = areas
     for name in names:
-        if name in _PLAN_LAYERS or re.fullmatch(r"(areas|building_areas)_r\d+", name):
+        if name != S.LAYER_AREAS and (name in _PLAN_LAYERS
+                                      or re.fullmatch(r"(areas|building_areas)_r\d+", name)):
             to_write[name] = read_layer(gpkg, name)
     for layer, key in ((S.LAYER_BUILDINGS, "building_id"), (S.LAYER_VILLAGES, "village_code")):
         if layer not in names or layer not in to_write:
