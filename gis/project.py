@@ -44,7 +44,7 @@ from pucha.gis.styles import write_styles
 from pucha.gis.write import update_gpkg
 
 __all__ = ["ImportResult", "import_project", "road_class", "water_kind", "is_residential",
-           "classify_use", "residential_flag", "sha256_file"]
+           "classify_use", "residential_flag", "sha256_file", "library_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -671,7 +671,7 @@ def import_project(config: Config, *, out: Path | None = None,
     meta = {
         "import_settings": config.to_dict(),
         "import_inputs_sha256": inputs,
-        "import_versions": _versions(),
+        "import_versions": library_versions(),
         "import_started": started.isoformat(timespec="seconds"),
         "import_finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "import_summary": summary,
@@ -764,7 +764,8 @@ def _check_gcj02(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFram
             f"If so, declare it with gcj02 = true in [layers.buildings]")
 
 
-def _versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
+    """pucha's and the geospatial libraries' versions (GEOS, GDAL, PROJ), for provenance."""
     import pyogrio
     import pyproj
 

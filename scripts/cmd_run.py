@@ -28,24 +28,13 @@ DEMO_TOML = Path(__file__).resolve().parents[1] / "pucha" / "data" / "demo" / "d
 def _versions() -> dict[str, str]:
     import fiona
     import folium
-    import geopandas
     import matplotlib
     import networkx
-    import numpy
-    import pandas
-    import pyogrio
-    import pyproj
-    import shapely
 
-    return {
-        "pucha": __version__, "geopandas": geopandas.__version__,
-        "shapely": shapely.__version__, "GEOS": shapely.geos_version_string,
-        "pyogrio": pyogrio.__version__, "GDAL": pyogrio.__gdal_version_string__,
-        "fiona": fiona.__version__, "pyproj": pyproj.__version__,
-        "PROJ": pyproj.proj_version_str, "folium": folium.__version__,
-        "networkx": networkx.__version__, "matplotlib": matplotlib.__version__,
-        "numpy": numpy.__version__, "pandas": pandas.__version__,
-    }
+    from pucha.gis.project import library_versions
+
+    return {**library_versions(), "fiona": fiona.__version__, "folium": folium.__version__,
+            "networkx": networkx.__version__, "matplotlib": matplotlib.__version__}
 
 
 def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: bool = True,
