@@ -23,12 +23,19 @@ Design (per 居/村, on the barrier-aware cell graph):
    short of people from a neighbour, which pulls from its neighbour, ...; or push);
    handing the part of an area that lies across a river / major road to a
    neighbour there; re-planning a bad area together with the areas around it.
-4. **Other starts** (a plan that ignores barriers, k±1, k±2) when areas stay
+   The first rounds weigh a river above the band (an area is first brought into
+   the band without crossing a river), the later ones the band above the river.
+4. **Rivers as separate problems**: the parts between rivers that can each be cut
+   into areas inside the band are solved one by one (no area can cross a river
+   there); the joint problem is solved too, and kept if better, only when that
+   leaves an area outside the band or across a river without a proof.
+5. **Other starts** (a plan that ignores barriers, k±1, k±2) when areas stay
    outside the band without a structural proof, within half the time limit.
-5. **Reasons**: every area left outside the band, or across a river, gets a reason;
+6. **Reasons**: every area left outside the band, or across a river, gets a reason;
    "proven impossible" when the structure forces it (a building part above the
-   band, a 居/村 too small, cells hanging off one large cell, a part enclosed by
-   rivers too small for an area of its own).
+   band, a 居/村 too small, cells hanging off one large cell, a cell that no
+   contiguous group inside the band can hold, a part enclosed by rivers too small
+   for an area of its own).
 
 Everything iterates in sorted order with an explicit seed, so the same input and
 seed give the same plan under any PYTHONHASHSEED (as long as the time limit does not
@@ -57,6 +64,7 @@ MAJOR_RANKS = (3, 4)  # major road, railway
 BAND_W = 1e6       # outside the hard band
 BAND_SLOPE = 1e4   # per target of distance outside the band
 RIVER_W = 1e5      # per extra populated part across a river
+RIVER_STRICT_W = 1e7  # the same in the first rounds, where rivers come before the band
 DEV10_W = 1000.0   # outside ±10% of the target
 DEV10_SLOPE = 3000.0
 MAJOR_W = 1000.0   # per extra populated part across a major road / railway
@@ -469,6 +477,7 @@ class _Search:
         self._failed: set = set()
         self.ver = [0] * len(self.members)
         self._clock = 0
+        self.river_w = RIVER_W
         self.stats = [self._stats(m) for m in self.members]
         self.cost = [self._cost(s) for s in self.stats]
 
@@ -534,7 +543,7 @@ class _Search:
         elif p > self.vmax:
             c += BAND_W + BAND_SLOPE * (p - self.vmax) / t
         if rc > 1:
-            c += RIVER_W * (rc - 1)
+            c += self.river_w * (rc - 1)
         if mc > 1:
             c += MAJOR_W * (mc - 1)
         if self.net.has_geom:
@@ -548,6 +557,12 @@ class _Search:
 
     def total(self):
         return sum(self.cost)
+
+    def set_river_weight(self, w: float) -> None:
+        """Weigh a river crossed inside an area by ``w`` (above BAND_W: rivers before the band)."""
+        self.river_w = w
+        self.cost = [self._cost(st) for st in self.stats]
+        self._failed.clear()
 
     def _connected_without(self, a, n):
         net = self.net
@@ -898,8 +913,7 @@ class _Search:
                         before = self.cost[a] + self.cost[b]
                         self._set_areas([a, b], [rest, old_b | P])
                         gain = self.cost[a] + self.cost[b] - before
-                        if gain < -1e-6 or (gain < RIVER_W and self._chain(b, False, PART_CHAIN, gain,
-                                                                             frozenset({a, b}))):
+                        if gain < -1e-6 or self._chain(b, False, PART_CHAIN, gain, frozenset({a, b})):
                             moved = changed = True
                             break
                         self._set_areas([a, b], [old_a, old_b])
@@ -1096,9 +1110,23 @@ class _Search:
         return [sorted(m) for m in self.members if m]
 
 
-def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadline, rounds=8):
+def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadline, rounds=8,
+              strict=True):
     s = _Search(net, areas, target=target, vmin=vmin, vmax=vmax, hh_target=hh_target, labels=labels,
                 rng=random.Random(seed), deadline=deadline)
+    if strict and any(c == 2 for cc in net.cl for c in cc):
+        # first keep every river between areas (the band is fixed without crossing one),
+        # then weigh the band above the rivers again
+        s.set_river_weight(RIVER_STRICT_W)
+        for _ in range(rounds):
+            moved = s.cell_moves()
+            split = s.pair_pass(only_bad=True)
+            if not (moved or split) or time.monotonic() > deadline:
+                break
+        for _ in range(rounds):
+            if not (s.chain_pass() | s.part_moves()) or time.monotonic() > deadline:
+                break
+        s.set_river_weight(RIVER_W)
     for _ in range(rounds):
         moved = s.cell_moves()
         split = s.pair_pass(only_bad=True)
@@ -1154,17 +1182,22 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
     net = _Net.from_nx(g, nodes, pop, xy, dwellings)
     labels = {i: str(pinned[n]) for i, n in enumerate(nodes) if pinned and n in pinned}
     total = int(sum(net.pop))
-    rng = random.Random(seed)
     hh = float(households_target) if households_target else None
 
-    # a graph in several pieces (cell_graph joins islands; other callers may not)
-    pieces = _components(net, set(range(net.n)))
-    all_areas: list[list[int]] = []
-    for piece in pieces:
-        all_areas.extend(_solve_piece(net, piece, labels, target=target, vmin=vmin, vmax=vmax, hh=hh,
-                                      seed=seed, rng=rng, deadline=t0 + max(0.05, time_limit)
-                                      * (sum(net.pop[n] for n in piece) + len(piece)) / (total + net.n)
-                                      if len(pieces) > 1 else deadline))
+    kw = dict(target=target, vmin=vmin, vmax=vmax, hh=hh, seed=seed, labels=labels)
+    # rivers first: the parts between rivers that can each be cut into areas inside the
+    # band are solved as separate problems (no area can cross a river there); the joint
+    # problem is solved too only if that leaves areas outside the band without a proof
+    split = _river_split(net, labels, target=target, vmin=vmin, vmax=vmax)
+    if split is not None:
+        all_areas = _solve_all(split, t0, deadline, **kw)
+        if _unforced_plan(net, all_areas, target=target, vmin=vmin, vmax=vmax) and time.monotonic() < deadline:
+            joint = _solve_all(net, time.monotonic(), deadline, strict=False, **kw)
+            if _plan_score(net, joint, target=target, vmin=vmin, vmax=vmax) < \
+                    _plan_score(net, all_areas, target=target, vmin=vmin, vmax=vmax):
+                all_areas = joint
+    else:
+        all_areas = _solve_all(net, t0, deadline, **kw)
     areas = [sorted(nodes[i] for i in a) for a in all_areas if a]
     areas.sort(key=lambda a: a[0])
     if time.monotonic() > deadline:
@@ -1189,7 +1222,56 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
     return SolveResult(areas, problems, area_labels, time.monotonic() - t0, reasons)
 
 
-def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, rng, deadline):
+def _solve_all(net, t0, deadline, *, target, vmin, vmax, hh, seed, labels, strict=True) -> list[list[int]]:
+    """Solve every connected piece of ``net``; the time left is shared out by people and cells."""
+    pieces = _components(net, set(range(net.n)))
+    total = sum(net.pop) + net.n
+    span = max(0.0, deadline - t0)
+    out: list[list[int]] = []
+    for piece in pieces:
+        dl = t0 + span * (sum(net.pop[n] for n in piece) + len(piece)) / total if len(pieces) > 1 else deadline
+        out.extend(_solve_piece(net, piece, labels, target=target, vmin=vmin, vmax=vmax, hh=hh, seed=seed,
+                                strict=strict,
+                                deadline=max(dl, t0 + 0.05)))
+    return [a for a in out if a]
+
+
+def _river_split(net: _Net, labels, *, target, vmin, vmax) -> _Net | None:
+    """``net`` without the river edges between parts that each fit the band (None: no such parts)."""
+    gid: dict[int, int] = {}
+    n_groups = 0
+    for piece in _components(net, set(range(net.n))):
+        groups = _regions(net, piece, RIVER_RANK, target=target, vmin=vmin, vmax=vmax, tol=None, labels=labels)
+        for grp in groups:
+            for n in grp:
+                gid[n] = n_groups
+            n_groups += 1
+    if n_groups == len(_components(net, set(range(net.n)))):
+        return None
+    nbr, rk, ln = [], [], []
+    for u in range(net.n):
+        keep = [i for i, v in enumerate(net.nbr[u]) if gid[v] == gid[u]]
+        nbr.append([net.nbr[u][i] for i in keep])
+        rk.append([net.rk[u][i] for i in keep])
+        ln.append([net.ln[u][i] for i in keep])
+    # perimeters stay those of the cells: the compactness term is unchanged
+    return _Net(net.pop, net.dw, net.ca, net.cp, net.xy, nbr, rk, ln, net.has_geom)
+
+
+def _plan_search(net, areas, *, target, vmin, vmax) -> _Search:
+    return _Search(net, areas, target=target, vmin=vmin, vmax=vmax, hh_target=None, labels={},
+                   rng=random.Random(0), deadline=0.0)
+
+
+def _plan_score(net, areas, *, target, vmin, vmax):
+    return _score(_plan_search(net, areas, target=target, vmin=vmin, vmax=vmax))
+
+
+def _unforced_plan(net, areas, *, target, vmin, vmax) -> int:
+    return _unforced(net, _plan_search(net, areas, target=target, vmin=vmin, vmax=vmax), rivers=True)
+
+
+def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, deadline, strict=True):
     pp = sum(net.pop[n] for n in piece)
     if len(piece) == 1 or pp <= 0:
         return [piece]
@@ -1220,11 +1302,11 @@ def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, rng, deadl
         init = _initial(work, wpiece, k, wl, target=target, vmin=vmin, vmax=vmax, by_barriers=by_barriers)
         t2 = time.monotonic()
         if comp is not None:
-            s0 = _optimise(work, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=wl,
+            s0 = _optimise(work, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=wl, strict=strict,
                            seed=seed, deadline=t2 + 0.5 * max(0.0, dl - t2), rounds=4)
             init = [sorted(u for c in a for u in members[c]) for a in s0.areas()]
         t3 = time.monotonic()
-        s = _optimise(net, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=labels,
+        s = _optimise(net, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=labels, strict=strict,
                       seed=seed, deadline=dl)
         if _DEBUG:
             print(f"n={net.n} coarse={work.n} initial {t2 - t1:.1f}s coarse-opt {t3 - t2:.1f}s "
@@ -1244,7 +1326,7 @@ def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, rng, deadl
         if kk < max(1, nlab) or not (vmin <= pp / kk <= vmax):
             continue
         init = _initial(net, piece, kk, labels, target=target, vmin=vmin, vmax=vmax, by_barriers=byb)
-        alt = _optimise(net, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=labels,
+        alt = _optimise(net, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=labels, strict=strict,
                         seed=sd, deadline=deadline)
         s2 = _score(alt)
         if _DEBUG:
@@ -1254,19 +1336,26 @@ def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, rng, deadl
     return best.areas()
 
 
-def _unforced(net: _Net, s: _Search) -> int:
-    """Areas outside the band without a structural proof (see :func:`_reasons`)."""
+def _unforced(net: _Net, s: _Search, rivers: bool = False) -> int:
+    """Areas outside the band (or, with ``rivers``, across a river) without a structural
+    proof (see :func:`_reasons`)."""
     areas = s.areas()
-    if not any(not (s.vmin <= sum(net.pop[u] for u in a) <= s.vmax) for a in areas):
+    river = [i for i, st in enumerate(s.stats) if st[8] and st[6] > 1] if rivers else []
+    if not river and not any(not (s.vmin <= sum(net.pop[u] for u in a) <= s.vmax) for a in areas):
         return 0
+    held = sorted(set().union(*map(set, areas)))  # the piece of the net these areas cover
     g = nx.Graph()
-    g.add_nodes_from(range(net.n))
-    for u in range(net.n):
+    g.add_nodes_from(held)
+    for u in held:
         for v, r in zip(net.nbr[u], net.rk[u]):
             if u < v:
                 g.add_edge(u, v, rank=r)
-    why = _reasons(g, areas, net.pop, target=s.target, vmin=s.vmin, vmax=s.vmax, total=sum(net.pop))
-    return sum(1 for i, t in why.items() if i >= 0 and "(proven impossible)" not in t)
+    why = _reasons(g, areas, net.pop, target=s.target, vmin=s.vmin, vmax=s.vmax,
+                   total=sum(net.pop[u] for u in held))
+    band = sum(1 for i, t in why.items() if i >= 0 and "(proven impossible)" not in t)
+    # the areas of s.areas() are those of s.stats without the empty ones, in order
+    idx = [i for i, st in enumerate(s.stats) if st[8]]
+    return band + sum(1 for i in river if -1 - idx.index(i) not in why)
 
 
 def _reasons(g, areas, pop, *, target, vmin, vmax, total):
@@ -1321,6 +1410,10 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
             out[i] = f"the whole 居/村 has {total} people (proven impossible)"
         elif i in pendant:
             out[i] = pendant[i]
+        elif (x := _isolated_cell(g, pop, a, vmin=vmin, vmax=vmax)) is not None:
+            out[i] = (f"every contiguous group of cells holding the cell of {pop[x]} people (node {x}) has "
+                      f"fewer than {vmin} or more than {vmax} people: its neighbours are too large "
+                      f"(proven impossible)")
         else:
             out[i] = (f"{p} people: the solver found no contiguous plan along the roads and rivers that "
                       f"brings it inside {vmin}-{vmax} without pushing a neighbouring area out (the "
@@ -1338,3 +1431,63 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
                     f"a part enclosed by rivers holds only {pc} people, too few for an area of its own: "
                     f"it joins an area across the river"))
     return out
+
+
+def _isolated_cell(g, pop, area, *, vmin, vmax, budget=5000):
+    """A populated cell of ``area`` that no contiguous group of cells inside the band can hold.
+
+    Enumerates the connected groups of populated cells holding the cell, with at most
+    ``vmax`` people, two cells being neighbours when they touch or are joined through
+    empty cells (a relaxation: any real area is such a group, so finding none inside
+    the band proves the cell can never be in an area inside the band). Gives up after
+    ``budget`` groups per cell (None: no proof).
+    """
+    zero = {n for n in g if pop[n] <= 0}
+
+    def nbrs(u):
+        out, seen, stack = set(), {u}, [u]
+        while stack:
+            w = stack.pop()
+            for v in g.neighbors(w):
+                if v in seen:
+                    continue
+                seen.add(v)
+                if v in zero:
+                    stack.append(v)
+                else:
+                    out.add(v)
+        return out
+
+    memo: dict = {}
+
+    def nb(u):
+        if u not in memo:
+            memo[u] = nbrs(u)
+        return memo[u]
+
+    for x in sorted((n for n in area if pop[n] > 0), key=lambda n: (pop[n], n)):
+        if pop[x] > vmax:
+            continue
+        seen_sets = {frozenset([x])}
+        stack = [(frozenset([x]), pop[x])]
+        found = False
+        while stack and not found:
+            if len(seen_sets) > budget:
+                found = True  # gave up: no proof
+                break
+            S, p = stack.pop()
+            if p >= vmin:
+                found = True
+                break
+            frontier = set().union(*(nb(u) for u in S)) - S
+            for v in sorted(frontier):
+                q = p + pop[v]
+                if q > vmax:
+                    continue
+                T = S | {v}
+                if T not in seen_sets:
+                    seen_sets.add(T)
+                    stack.append((T, q))
+        if not found:
+            return x
+    return None

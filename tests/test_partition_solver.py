@@ -15,6 +15,7 @@ import time
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pytest
 import shapely
 
 from pucha.partition.graph import cell_graph
@@ -138,6 +139,68 @@ def test_small_part_across_river_is_explained():
     assert len(crossing) == 1
     assert any("too few for an area of its own" in t for t in r.reasons.values())
     assert all(240 <= sum(pop[n] for n in a) <= 360 for a in r.areas)
+
+
+def test_river_ending_inside_the_village_is_not_crossed():
+    """A canal that runs from the south edge two thirds of the way north: both sides are
+    joined north of it, so an area could straddle it; none does (9 x 12 grid, 2,592 people)."""
+    pops = [24] * 108
+    cells, g = _grid(9, 12, pops)
+    for u, v in list(g.edges):
+        (iu, ju), (iv, jv) = divmod(u, 9)[::-1], divmod(v, 9)[::-1]
+        if {iu, iv} == {3, 4} and max(ju, jv) < 8:
+            g.edges[u, v].update(barrier="river", rank=5)
+    r, pop = _solve(cells, g)
+    assert nx.is_connected(g.edge_subgraph((u, v) for u, v, d in g.edges(data=True) if d["rank"] < 5))
+    for a in r.areas:
+        assert not _crosses(g, a, pop, "river"), a
+        assert 240 <= sum(pop[n] for n in a) <= 360
+
+
+@pytest.mark.parametrize("village", ["310118002003", "310118002019"])
+def test_synthetic_township_rivers_kept_between_areas(village):
+    """Two 居/村 of the 160k synthetic township where an earlier solver fixed the band by
+    crossing a river (a river splitting the people 1,697 | 2,529; a canal ending inside):
+    every area now stays on one side, inside the band."""
+    from pucha.gis.synthetic import synthetic_township
+    from pucha.partition.cells import barrier_lines, village_cells
+
+    t = synthetic_township(seed=0, people=160_000)
+    bars = barrier_lines(t["roads"], t.get("railways"), t.get("water"), t.get("walls"), crs=t["villages"].crs)
+    v = t["villages"][t["villages"]["village_code"] == village].iloc[0]
+    cells, _ = village_cells(v.geometry, t["buildings"][t["buildings"]["village_code"] == village], bars)
+    g, _ = cell_graph(cells, bars)
+    r, pop = _solve(cells, g)
+    assert any(d["barrier"] == "river" for _, _, d in g.edges(data=True))
+    assert [i for i, a in enumerate(r.areas) if _crosses(g, a, pop, "river")] == []
+    assert all(240 <= sum(pop[n] for n in a) <= 360 for a in r.areas)
+
+
+def test_cell_boxed_in_by_large_neighbours_is_proven():
+    """A 46-person house whose neighbours are blocks of 317, 340 and a 38-person shed that
+    touches only the house and the 340 block: every group holding the house is below 240 or
+    above 360, so its area is outside the band and the reason proves it (the OSM demo case)."""
+    g = nx.Graph()
+    edges = [("h", "a"), ("h", "s"), ("s", "b"), ("h", "b"), ("a", "b"), ("a", "c"), ("b", "c"),
+             ("c", "d"), ("b", "d")]
+    ids = {k: i for i, k in enumerate("hsabcd")}
+    for u, v in edges:
+        g.add_edge(ids[u], ids[v], length=10.0, barrier="none", rank=0)
+    pops = {ids["h"]: 46, ids["s"]: 38, ids["a"]: 317, ids["b"]: 340, ids["c"]: 300, ids["d"]: 290}
+    xy = {n: np.array([10.0 * n, 0.0]) for n in g}
+    r = solve_graph(g, pops, xy)
+    bad = [i for i, a in enumerate(r.areas) if not 240 <= sum(pops[n] for n in a) <= 360]
+    assert len(bad) == 1
+    assert "proven impossible" in r.reasons[bad[0]] and "neighbours are too large" in r.reasons[bad[0]]
+    # one more small neighbour makes a group inside the band possible: no proof, and the
+    # solver finds the plan
+    g.add_edge(ids["s"], 6, length=10.0, barrier="none", rank=0)
+    g.add_edge(6, ids["d"], length=10.0, barrier="none", rank=0)
+    pops[6] = 170
+    xy[6] = np.array([60.0, 10.0])
+    r = solve_graph(g, pops, xy)
+    assert all(240 <= sum(pops[n] for n in a) <= 360 for a in r.areas), [
+        sum(pops[n] for n in a) for a in r.areas]
 
 
 def test_major_road_followed_when_sides_fit():
