@@ -16,6 +16,7 @@ cells tile the 居/村 with no overlap and no gap, and each cell is one polygon.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -88,14 +89,62 @@ def _polygonal(g, grid: float | None = None):
     return g
 
 
-def _faces(region, lines: list, grid: float) -> list:
+def _objects(geoms) -> np.ndarray:
+    """A 1-D object array of ``geoms`` (a list, an array or a GeoSeries' values)."""
+    if not isinstance(geoms, np.ndarray):
+        geoms = np.asarray(geoms, dtype=object) if hasattr(geoms, "__array__") else list(geoms)
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = geoms
+    return arr
+
+
+def _polygonal_many(geoms, grid: float | None = None) -> np.ndarray:
+    """:func:`_polygonal` of each of ``geoms``, vectorised for the common case.
+
+    Valid (multi)polygons are snapped in one array call; only the others (missing,
+    empty, invalid, other types, or collapsing on the grid) go through
+    :func:`_polygonal` one by one, so every element equals ``_polygonal(g, grid)``.
+    """
+    arr = _objects(geoms)
+    out = np.empty(len(arr), dtype=object)
+    fast = ~shapely.is_missing(arr)
+    fast[fast] = ~shapely.is_empty(arr[fast])
+    fast[fast] = np.isin(shapely.get_type_id(arr[fast]), (3, 6))
+    fast[fast] = shapely.is_valid(arr[fast])
+    idx = np.flatnonzero(fast)
+    g = arr[idx]
+    if grid and len(idx):
+        g = shapely.set_precision(g, grid)
+        ok = np.isin(shapely.get_type_id(g), (3, 6))
+        idx, g = idx[ok], g[ok]
+    out[idx] = g
+    rest = np.ones(len(arr), dtype=bool)
+    rest[idx] = False
+    for i in np.flatnonzero(rest):
+        out[i] = _polygonal(arr[i], grid)
+    return out
+
+
+def _faces(region, lines: list, grid: float, *, merge: bool = False) -> list:
     """Faces of ``region`` cut by ``lines``: the polygons of one snap-rounded noding.
 
     All lines are noded together on the ``grid``, so the faces share their edges
     exactly and tile ``region`` (whose boundary is part of the linework).
     """
-    lines = [ln for ln in lines if ln is not None and not shapely.is_empty(ln)]
-    noded = shapely.union_all(np.asarray([shapely.boundary(region)] + lines, dtype=object), grid_size=grid)
+    arr = np.empty(len(lines) + 1, dtype=object)
+    arr[0] = shapely.boundary(region)
+    arr[1:] = lines
+    arr = shapely.get_parts(arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))])
+    # Join the lines end to end first (same segments, far fewer strings): GEOS's
+    # snap-rounding noder pays a fixed cost per input string (it seeds a random
+    # generator for each), which dominated the noding of thousands of short edges.
+    merged = shapely.multilinestrings(arr)
+    if merge:
+        try:
+            merged = shapely.line_merge(merged)
+        except shapely.errors.GEOSException:
+            pass
+    noded = shapely.union_all(merged, grid_size=grid)
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     faces = faces[shapely.area(faces) > 0]
     if len(faces):
@@ -202,7 +251,7 @@ def _lines_of(geoms) -> list:
     return out
 
 
-def _claims(polygon, footprints, seeds_fallback, grid: float) -> list:
+def _claims(polygon, footprints, seeds_fallback, grid: float, *, repaired: bool = False) -> list:
     """Non-overlapping footprints inside ``polygon``: smaller buildings first.
 
     A building whose footprint is wholly covered by others (a duplicate outline, a
@@ -210,33 +259,40 @@ def _claims(polygon, footprints, seeds_fallback, grid: float) -> list:
     every building owns some ground.
     """
     n = len(footprints)
-    fp = [_polygonal(f) for f in footprints]
-    arr = np.asarray(fp, dtype=object)
+    arr = _objects(footprints).copy() if repaired else _polygonal_many(footprints)  # repaired: _polygonal
     inside = shapely.contains_properly(polygon, arr)
     out = ~inside & ~shapely.is_empty(arr)
     arr[inside] = shapely.set_precision(arr[inside], grid)
     if out.any():
         arr[out] = shapely.intersection(arr[out], polygon, grid_size=grid)
-    fp = [_polygonal(g) for g in arr]
-    area = np.array([g.area for g in fp])
-    order = sorted(range(n), key=lambda i: (area[i], i))
+    fparr = _polygonal_many(arr)
+    fp = list(fparr)
+    fp_area = shapely.area(fparr)
+    fp_empty = shapely.is_empty(fparr)
+    order = np.argsort(fp_area, kind="stable")  # by (area, index)
     claims = [shapely.Polygon()] * n
-    tree = shapely.STRtree(np.asarray(fp, dtype=object))
+    tree = shapely.STRtree(fparr)
+    qi, qj = tree.query(fparr, predicate="intersects")
+    other = qi != qj
+    qi, qj = qi[other], qj[other]
+    starts = np.searchsorted(qi, np.arange(n + 1))  # qi is sorted: the neighbours of i
     done = np.zeros(n, dtype=bool)
-    for i in order:
+    for i in order.tolist():
         g = fp[i]
-        if g.is_empty:
+        if fp_empty[i]:
             continue
-        cand = [j for j in tree.query(g, predicate="intersects") if done[j] and not claims[j].is_empty]
+        cand = [j for j in qj[starts[i]:starts[i + 1]].tolist() if done[j] and not claims[j].is_empty]
         if cand:
             g = _polygonal(shapely.difference(g, shapely.union_all([claims[j] for j in sorted(cand)]),
                                               grid_size=grid), grid)
         claims[i] = g
         done[i] = True
+    c_area = shapely.area(_objects(claims)).tolist()  # kept up to date below
+    fp_area = fp_area.tolist()
     # two outlines overlapping in part (neither inside the other): split the overlap at
     # the bisector of their own parts, as long as the smaller keeps half its footprint
     for j in range(n):
-        if fp[j].is_empty or claims[j].is_empty or claims[j].area >= 0.5 * fp[j].area:
+        if fp_empty[j] or c_area[j] >= 0.5 * fp_area[j] or claims[j].is_empty:
             continue
         for i in sorted(int(k) for k in tree.query(fp[j], predicate="intersects")):
             if i == j or claims[i].is_empty or claims[j].area >= 0.5 * fp[j].area:
@@ -263,11 +319,12 @@ def _claims(polygon, footprints, seeds_fallback, grid: float) -> list:
                 continue
             claims[i] = _polygonal(shapely.difference(claims[i], give, grid_size=grid), grid)
             claims[j] = _polygonal(shapely.union(claims[j], give, grid_size=grid), grid)
+            c_area[i], c_area[j] = claims[i].area, claims[j].area
     # buildings left without ground: a small square at their point
     half = 0.5 * _unit(polygon)  # 0.5 m in a metric CRS
     placed: list = []
     for i in range(n):
-        if not claims[i].is_empty and claims[i].area > (2 * half) ** 2 * 0.01:
+        if c_area[i] > (2 * half) ** 2 * 0.01:  # (an empty claim has no area)
             continue
         base = fp[i] if not fp[i].is_empty else shapely.Polygon()
         p = shapely.point_on_surface(base) if not base.is_empty else seeds_fallback[i]
@@ -288,7 +345,9 @@ def _claims(polygon, footprints, seeds_fallback, grid: float) -> list:
         for j in tree.query(sq, predicate="intersects"):
             if j != i and not claims[j].is_empty:
                 claims[j] = _polygonal(shapely.difference(claims[j], sq, grid_size=grid), grid)
+                c_area[j] = claims[j].area
         claims[i] = _polygonal(shapely.union(claims[i], sq, grid_size=grid), grid)
+        c_area[i] = claims[i].area
     return claims
 
 
@@ -302,6 +361,17 @@ def _seed_points(piece, grid: float, unit: float = 1.0) -> np.ndarray:
     return np.vstack([xy, inner]) if len(xy) else inner
 
 
+def _seed_points_many(pieces: np.ndarray, unit: float = 1.0) -> list:
+    """:func:`_seed_points` of each of ``pieces`` (polygons of positive area)."""
+    if not len(pieces):
+        return []
+    step = np.maximum(shapely.length(pieces) / 12.0, 2.0 * unit)  # at least 2 m apart in a metric CRS
+    xy, idx = shapely.get_coordinates(shapely.segmentize(shapely.boundary(pieces), step), return_index=True)
+    inner = shapely.get_coordinates(shapely.point_on_surface(pieces))
+    bounds = np.searchsorted(idx, np.arange(len(pieces) + 1))
+    return [np.vstack([xy[bounds[k]:bounds[k + 1]], inner[k:k + 1]]) for k in range(len(pieces))]
+
+
 def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     """Seeds of the buildings in ``block`` and the Voronoi edges between different buildings.
 
@@ -311,8 +381,14 @@ def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     xy = np.vstack([pts for _, pts in seeds])
     lab = np.concatenate([np.full(len(pts), k) for k, pts in seeds])
     key = np.round(xy / grid).astype(np.int64)
-    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inv = inv.ravel()
+    # the distinct grid points (sorted by x, y), the first seed at each, and each seed's point
+    order = np.lexsort((key[:, 1], key[:, 0]))
+    ks = key[order]
+    new = np.ones(len(ks), dtype=bool)
+    new[1:] = (ks[1:] != ks[:-1]).any(axis=1)
+    first = order[new]
+    inv = np.empty(len(key), dtype=np.int64)
+    inv[order] = np.cumsum(new) - 1
     # a point shared by two buildings (a party wall) seeds neither
     lo = np.full(len(first), np.iinfo(np.int64).max)
     hi = np.full(len(first), np.iinfo(np.int64).min)
@@ -358,15 +434,38 @@ def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     edges = shapely.linestrings(ends)
     inside = (shapely.contains_xy(block, ends[:, 0, 0], ends[:, 0, 1])
               & shapely.contains_xy(block, ends[:, 1, 0], ends[:, 1, 1]))
-    out = list(edges[inside])
+    out = edges[inside]
     cross = edges[~inside]
     if len(cross):
         try:  # floating clip: a snapped end would no longer meet the unclipped edges
             clipped = shapely.intersection(cross, block)
         except shapely.errors.GEOSException:
             clipped = cross
-        out += [g for g in _lines_of(clipped) if shapely.get_type_id(g) == 1]
+        parts = shapely.get_parts(shapely.get_parts(clipped))  # also inside collections
+        out = np.concatenate([out, parts[(shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)]])
     return pts_xy, pts_lab, out
+
+
+def _area_below(rings: list, axis: int, m: np.ndarray) -> np.ndarray:
+    """Area of the polygon with ``rings`` (exterior CCW, holes CW) where coordinate ``axis`` <= m.
+
+    Green's theorem on the part of the boundary below each m: the area is the
+    integral of min(u - m, 0) dv along the rings (u the ``axis`` coordinate, v the
+    other), which has a closed form on each straight edge.
+    """
+    total = np.zeros(len(m))
+    for xy in rings:
+        u, v = (xy[:, 0], xy[:, 1]) if axis == 0 else (xy[:, 1], xy[:, 0])
+        dv = np.diff(v)
+        a = u[None, :-1] - m[:, None]
+        b = u[None, 1:] - m[:, None]
+        both = (a <= 0) & (b <= 0)
+        cross = (a < 0) != (b < 0)
+        na, nb = np.minimum(a, 0.0), np.minimum(b, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part = np.where(both, (a + b) / 2, np.where(cross, -(na * na + nb * nb) / (2 * np.abs(b - a)), 0.0))
+        total += (part * dv[None, :]).sum(axis=1)
+    return total if axis == 0 else -total
 
 
 def _cut_positions(piece, n: int) -> tuple[int, np.ndarray]:
@@ -375,72 +474,89 @@ def _cut_positions(piece, n: int) -> tuple[int, np.ndarray]:
     axis = 0 if (x1 - x0) >= (y1 - y0) else 1
     lo, hi = (x0, x1) if axis == 0 else (y0, y1)
     total = piece.area
-    cuts = []
-    for k in range(1, n):
-        want = total * k / n
-        a, b = lo, hi
-        for _ in range(24):  # bisection on the area left of the cut
-            m = (a + b) / 2
-            box = (shapely.box(lo - 1, y0 - 1, m, y1 + 1) if axis == 0 else shapely.box(x0 - 1, lo - 1, x1 + 1, m))
-            if shapely.intersection(piece, box).area < want:
-                a = m
-            else:
-                b = m
-        cuts.append((a + b) / 2)
-    return axis, np.array(cuts)
+    want = np.array([total * k / n for k in range(1, n)])
+    rings = [shapely.get_coordinates(r) for p in shapely.get_parts(shapely.orient_polygons(piece))
+             for r in [p.exterior, *p.interiors]]
+    a = np.full(n - 1, lo)
+    b = np.full(n - 1, hi)
+    for _ in range(24):  # bisection on the area left of (below) the cut
+        m = (a + b) / 2
+        below = _area_below(rings, axis, m)
+        # a near tie (e.g. the middle of a rectangle): decide it on the clipped polygon,
+        # as GEOS measures it, not on rounding differences of the closed form
+        for k in np.flatnonzero(np.abs(below - want) <= 1e-9 * total).tolist():
+            box = (shapely.box(lo - 1, y0 - 1, m[k], y1 + 1) if axis == 0
+                   else shapely.box(x0 - 1, lo - 1, x1 + 1, m[k]))
+            below[k] = shapely.intersection(piece, box).area
+        less = below < want
+        a = np.where(less, m, a)
+        b = np.where(less, b, m)
+    return axis, (a + b) / 2
 
 
 def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict, grid: float):
     """Label every face of the village's arrangement with a building (and strip) or block.
 
-    Returns a list of (key, geometry) with key = (building index or -1, strip, block).
+    Returns (faces, owner, strip, block): per face the building index (-1 for land of
+    no building), its strip (0 if the building is not cut) and the block it lies in.
     """
-    btree = shapely.STRtree(np.asarray(blocks, dtype=object))
+    barr = _objects(blocks)
+    btree = shapely.STRtree(barr)
     n = len(claims)
-    carr = np.asarray(claims, dtype=object)
-    nonempty = np.array([not c.is_empty for c in claims], dtype=bool)
+    carr = _objects(claims)
+    nonempty = ~shapely.is_empty(carr) if n else np.zeros(0, dtype=bool)
+    unit = _unit(polygon)
     # claim pieces and seeds per block
     seeds_by_block: dict[int, list] = {}
     if nonempty.any():
         ci = np.where(nonempty)[0]
         bi, cj = btree.query(carr[ci], predicate="intersects")[::-1]
-        whole = shapely.contains_properly(np.asarray(blocks, dtype=object)[bi], carr[ci[cj]])
-        for b, j, w in sorted(zip(bi.tolist(), ci[cj].tolist(), whole.tolist())):
-            piece = claims[j] if w else _polygonal(shapely.intersection(claims[j], blocks[b], grid_size=grid), grid)
-            for p in shapely.get_parts(piece):
-                if p.area > 0:
-                    seeds_by_block.setdefault(b, []).append((j, _seed_points(p, grid, _unit(polygon))))
-    for j in range(n):
-        if not nonempty[j]:
-            p = seeds_fallback[j]
-            b = int(btree.nearest(p))
-            xy = shapely.get_coordinates(p)
-            seeds_by_block.setdefault(b, []).append((j, xy))
+        cj = ci[cj]
+        o = np.lexsort((cj, bi))
+        bi, cj = bi[o], cj[o]
+        whole = shapely.contains_properly(barr[bi], carr[cj])
+        pieces = carr[cj].copy()
+        cut = ~whole
+        if cut.any():
+            pieces[cut] = _polygonal_many(shapely.intersection(carr[cj[cut]], barr[bi[cut]], grid_size=grid), grid)
+        parts, pi = shapely.get_parts(pieces, return_index=True)
+        ok = shapely.area(parts) > 0
+        parts, pi = parts[ok], pi[ok]
+        for k, pts in zip(pi.tolist(), _seed_points_many(parts, unit)):
+            seeds_by_block.setdefault(int(bi[k]), []).append((int(cj[k]), pts))
+    empty = np.flatnonzero(~nonempty)
+    if len(empty):
+        fb = _objects(seeds_fallback)[empty]
+        for j, b, xy in zip(empty.tolist(), btree.nearest(fb).tolist(), shapely.get_coordinates(fb)):
+            seeds_by_block.setdefault(int(b), []).append((j, xy[None, :]))
     from scipy.spatial import cKDTree
 
-    lines = _lines_of(blocks) + _lines_of([c for c in claims if not c.is_empty])
+    lines = [shapely.get_parts(shapely.boundary(shapely.get_parts(barr))),
+             shapely.get_parts(shapely.boundary(shapely.get_parts(carr[nonempty])))]
     voronoi: dict[int, tuple] = {}
     for b in sorted(seeds_by_block):
         pts, lab, vlines = _block_voronoi(blocks[b], seeds_by_block[b], grid)
         voronoi[b] = (cKDTree(pts), lab)
-        lines += vlines
+        lines.append(_objects(vlines))
     # vertical cuts: lines across the building's ground and the blocks it has seeds in
+    cut_lines = []
     for j in sorted(cuts):
         axis, pos = cuts[j]
         ext = [claims[j]] + [blocks[b] for b in sorted(seeds_by_block)
                              if any(k == j for k, _ in seeds_by_block[b])]
         x0, y0, x1, y1 = shapely.total_bounds(np.asarray([e for e in ext if not e.is_empty], dtype=object))
         for c in pos:
-            lines.append(shapely.LineString([(c, y0 - 1), (c, y1 + 1)]) if axis == 0
-                         else shapely.LineString([(x0 - 1, c), (x1 + 1, c)]))
-    faces = np.asarray(_faces(polygon, lines, grid), dtype=object)
+            cut_lines.append(shapely.LineString([(c, y0 - 1), (c, y1 + 1)]) if axis == 0
+                             else shapely.LineString([(x0 - 1, c), (x1 + 1, c)]))
+    lines.append(_objects(cut_lines))
+    faces = _objects(_faces(polygon, np.concatenate(lines), grid, merge=True))
     if not len(faces):
-        return []
+        return faces, np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     rp = shapely.point_on_surface(faces)
     fblock = np.full(len(faces), -1)
     q, k = btree.query(rp, predicate="intersects")
-    for a, b in zip(q[::-1], k[::-1]):
-        fblock[a] = b
+    _, first = np.unique(q, return_index=True)  # the first block hit by each face
+    fblock[q[first]] = k[first]
     miss = fblock < 0
     if miss.any():
         fblock[miss] = btree.nearest(rp[miss])
@@ -449,8 +565,8 @@ def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict,
         ci = np.where(nonempty)[0]
         ctree = shapely.STRtree(carr[ci])
         q, k = ctree.query(rp, predicate="intersects")
-        for a, b in zip(q[::-1], k[::-1]):
-            owner[a] = ci[b]
+        _, first = np.unique(q, return_index=True)
+        owner[q[first]] = ci[k[first]]
     free = np.where(owner < 0)[0]
     for b in sorted(set(fblock[free].tolist())):
         if b not in voronoi:
@@ -459,16 +575,14 @@ def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict,
         tree, lab = voronoi[b]
         _, nn = tree.query(shapely.get_coordinates(rp[sel]))
         owner[sel] = lab[nn]
-    out = []
-    for f in range(len(faces)):
-        j = int(owner[f])
-        strip = 0
-        if j >= 0 and j in cuts:
+    strip = np.zeros(len(faces), dtype=int)
+    if cuts:
+        rxy = shapely.get_coordinates(rp)
+        for j in sorted(cuts):
             axis, pos = cuts[j]
-            v = shapely.get_x(rp[f]) if axis == 0 else shapely.get_y(rp[f])
-            strip = int(np.searchsorted(pos, v)) + 1
-        out.append(((j, strip, -1 if j >= 0 else int(fblock[f])), faces[f], int(fblock[f])))
-    return out
+            sel = np.flatnonzero(owner == j)
+            strip[sel] = np.searchsorted(pos, rxy[sel, axis]) + 1
+    return faces, owner, strip, fblock
 
 
 def _main_part(geom, claim):
@@ -523,6 +637,38 @@ def _dissolve(fs):
     return dissolve(fs)
 
 
+def _dissolve_many(groups: list[list]) -> list:
+    """:func:`_dissolve` of each group of faces (all non-empty): the coverage unions
+    of groups of one size in one array call; a group whose union fails the checks of
+    :func:`pucha.partition.polygons.dissolve` goes through it alone."""
+    out: list = [None] * len(groups)
+    sizes = np.array([len(fs) for fs in groups])
+    for size in np.unique(sizes).tolist():
+        idx = np.flatnonzero(sizes == size)
+        arr = np.empty((len(idx), size), dtype=object)
+        for r, k in enumerate(idx.tolist()):
+            arr[r, :] = groups[k]
+        if size == 1:
+            res = _polygonal_many(arr[:, 0])
+            for r, k in enumerate(idx.tolist()):
+                out[k] = res[r]
+            continue
+        total = shapely.area(arr).sum(axis=1)
+        try:
+            res = shapely.coverage_union_all(arr, axis=1)
+        except shapely.errors.GEOSException:
+            res = None
+        ok = np.zeros(len(idx), dtype=bool)
+        if res is not None:
+            ok = shapely.is_valid(res) & (np.abs(shapely.area(res) - total) <= 1e-6 * np.maximum(total, 1.0))
+            polys = np.isin(shapely.get_type_id(res), (3, 6))  # valid: _polygonal(g) is g
+            for k, g, pg in zip(idx[ok].tolist(), res[ok], polys[ok].tolist()):
+                out[k] = g if pg else _polygonal(g)
+        for k in idx[~ok].tolist():
+            out[k] = _dissolve(groups[k])
+    return out
+
+
 def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
                   target: int = 300, vmin: int = 240, vmax: int = 360) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Cells tiling ``polygon``; one per building (or building part), plus empty cells.
@@ -557,6 +703,14 @@ def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFra
     return cells, problems
 
 
+class _Row(NamedTuple):
+    building_id: object
+    population: object
+    floors: object
+    dwellings: object
+    geometry: object
+
+
 def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vmin: int, vmax: int):
     problems: list[dict] = []
     crs = buildings.crs
@@ -567,23 +721,30 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
     else:
         blocks = village_blocks(poly, barriers, grid=grid)
     # one seed point per building for those with no ground of their own
-    fallback = []
     inner = shapely.point_on_surface(poly) if not poly.is_empty else shapely.Point(0, 0)
-    for k, g in enumerate(b.geometry.values):
-        p = None
-        if g is not None and not shapely.is_empty(g):
-            p = shapely.point_on_surface(_polygonal(g)) if shapely.get_type_id(g) in (3, 6) else \
-                shapely.point_on_surface(g)
-        if p is None or shapely.is_empty(p) or not shapely.intersects(poly, p):
-            p = shapely.points(shapely.get_x(inner) + grid * (k + 1), shapely.get_y(inner))
-            if not shapely.intersects(poly, p):
-                p = inner
-        fallback.append(p)
-    claims = _claims(poly, list(b.geometry.values), fallback, grid) if len(b) and blocks else []
+    garr = _objects(b.geometry.values)
+    fallback = np.empty(len(garr), dtype=object)
+    has = ~shapely.is_missing(garr)
+    has[has] = ~shapely.is_empty(garr[has])
+    fp = _polygonal_many(garr)  # the footprints repaired
+    polyg = has & np.isin(shapely.get_type_id(garr), (3, 6))
+    src = np.where(polyg, fp, garr)
+    fallback[has] = shapely.point_on_surface(src[has])
+    bad = ~has
+    bad[has] = shapely.is_empty(fallback[has]) | ~shapely.intersects(poly, fallback[has])
+    for k in np.flatnonzero(bad).tolist():
+        p = shapely.points(shapely.get_x(inner) + grid * (k + 1), shapely.get_y(inner))
+        if not shapely.intersects(poly, p):
+            p = inner
+        fallback[k] = p
+    fallback = list(fallback)
+    claims = _claims(poly, fp, fallback, grid, repaired=True) if len(b) and blocks else []
     # vertical cuts (纵向切割)
     plans = []
     cuts: dict[int, tuple[int, np.ndarray]] = {}
-    for i, r in enumerate(b.itertuples(index=False)):
+    rows = [_Row(*r) for r in zip(b["building_id"].tolist(), b["population"].tolist(), b["floors"].tolist(),
+                                  b["dwellings"].tolist(), garr)]
+    for i, r in enumerate(rows):
         pop = int(r.population)
         fl = float(r.floors) if pd.notna(r.floors) else float("nan")
         dw = float(r.dwellings) if pd.notna(r.dwellings) else float("nan")
@@ -603,39 +764,61 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
                     piece = shapely.buffer(fallback[i], 1.0)
                 cuts[i] = _cut_positions(piece, len(ranges))
         plans.append((pop, fl, dw, how, ranges))
-    faces = _tessellate(poly, blocks, claims, fallback, cuts, grid) if blocks else []
+    if blocks:
+        faces, owner, strip, fblock = _tessellate(poly, blocks, claims, fallback, cuts, grid)
+    else:
+        faces, owner, strip, fblock = _objects([]), [], [], []
     groups: dict[tuple, list] = {}
-    for key, f, _ in faces:
-        groups.setdefault(key, []).append(f)
-    btree = shapely.STRtree(np.asarray(blocks, dtype=object)) if blocks else None
+    for f, j, st, fb in zip(faces, np.asarray(owner).tolist(), np.asarray(strip).tolist(),
+                            np.asarray(fblock).tolist()):
+        groups.setdefault((j, st, -1) if j >= 0 else (-1, 0, fb), []).append(f)
+    # the union of each group's faces: most groups are a single face (taken as it is)
+    keys = list(groups)
+    single = [k for k in keys if len(groups[k]) == 1]
+    merged = dict(zip(single, _polygonal_many([groups[k][0] for k in single]))) if single else {}
+    multi = [k for k in keys if len(groups[k]) > 1]
+    merged.update(zip(multi, _dissolve_many([groups[k] for k in multi])))
+    # the main part of each group's union (a polygon of positive area is its own main part)
+    marr = _objects([merged[k] for k in keys])
+    simple = dict(zip(keys, ((shapely.get_type_id(marr) == 3) & (shapely.area(marr) > 0)).tolist()))
 
-    def block_of(g) -> int:
-        if btree is None or g.is_empty:
-            return 0
-        return int(btree.nearest(shapely.point_on_surface(g)))
+    def main_part(key, claim):
+        if key not in groups:
+            return shapely.Polygon(), []
+        del groups[key]
+        g = merged[key]
+        return (g, []) if simple[key] else _main_part(g, claim)
 
-    dissolve = _dissolve
+    btree = shapely.STRtree(_objects(blocks)) if blocks else None
+
+    def blocks_of(geoms) -> list[int]:
+        """The block nearest to a point of each geometry (0 for none)."""
+        arr = _objects(geoms)
+        out = np.zeros(len(arr), dtype=int)
+        if btree is not None and len(arr):
+            ok = np.flatnonzero(~shapely.is_empty(arr))
+            if len(ok):
+                out[ok] = btree.nearest(shapely.point_on_surface(arr[ok]))
+        return out.tolist()
 
     spare: list = []
     recs = []
-    for i, r in enumerate(b.itertuples(index=False)):
+    for i, r in enumerate(rows):
         pop, fl, dw, how, ranges = plans[i]
         claim = claims[i] if claims else None
         if not ranges:
-            fs = groups.pop((i, 0, -1), [])
-            g, rest = _main_part(dissolve(fs), claim) if fs else (shapely.Polygon(), [])
+            g, rest = main_part((i, 0, -1), claim)
             spare += rest
             recs.append(dict(building_id=str(r.building_id), part=0, floor_from=np.nan, floor_to=np.nan,
                              unit_from=np.nan, unit_to=np.nan, population=pop,
-                             dwellings=dw, block=block_of(g), geometry=g))  # NaN = unknown
+                             dwellings=dw, block=0, geometry=g))  # NaN = unknown
             continue
         n = len(ranges)
         units = int(fl if how == "floor" else dw)
         pops = _share(pop, units, ranges)
         dws = [float("nan")] * n if math.isnan(dw) else [float(v) for v in _share(int(dw), units, ranges)]
         for k in range(n):
-            fs = groups.pop((i, k + 1, -1), [])
-            g, rest = _main_part(dissolve(fs), claim) if fs else (shapely.Polygon(), [])
+            g, rest = main_part((i, k + 1, -1), claim)
             spare += rest
             f0, f1 = ranges[k]
             recs.append(dict(building_id=str(r.building_id), part=k + 1,
@@ -643,17 +826,23 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
                              floor_to=float(f1) if how == "floor" else np.nan,
                              unit_from=float(f0) if how == "unit" else np.nan,
                              unit_to=float(f1) if how == "unit" else np.nan,
-                             population=pops[k], dwellings=dws[k], block=block_of(g), geometry=g))
+                             population=pops[k], dwellings=dws[k], block=0, geometry=g))
+    # the block of each building's cell as drawn (before slivers join it)
+    for rec, blk in zip(recs, blocks_of([rec["geometry"] for rec in recs])):
+        rec["block"] = blk
     for key in sorted(groups, key=lambda k: (k[2], k[0], k[1])):  # land of no building, leftovers
-        spare += [p for p in shapely.get_parts(dissolve(groups[key])) if p.area > 0]
+        spare += [p for p in shapely.get_parts(merged[key]) if p.area > 0]
     if not blocks and poly is not None and not poly.is_empty:
         spare += list(shapely.get_parts(poly))
-    spare = sorted(spare, key=lambda g: (block_of(g), round(shapely.get_x(shapely.point_on_surface(g)), 3),
-                                         round(shapely.get_y(shapely.point_on_surface(g)), 3)))
+    if spare:
+        sarr = _objects(spare)
+        sxy = np.round(shapely.get_coordinates(shapely.point_on_surface(sarr)), 3).tolist()
+        skey = [(blk, x, y) for blk, (x, y) in zip(blocks_of(sarr), sxy)]
+        spare = [spare[k] for k in sorted(range(len(spare)), key=lambda k: skey[k])]
     spare = _merge_slivers(recs, spare, min_area=_unit(poly) ** 2 if not poly.is_empty else 0.0)
-    for g in spare:
+    for g, blk in zip(spare, blocks_of(spare)):
         recs.append(dict(building_id=None, part=0, floor_from=np.nan, floor_to=np.nan, unit_from=np.nan,
-                         unit_to=np.nan, population=0, dwellings=0.0, block=block_of(g), geometry=g))
+                         unit_to=np.nan, population=0, dwellings=0.0, block=blk, geometry=g))
     cols = ["building_id", "part", "floor_from", "floor_to", "unit_from", "unit_to", "population",
             "dwellings", "block", "geometry"]
     cells = gpd.GeoDataFrame(pd.DataFrame(recs, columns=cols), geometry="geometry", crs=crs)

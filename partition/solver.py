@@ -701,13 +701,17 @@ class _Search:
         net = self.net
         any_change = False
         todo = range(net.n) if nodes is None else sorted(nodes)
+        dirty: set | None = None  # areas changed in the last sweep (None: the first sweep)
         for _ in range(max_sweeps):
             changed = False
+            touched: set = set()
             for j, n in enumerate(todo):
                 if (j & 63) == 0 and time.monotonic() > self.deadline:
                     return any_change
                 a = self.assign[n]
                 nbs = {self.assign[m] for m in net.nbr[n]}
+                if dirty is not None and a not in dirty and nbs.isdisjoint(dirty):
+                    continue  # nothing it depends on changed since it was last looked at
                 nbs.discard(a)
                 if allowed is not None:
                     nbs &= allowed
@@ -725,9 +729,11 @@ class _Search:
                         best = (d, b, sb)
                 if best is not None:
                     self._apply_move(n, a, best[1], sa, best[2])
+                    touched.update((a, best[1]))
                     changed = any_change = True
             if not changed:
                 break
+            dirty = touched
         return any_change
 
     # -- large-neighbourhood repair: re-plan a bad area with the areas around it
