@@ -15,6 +15,7 @@ cells tile the 居/村 with no overlap and no gap, and each cell is one polygon.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import NamedTuple
 
@@ -125,26 +126,27 @@ def _polygonal_many(geoms, grid: float | None = None) -> np.ndarray:
     return out
 
 
-def _faces(region, lines: list, grid: float, *, merge: bool = False) -> list:
+def _faces(region, lines, grid: float, *, merge: bool = False) -> list:
     """Faces of ``region`` cut by ``lines``: the polygons of one snap-rounded noding.
 
     All lines are noded together on the ``grid``, so the faces share their edges
-    exactly and tile ``region`` (whose boundary is part of the linework).
+    exactly and tile ``region`` (whose boundary is part of the linework). ``merge``
+    joins the lines end to end first (the same segments in far fewer strings): GEOS's
+    snap-rounding noder pays a fixed cost per input string (it seeds a random number
+    generator for each), which dominated the noding of thousands of short Voronoi edges.
     """
     arr = np.empty(len(lines) + 1, dtype=object)
     arr[0] = shapely.boundary(region)
     arr[1:] = lines
-    arr = shapely.get_parts(arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))])
-    # Join the lines end to end first (same segments, far fewer strings): GEOS's
-    # snap-rounding noder pays a fixed cost per input string (it seeds a random
-    # generator for each), which dominated the noding of thousands of short edges.
-    merged = shapely.multilinestrings(arr)
+    arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))]
+    noded = None
     if merge:
         try:
-            merged = shapely.line_merge(merged)
+            noded = shapely.union_all(shapely.line_merge(shapely.geometrycollections(arr)), grid_size=grid)
         except shapely.errors.GEOSException:
-            pass
-    noded = shapely.union_all(merged, grid_size=grid)
+            noded = None
+    if noded is None:
+        noded = shapely.union_all(arr, grid_size=grid)
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     faces = faces[shapely.area(faces) > 0]
     if len(faces):
@@ -259,7 +261,7 @@ def _claims(polygon, footprints, seeds_fallback, grid: float, *, repaired: bool 
     every building owns some ground.
     """
     n = len(footprints)
-    arr = _objects(footprints).copy() if repaired else _polygonal_many(footprints)  # repaired: _polygonal
+    arr = _objects(footprints) if repaired else _polygonal_many(footprints)  # repaired: _polygonal
     inside = shapely.contains_properly(polygon, arr)
     out = ~inside & ~shapely.is_empty(arr)
     arr[inside] = shapely.set_precision(arr[inside], grid)
@@ -351,18 +353,9 @@ def _claims(polygon, footprints, seeds_fallback, grid: float, *, repaired: bool 
     return claims
 
 
-def _seed_points(piece, grid: float, unit: float = 1.0) -> np.ndarray:
-    """Points along the boundary of a claimed footprint piece (and one inside it)."""
-    perim = piece.length
-    step = max(perim / 12.0, 2.0 * unit)  # at least 2 m apart in a metric CRS
-    ring = shapely.segmentize(shapely.boundary(piece), step)
-    xy = shapely.get_coordinates(ring)
-    inner = shapely.get_coordinates(shapely.point_on_surface(piece))
-    return np.vstack([xy, inner]) if len(xy) else inner
-
-
 def _seed_points_many(pieces: np.ndarray, unit: float = 1.0) -> list:
-    """:func:`_seed_points` of each of ``pieces`` (polygons of positive area)."""
+    """Seeds of each claimed footprint piece (polygons of positive area): points along
+    its boundary, then one inside it (an array of xy per piece)."""
     if not len(pieces):
         return []
     step = np.maximum(shapely.length(pieces) / 12.0, 2.0 * unit)  # at least 2 m apart in a metric CRS
@@ -419,7 +412,8 @@ def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     except QhullError:
         vor = Voronoi(allp, qhull_options="Qbb Qc Qz QJ")
     rp = np.asarray(vor.ridge_points)
-    rv = np.asarray(vor.ridge_vertices, dtype=np.int64).reshape(-1, 2)  # 2-D: two per ridge
+    rv = np.fromiter(itertools.chain.from_iterable(vor.ridge_vertices), dtype=np.int64,
+                     count=2 * len(vor.ridge_vertices)).reshape(-1, 2)  # 2-D: two per ridge
     # ridge_points says exactly which two seeds an edge separates (a k-nearest query
     # cannot, where four seeds are nearly on one circle)
     la, lb = alll[rp[:, 0]], alll[rp[:, 1]]
@@ -481,14 +475,7 @@ def _cut_positions(piece, n: int) -> tuple[int, np.ndarray]:
     b = np.full(n - 1, hi)
     for _ in range(24):  # bisection on the area left of (below) the cut
         m = (a + b) / 2
-        below = _area_below(rings, axis, m)
-        # a near tie (e.g. the middle of a rectangle): decide it on the clipped polygon,
-        # as GEOS measures it, not on rounding differences of the closed form
-        for k in np.flatnonzero(np.abs(below - want) <= 1e-9 * total).tolist():
-            box = (shapely.box(lo - 1, y0 - 1, m[k], y1 + 1) if axis == 0
-                   else shapely.box(x0 - 1, lo - 1, x1 + 1, m[k]))
-            below[k] = shapely.intersection(piece, box).area
-        less = below < want
+        less = _area_below(rings, axis, m) < want
         a = np.where(less, m, a)
         b = np.where(less, b, m)
     return axis, (a + b) / 2

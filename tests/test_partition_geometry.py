@@ -309,3 +309,43 @@ def test_check_passes_a_tower_cut_in_three(tmp_path):
     r = check_plan(gpkg, write_problems=False)
     assert r.errors("contiguity") == [], [i.message for i in r.errors("contiguity")]
     assert r.errors("tiling") == []
+
+
+def test_vectorised_cell_helpers_match_their_scalar_forms():
+    """The array forms used by the tessellation give what the one-by-one forms give:
+    cut positions split a piece (holes, several parts, either orientation, either
+    axis) into strips of equal area; _polygonal_many is _polygonal of each element;
+    _dissolve_many is dissolve of each group."""
+    from pucha.partition import cells as C
+    from pucha.partition.polygons import dissolve
+
+    x0, y0 = 641300.0, 3458700.0
+    ring = shapely.Polygon([(x0, y0), (x0 + 60, y0 + 5), (x0 + 55, y0 + 30), (x0 + 20, y0 + 40), (x0 - 5, y0 + 20)],
+                           holes=[[(x0 + 10, y0 + 10), (x0 + 20, y0 + 10), (x0 + 20, y0 + 20), (x0 + 10, y0 + 20)]])
+    tall = shapely.affinity.rotate(ring, 90, origin=(x0, y0))
+    multi = shapely.MultiPolygon([ring, shapely.box(x0 + 80, y0, x0 + 90, y0 + 8)])
+    for piece in (ring, shapely.reverse(ring), tall, multi):
+        for n in (2, 3, 5):
+            axis, pos = C._cut_positions(piece, n)
+            bx0, by0, bx1, by1 = piece.bounds
+            assert axis == (0 if bx1 - bx0 >= by1 - by0 else 1)
+            edges = [bx0 - 1, *pos, bx1 + 1] if axis == 0 else [by0 - 1, *pos, by1 + 1]
+            strips = [shapely.clip_by_rect(piece, a, by0 - 1, b, by1 + 1) if axis == 0
+                      else shapely.clip_by_rect(piece, bx0 - 1, a, bx1 + 1, b) for a, b in zip(edges, edges[1:])]
+            np.testing.assert_allclose([s.area for s in strips], piece.area / n, rtol=1e-6)
+
+    bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])
+    geoms = [None, shapely.Polygon(), shapely.box(0, 0, 1.234567891, 1), bowtie, shapely.LineString([(0, 0), (1, 1)]),
+             shapely.GeometryCollection([shapely.box(5, 5, 6, 6), shapely.Point(0, 0)]), multi,
+             shapely.box(0, 0, 1e-7, 1e-7)]
+    for grid in (None, 1e-5, 1e-2):
+        got = C._polygonal_many(geoms, grid)
+        want = [C._polygonal(g, grid) for g in geoms]
+        assert [shapely.to_wkb(g) for g in got] == [shapely.to_wkb(g) for g in want], grid
+
+    cells = list(shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(
+        [shapely.box(0, 0, 30, 30).boundary, shapely.LineString([(10, -1), (10, 31)]),
+         shapely.LineString([(-1, 12), (31, 12)]), shapely.LineString([(20, -1), (20, 31)])], grid_size=1e-5)))))
+    groups = [cells[:2], cells[2:5], [cells[5]], cells[1:4], [cells[0], cells[4]]]
+    got = C._dissolve_many(groups)
+    assert [shapely.to_wkb(g) for g in got] == [shapely.to_wkb(dissolve(g)) for g in groups]
