@@ -3,7 +3,8 @@
 Nodes carry ``population``, ``dwellings``, ``area`` (m²) and ``perimeter`` (m) of
 the cell, so the solver can compute each area's exact Polsby–Popper compactness.
 Edges carry ``length`` (shared boundary, m) and ``barrier`` (the class crossed:
-"none", "minor", "major", "railway", "river", "wall") and ``rank`` (crossing cost).
+"none", "minor", "major", "railway", "river", "wall") and ``rank`` (crossing cost),
+and ``building`` (True between two parts of one building cut vertically).
 Parts of the graph that touch nothing (islands, enclaves) are joined to the nearest
 cell through the cheapest crossing and reported.
 """
@@ -61,9 +62,12 @@ def cell_graph(cells: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *, snap: flo
         cls[cross] = bestc
     elif cross.any():
         cls[cross] = "minor"
+    bid = cells["building_id"].to_numpy(dtype=object) if "building_id" in cells else np.full(len(cells), None)
     for i, j, ln, c in zip(a, b, length, cls):
+        # two parts of one building cut vertically: the solver keeps them together if it can
+        same = bid[i] is not None and bid[i] == bid[j]
         g.add_edge(int(nodes[i]), int(nodes[j]), length=float(ln), barrier=str(c),
-                   rank=BARRIER_RANK.get(str(c), 1))
+                   rank=BARRIER_RANK.get(str(c), 1), building=bool(same))
     comps = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: (-len(c), c[0]))
     if len(comps) > 1:
         main = set(comps[0])

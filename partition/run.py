@@ -173,17 +173,22 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     geoms = cells.geometry.values
     polys = area_polygons(geoms, sol.areas)
     codes = assign_codes(village_code, polys)
+    # the assignment: parts of a cut building in one area, floors in a row, are one part
+    key = np.empty(len(cells), dtype=object)
+    for i, a in enumerate(sol.areas):
+        key[np.asarray(list(a), dtype=int)] = i
+    c = cells[cells["building_id"].notna()].copy()
+    c["area_code"] = [codes[k] for k in key[c["node"].to_numpy(dtype=int)]]
+    ba = merge_parts(c[list(S.BUILDING_AREA_COLUMNS)])
     if previous is not None:
-        codes = _stable_codes(village_code, codes, sol.areas, cells, previous)
+        new = _stable_codes(village_code, codes, ba, previous)
+        ba["area_code"] = ba["area_code"].map(dict(zip(codes, new)))
+        codes = new
     total = int(cells["population"].sum())
     if total < st.min:
         problems.append(_problem("warning", "village_below_band", "villages", [village_code],
                                  f"居/村 {village_code} {name} has {total} people: one area below the band"))
     # per-area attributes
-    node_area = {}
-    for i, a in enumerate(sol.areas):
-        for n in a:
-            node_area[n] = i
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
@@ -223,9 +228,6 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
             texts.append(sizhi(poly, named, nbr))
         for k in ("east", "south", "west", "north", "sizhi"):
             areas[k] = [t[k] for t in texts]
-    c = cells[cells["building_id"].notna()].copy()
-    c["area_code"] = [codes[node_area[int(n)]] for n in c["node"]]
-    ba = c[list(S.BUILDING_AREA_COLUMNS)].copy()
     labels = {codes[i]: lab for i, lab in sol.labels.items()}
     return VillageResult(village_code, areas, ba.reset_index(drop=True), problems, labels,
                          time.monotonic() - t0)
@@ -250,19 +252,50 @@ def _too_many(village_code, name, n_areas, people, st, polygon) -> dict:
                     "band (--target/--max)", polygon)
 
 
-def _stable_codes(village_code: str, codes: list[str], areas: Sequence[Sequence[int]],
-                  cells: pd.DataFrame, previous: CodeMemory) -> list[str]:
-    """Replace the serpentine codes by stable ones (see :class:`CodeMemory`)."""
+def merge_parts(ba: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of a cut building's parts that lie in one area, floors (units) in a row.
+
+    The cells of a building cut vertically are small floor (unit) ranges; the solver
+    puts them in areas. Consecutive ranges in one area become one part (floors
+    ``floor_from``-``floor_to``), numbered 1, 2, ... from the lowest; a building all
+    of whose ranges land in one area is whole again (part 0). People and dwellings
+    are summed, so the totals are unchanged.
+    """
+    ba = ba.reset_index(drop=True)
+    whole = ba[ba["part"] <= 0]
+    cut = ba[ba["part"] > 0].sort_values(["building_id", "part"], kind="stable")
+    if not len(cut):
+        return ba
+    rows = []
+    for bid, grp in cut.groupby("building_id", sort=True):
+        runs: list[list] = []
+        for r in grp.itertuples(index=False):
+            if runs and runs[-1][0].area_code == r.area_code:
+                runs[-1].append(r)
+            else:
+                runs.append([r])
+        for k, run in enumerate(runs):
+            first, last = run[0], run[-1]
+            dws = [x.dwellings for x in run]
+            one = len(runs) == 1
+            rows.append(dict(building_id=bid, area_code=first.area_code, part=0 if one else k + 1,
+                             floor_from=np.nan if one else first.floor_from,
+                             floor_to=np.nan if one else last.floor_to,
+                             unit_from=np.nan if one else first.unit_from,
+                             unit_to=np.nan if one else last.unit_to,
+                             population=int(sum(x.population for x in run)),
+                             dwellings=float(np.nansum(dws)) if np.isfinite(dws).any() else np.nan))
+    merged = pd.DataFrame(rows, columns=list(ba.columns))
+    out = pd.concat([whole, merged], ignore_index=True) if len(whole) else merged
+    return out.sort_values(["building_id", "part"], kind="stable").reset_index(drop=True)
+
+
+def _stable_codes(village_code: str, codes: list[str], ba: pd.DataFrame, previous: CodeMemory) -> list[str]:
+    """Replace the serpentine codes by stable ones (see :class:`CodeMemory`); ``ba`` is the
+    assignment under the serpentine codes."""
     from pucha.partition.revision import assign_codes as stable
 
-    key = np.empty(len(cells), dtype=object)
-    for i, a in enumerate(areas):
-        key[np.asarray(list(a), dtype=int)] = codes[i]
-    has_b = cells["building_id"].notna().to_numpy()
-    part = cells["part"].to_numpy() if "part" in cells.columns else np.zeros(len(cells), int)
-    new = pd.DataFrame({"building_id": cells["building_id"].to_numpy()[has_b],
-                        "area_code": key[has_b], "part": part[has_b],
-                        "population": cells["population"].to_numpy()[has_b]})
+    new = ba[["building_id", "area_code", "part", "population"]]
     old = previous.assignment
     old = old[old["area_code"].astype(str).str.startswith(village_code)]
     old = old[["building_id", "area_code", "part", "population"]]

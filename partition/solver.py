@@ -71,6 +71,7 @@ MAJOR_W = 1000.0   # per extra populated part across a major road / railway
 DEV_W = 300.0      # times squared relative deviation
 PP_W = 250.0       # times (1 - Polsby-Popper)
 HH_W = 400.0       # times squared relative households deviation (when a target is set)
+SPLIT_W = 600.0   # per link between two parts of one cut building in different areas
 CUT_W = 0.01       # compactness without geometry: per metre of border
 
 COARSE_ABOVE = 2500  # coarsen graphs with more cells than this
@@ -114,22 +115,26 @@ def _ecls(rank: int) -> int:
 class _Net:
     """Index-based graph: adjacency with barrier rank/class and shared length, cell attributes."""
 
-    def __init__(self, pop, dw, ca, cp, xy, nbr, rk, ln, has_geom):
+    def __init__(self, pop, dw, ca, cp, xy, nbr, rk, ln, has_geom, sb=None):
         self.n = len(pop)
         self.pop, self.dw, self.ca, self.cp, self.xy = pop, dw, ca, cp, xy
         self.nbr, self.rk, self.ln = nbr, rk, ln
         self.cl = [[_ecls(r) for r in rr] for rr in rk]
         self.has_geom = has_geom
+        #: per edge, how many links between parts of one cut building it stands for
+        self.sb = sb if sb is not None else [[0] * len(x) for x in nbr]
+        self.any_sb = any(any(x) for x in self.sb)
 
     @classmethod
     def from_nx(cls, g, nodes, pop, xy, dwellings):
         idx = {n: i for i, n in enumerate(nodes)}
-        nbr, rk, ln = [], [], []
+        nbr, rk, ln, sb = [], [], [], []
         for n in nodes:
             ms = sorted(g.neighbors(n))
             nbr.append([idx[m] for m in ms])
             rk.append([int(g.edges[n, m].get("rank", 0)) for m in ms])
             ln.append([float(g.edges[n, m].get("length", 1.0)) for m in ms])
+            sb.append([1 if g.edges[n, m].get("building") else 0 for m in ms])
         has_geom = all("area" in g.nodes[n] and "perimeter" in g.nodes[n] for n in nodes) and len(nodes) > 0
         if has_geom:
             ca = [float(g.nodes[n]["area"]) for n in nodes]
@@ -143,7 +148,7 @@ class _Net:
             dw = [float(g.nodes[n].get("dwellings", 0.0) or 0.0) for n in nodes]
         dw = [0.0 if math.isnan(v) else v for v in dw]
         return cls([int(pop[n]) for n in nodes], dw, ca, cp,
-                   [np.asarray(xy[n], dtype=float) for n in nodes], nbr, rk, ln, has_geom)
+                   [np.asarray(xy[n], dtype=float) for n in nodes], nbr, rk, ln, has_geom, sb)
 
 
 # ---------------------------------------------------------------- coarsening
@@ -202,7 +207,7 @@ def _coarsen(net: _Net, locked: set, cap: int, goal: int, rng: random.Random):
             wgt = cur.ca[u] if cur.has_geom else 1.0
             sxy[c] = sxy[c] + cur.xy[u] * wgt
             cnt[c] += wgt
-            for v, r, w in zip(cur.nbr[u], cur.rk[u], cur.ln[u]):
+            for v, r, w, b in zip(cur.nbr[u], cur.rk[u], cur.ln[u], cur.sb[u]):
                 d = newid[v]
                 if d == c:
                     if u < v:
@@ -211,21 +216,24 @@ def _coarsen(net: _Net, locked: set, cap: int, goal: int, rng: random.Random):
                 key = (c, d)
                 e = edges.get(key)
                 if e is None:
-                    edges[key] = [r, w]
+                    edges[key] = [r, w, b]
                 else:
                     e[0] = min(e[0], r)
                     e[1] += w
+                    e[2] += b
         nbr = [[] for _ in range(k)]
         rk = [[] for _ in range(k)]
         ln = [[] for _ in range(k)]
-        for (c, d), (r, w) in sorted(edges.items()):
+        sb = [[] for _ in range(k)]
+        for (c, d), (r, w, b) in sorted(edges.items()):
             nbr[c].append(d)
             rk[c].append(r)
             ln[c].append(w)
+            sb[c].append(b)
         xy = [sxy[c] / cnt[c] if cnt[c] > 0 else sxy[c] for c in range(k)]
         locked = {newid[u] for u in locked}
         comp = [newid[c] for c in comp]
-        cur = _Net(pop, dw, ca, cp, xy, nbr, rk, ln, net.has_geom)
+        cur = _Net(pop, dw, ca, cp, xy, nbr, rk, ln, net.has_geom, sb)
     return cur, comp
 
 
@@ -501,7 +509,13 @@ class _Search:
                             nm += 1
         rc = self._parts(S, 2) if nr else (1 if p > 0 else 0)
         mc = self._parts(S, 1) if nm else (1 if p > 0 else 0)
-        return [int(p), dw, A, P, nr, nm, rc, mc, len(S)]
+        bx = 0
+        if net.any_sb:
+            for u in S:
+                for v, b in zip(net.nbr[u], net.sb[u]):
+                    if b and v not in S:
+                        bx += b
+        return [int(p), dw, A, P, nr, nm, rc, mc, len(S), bx]
 
     def _parts(self, S, cls):
         """Populated connected parts of S once edges of class ``cls`` are removed."""
@@ -530,7 +544,7 @@ class _Search:
         return k
 
     def _cost(self, s):
-        p, dw, A, P, _, _, rc, mc, cnt = s
+        p, dw, A, P, _, _, rc, mc, cnt, bx = s
         if cnt == 0:
             return 0.0
         t = self.target
@@ -546,6 +560,8 @@ class _Search:
             c += self.river_w * (rc - 1)
         if mc > 1:
             c += MAJOR_W * (mc - 1)
+        if bx:
+            c += 0.5 * SPLIT_W * bx  # each link is counted by the areas on both sides
         if self.net.has_geom:
             if P > 0:
                 c += PP_W * (1.0 - min(1.0, 4 * math.pi * A / (P * P)))
@@ -679,7 +695,17 @@ class _Search:
         # (an area stays connected, so with no such edge inside it is one part)
         rc = self._parts_after(a, n, sign, 2, s[6]) if nr else one
         mc = self._parts_after(a, n, sign, 1, s[7]) if nm else one
-        return [p, dw, A, P, nr, nm, rc, mc, s[8] + sign]
+        bx = s[9]
+        if net.any_sb:
+            inner = outer = 0
+            for v, b in zip(net.nbr[n], net.sb[n]):
+                if b:
+                    if v in S:
+                        inner += b
+                    else:
+                        outer += b
+            bx += (outer - inner) if sign > 0 else (inner - outer)
+        return [p, dw, A, P, nr, nm, rc, mc, s[8] + sign, bx]
 
     def _tick(self, a):
         self._clock += 1
@@ -823,7 +849,7 @@ class _Search:
         self.members.append(set())
         self.ver.append(0)
         self._tick(len(self.ver) - 1)
-        self.stats.append([0, 0.0, 0.0, 0.0, 0, 0, 0, 0, 0])
+        self.stats.append([0, 0.0, 0.0, 0.0, 0, 0, 0, 0, 0, 0])
         self.cost.append(0.0)
         return len(self.members) - 1
 
@@ -1121,18 +1147,20 @@ def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadli
     s = _Search(net, areas, target=target, vmin=vmin, vmax=vmax, hh_target=hh_target, labels=labels,
                 rng=random.Random(seed), deadline=deadline)
     if strict and any(c == 2 for cc in net.cl for c in cc):
-        # first keep every river between areas (the band is fixed without crossing one),
-        # then weigh the band above the rivers again
+        # first every river stays between areas (the band is met without crossing one);
+        # only if some area is then outside the band does the band come first again
         s.set_river_weight(RIVER_STRICT_W)
-        for _ in range(rounds):
-            moved = s.cell_moves()
-            split = s.pair_pass(only_bad=True)
-            if not (moved or split) or time.monotonic() > deadline:
-                break
-        for _ in range(rounds):
-            if not (s.chain_pass() | s.part_moves()) or time.monotonic() > deadline:
-                break
+        _rounds(s, rounds, deadline)
+        if all(st[8] == 0 or vmin <= st[0] <= vmax for st in s.stats) or time.monotonic() > deadline:
+            s.set_river_weight(RIVER_W)
+            return s
         s.set_river_weight(RIVER_W)
+    _rounds(s, rounds, deadline)
+    return s
+
+
+def _rounds(s: _Search, rounds: int, deadline: float) -> None:
+    """The local search: cell moves and re-splits, chains and part moves, repairs, compactness."""
     for _ in range(rounds):
         moved = s.cell_moves()
         split = s.pair_pass(only_bad=True)
@@ -1151,7 +1179,6 @@ def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadli
         moved = s.cell_moves()
         if not (split or moved):
             break
-    return s
 
 
 def _score(s: _Search):
@@ -1243,25 +1270,60 @@ def _solve_all(net, t0, deadline, *, target, vmin, vmax, hh, seed, labels, stric
 
 
 def _river_split(net: _Net, labels, *, target, vmin, vmax) -> _Net | None:
-    """``net`` without the river edges between parts that each fit the band (None: no such parts)."""
+    """``net`` without the river links areas need not cross (None: there are none).
+
+    The parts between rivers that can each be cut into areas inside the band lose
+    every river link: those between parts, and those inside a part (a canal that ends
+    inside it, whose two banks join around its end). Parts too small stay joined to a
+    neighbour across their river.
+    """
     gid: dict[int, int] = {}
+    inner: set[int] = set()  # cells whose river links to each other are dropped
     n_groups = 0
     for piece in _components(net, set(range(net.n))):
-        groups = _regions(net, piece, RIVER_RANK, target=target, vmin=vmin, vmax=vmax, tol=None, labels=labels)
-        for grp in groups:
+        for grp in _regions(net, piece, RIVER_RANK, target=target, vmin=vmin, vmax=vmax, tol=None,
+                            labels=labels):
             for n in grp:
                 gid[n] = n_groups
+            # a group with one populated piece without its river links (other pieces:
+            # empty land such as the water itself): no area need cross a river inside it
+            members = set(grp)
+            comp: dict[int, int] = {}
+            for s0 in grp:
+                if s0 in comp:
+                    continue
+                comp[s0] = s0
+                stack = [s0]
+                while stack:
+                    u = stack.pop()
+                    for v, c in zip(net.nbr[u], net.cl[u]):
+                        if c != 2 and v in members and v not in comp:
+                            comp[v] = s0
+                            stack.append(v)
+            populated = {comp[n] for n in grp if net.pop[n] > 0}
+            if len(populated) == 1:
+                root = populated.pop()
+                inner.update(n for n in grp if comp[n] == root)
             n_groups += 1
-    if n_groups == len(_components(net, set(range(net.n)))):
+
+    def keep(u, i):
+        v = net.nbr[u][i]
+        if gid[v] != gid[u]:
+            return False
+        return not (net.cl[u][i] == 2 and u in inner and v in inner)
+
+    flags = [[keep(u, i) for i in range(len(net.nbr[u]))] for u in range(net.n)]
+    if all(all(f) for f in flags):
         return None
-    nbr, rk, ln = [], [], []
+    nbr, rk, ln, sb = [], [], [], []
     for u in range(net.n):
-        keep = [i for i, v in enumerate(net.nbr[u]) if gid[v] == gid[u]]
-        nbr.append([net.nbr[u][i] for i in keep])
-        rk.append([net.rk[u][i] for i in keep])
-        ln.append([net.ln[u][i] for i in keep])
+        kk = [i for i, f in enumerate(flags[u]) if f]
+        nbr.append([net.nbr[u][i] for i in kk])
+        rk.append([net.rk[u][i] for i in kk])
+        ln.append([net.ln[u][i] for i in kk])
+        sb.append([net.sb[u][i] for i in kk])
     # perimeters stay those of the cells: the compactness term is unchanged
-    return _Net(net.pop, net.dw, net.ca, net.cp, net.xy, nbr, rk, ln, net.has_geom)
+    return _Net(net.pop, net.dw, net.ca, net.cp, net.xy, nbr, rk, ln, net.has_geom, sb)
 
 
 def _plan_search(net, areas, *, target, vmin, vmax) -> _Search:

@@ -336,3 +336,32 @@ def test_killed_repartition_resumes_the_resolved_villages(project: Path, tmp_pat
             x = pd.DataFrame(x).assign(geometry=x.geometry.to_wkb())
             y = pd.DataFrame(y).assign(geometry=y.geometry.to_wkb())
         pd.testing.assert_frame_equal(x, y)
+
+
+def test_merge_parts_joins_floor_ranges_in_one_area():
+    """Floor ranges of a cut building in one area, in a row, become one part; the sum of
+    people and dwellings is kept; all ranges in one area make the building whole again."""
+    from pucha.partition.run import merge_parts
+
+    nan = float("nan")
+
+    def row(bid, code, part, f0, f1, pop, dw):
+        return dict(building_id=bid, area_code=code, part=part, floor_from=f0, floor_to=f1,
+                    unit_from=nan, unit_to=nan, population=pop, dwellings=dw)
+    ba = pd.DataFrame([
+        row("T", "A", 1, 1, 3, 90, 30.0), row("T", "A", 2, 4, 6, 90, 30.0), row("T", "B", 3, 7, 9, 90, nan),
+        row("T", "A", 4, 10, 12, 90, 30.0),  # back in A above B: a part of its own
+        row("W", "C", 1, 1, 5, 100, nan), row("W", "C", 2, 6, 10, 100, nan),
+        row("H", "C", 0, nan, nan, 40, 12.0),
+    ])
+    out = merge_parts(ba)
+    t = out[out["building_id"] == "T"]
+    assert t[["area_code", "part", "floor_from", "floor_to", "population"]].values.tolist() == [
+        ["A", 1, 1, 6, 180], ["B", 2, 7, 9, 90], ["A", 3, 10, 12, 90]]
+    assert t["dwellings"].iloc[0] == 60.0 and np.isnan(t["dwellings"].iloc[1])
+    w = out[out["building_id"] == "W"]
+    assert len(w) == 1 and w["part"].iloc[0] == 0 and np.isnan(w["floor_from"].iloc[0])
+    assert w["population"].iloc[0] == 200
+    assert out["population"].sum() == ba["population"].sum()
+    h = out[out["building_id"] == "H"].iloc[0]
+    assert (h["area_code"], h["part"], h["population"], h["dwellings"]) == ("C", 0, 40, 12.0)
