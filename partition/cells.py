@@ -368,9 +368,12 @@ def _seed_points_many(pieces: np.ndarray, unit: float = 1.0) -> list:
 def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     """Seeds of the buildings in ``block`` and the Voronoi edges between different buildings.
 
-    Returns (points xy, labels, lines). A face of the final arrangement belongs to the
-    building of its nearest seed, so only edges separating two buildings are drawn.
+    Returns (points xy, labels, edges): the edges as an (n, 2, 2) array of end points,
+    to be clipped to the block by :func:`_voronoi_lines`. A face of the final
+    arrangement belongs to the building of its nearest seed, so only edges separating
+    two buildings are drawn.
     """
+    none = np.zeros((0, 2, 2))
     xy = np.vstack([pts for _, pts in seeds])
     lab = np.concatenate([np.full(len(pts), k) for k, pts in seeds])
     key = np.round(xy / grid).astype(np.int64)
@@ -397,7 +400,7 @@ def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
             pts_lab = np.append(pts_lab, k)
             present.add(k)
     if len(set(pts_lab.tolist())) < 2:
-        return pts_xy, pts_lab, []
+        return pts_xy, pts_lab, none
     from scipy.spatial import QhullError, Voronoi
 
     # four far corners close every Voronoi region of a real seed (label -1)
@@ -419,25 +422,46 @@ def _block_voronoi(block, seeds: list[tuple[int, np.ndarray]], grid: float):
     la, lb = alll[rp[:, 0]], alll[rp[:, 1]]
     keep = (rv[:, 0] >= 0) & (rv[:, 1] >= 0) & (la != lb) & (la >= 0) & (lb >= 0)
     if not keep.any():
-        return pts_xy, pts_lab, []
+        return pts_xy, pts_lab, none
     vv = np.asarray(vor.vertices) + origin
     ends = np.stack([vv[rv[keep, 0]], vv[rv[keep, 1]]], axis=1)
     ends = ends[np.abs(ends[:, 0] - ends[:, 1]).max(axis=1) > 0]
     if not len(ends):
-        return pts_xy, pts_lab, []
+        return pts_xy, pts_lab, none
+    return pts_xy, pts_lab, ends
+
+
+def _voronoi_lines(blocks: np.ndarray, ends: list[np.ndarray]) -> np.ndarray:
+    """The Voronoi edges (end points ``ends[k]`` per block ``k``) as lines inside their blocks.
+
+    An edge with both ends in its block is kept whole; one that is not is clipped to
+    the block in floating point (a snapped end would no longer meet the unclipped edges).
+    """
+    eb = np.repeat(np.arange(len(ends)), [len(e) for e in ends])
+    if not len(eb):
+        return np.zeros(0, dtype=object)
+    ends = np.concatenate(ends)
     edges = shapely.linestrings(ends)
-    inside = (shapely.contains_xy(block, ends[:, 0, 0], ends[:, 0, 1])
-              & shapely.contains_xy(block, ends[:, 1, 0], ends[:, 1, 1]))
-    out = edges[inside]
-    cross = edges[~inside]
-    if len(cross):
-        try:  # floating clip: a snapped end would no longer meet the unclipped edges
-            clipped = shapely.intersection(cross, block)
-        except shapely.errors.GEOSException:
-            clipped = cross
-        parts = shapely.get_parts(shapely.get_parts(clipped))  # also inside collections
-        out = np.concatenate([out, parts[(shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)]])
-    return pts_xy, pts_lab, out
+    shapely.prepare(blocks)  # point-in-polygon tests against each block (same answers, faster)
+    blk = blocks[eb]
+    inside = (shapely.contains_xy(blk, ends[:, 0, 0], ends[:, 0, 1])
+              & shapely.contains_xy(blk, ends[:, 1, 0], ends[:, 1, 1]))
+    cross = np.flatnonzero(~inside)
+    if not len(cross):
+        return edges
+    try:
+        clipped = shapely.intersection(edges[cross], blk[cross])
+    except shapely.errors.GEOSException:  # block by block: a block that fails keeps its edges unclipped
+        clipped = np.empty(len(cross), dtype=object)
+        for k in np.unique(eb[cross]).tolist():
+            sel = eb[cross] == k
+            try:
+                clipped[sel] = shapely.intersection(edges[cross[sel]], blocks[k])
+            except shapely.errors.GEOSException:
+                clipped[sel] = edges[cross[sel]]
+    parts = shapely.get_parts(shapely.get_parts(clipped))  # also inside collections
+    parts = parts[(shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)]
+    return np.concatenate([edges[inside], parts])
 
 
 def _area_below(rings: list, axis: int, m: np.ndarray) -> np.ndarray:
@@ -521,10 +545,13 @@ def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict,
     lines = [shapely.get_parts(shapely.boundary(shapely.get_parts(barr))),
              shapely.get_parts(shapely.boundary(shapely.get_parts(carr[nonempty])))]
     voronoi: dict[int, tuple] = {}
+    vblocks, vends = [], []
     for b in sorted(seeds_by_block):
-        pts, lab, vlines = _block_voronoi(blocks[b], seeds_by_block[b], grid)
+        pts, lab, ends = _block_voronoi(blocks[b], seeds_by_block[b], grid)
         voronoi[b] = (cKDTree(pts), lab)
-        lines.append(_objects(vlines))
+        vblocks.append(b)
+        vends.append(ends)
+    lines.append(_voronoi_lines(barr[np.asarray(vblocks, dtype=int)], vends))
     # vertical cuts: lines across the building's ground and the blocks it has seeds in
     cut_lines = []
     for j in sorted(cuts):
