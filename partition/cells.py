@@ -5,8 +5,10 @@ railways and walls inside it (water polygons are land to be tiled too). Inside t
 blocks every building first owns its footprint (overlapping outlines: the smaller
 building keeps the overlap), then the empty land is shared out by the Voronoi
 regions of points along the footprints (an enclosed tessellation, as momepy does
-it). Buildings above the band are cut vertically (纵向切割) into parts whose cells
-are parallel strips of the building's cell, each holding a share of its footprint.
+it). Buildings above the band are cut vertically (纵向切割) into pieces of about a
+third of the target (floor or unit ranges) whose cells are parallel strips of the
+building's cell, each holding a share of its footprint; the solver joins the pieces
+into areas.
 
 All lines (居/村 boundary, barriers, footprints, Voronoi edges, cut lines) are noded
 once on a 0.01 mm grid and polygonized: the faces share their edges exactly, so the
@@ -211,29 +213,20 @@ def _share(total: int, units: int, ranges: list[tuple[int, int]]) -> list[int]:
     return [round(total * e / units) - round(total * (s - 1) / units) for s, e in ranges]
 
 
-def _cut_ranges(pop: int, units: int, n: int, *, target: int, vmin: int, vmax: int
-                ) -> list[tuple[int, int]]:
-    """Floor/unit ranges of the parts of a building cut vertically.
+#: a building cut vertically is cut into pieces of at most target / PIECES_PER_AREA people
+PIECES_PER_AREA = 3
 
-    Equal parts when they land within ±10% of ``target``; otherwise parts of about
-    ``target`` people plus one remainder part (joined with neighbouring buildings by
-    the solver), as long as every part holds at least one floor/unit.
+
+def _cut_ranges(pop: int, units: int, n: int, *, target: int) -> list[tuple[int, int]]:
+    """Floor/unit ranges of the pieces of a building cut vertically.
+
+    Pieces of about a third of the target (at least ``n``, the areas the building
+    needs; at most one per floor/unit), equal in floors/units: the solver joins the
+    pieces into areas, in a row, choosing where the building's areas meet (ranges in
+    one area are joined again by :func:`pucha.partition.run.merge_parts`).
     """
-    equal = _split_range(units, n)
-    if abs(pop / n - target) <= 0.1 * target:
-        return equal
-    per_unit = pop / units
-    size = max(1, round(target / per_unit))
-    m = pop // target
-    if m < 1 or m * size >= units:
-        return equal
-    edges = [min(units, i * size) for i in range(m + 1)]
-    if edges[-1] < units:
-        edges.append(units)
-    out = [(edges[i] + 1, edges[i + 1]) for i in range(len(edges) - 1) if edges[i + 1] > edges[i]]
-    if any(p > vmax for p in _share(pop, units, out)):
-        return equal
-    return out
+    m = max(n, math.ceil(pop / max(1, target // PIECES_PER_AREA)))
+    return _split_range(units, min(units, m))
 
 
 def _lines_of(geoms) -> list:
@@ -771,7 +764,7 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
         ranges: list[tuple[int, int]] = []
         if n > 1:
             units = int(fl if how == "floor" else dw)
-            ranges = _cut_ranges(pop, units, n, target=target, vmin=vmin, vmax=vmax)
+            ranges = _cut_ranges(pop, units, n, target=target)
             if claims:
                 piece, _ = _main_part(claims[i], claims[i])
                 if piece.is_empty:

@@ -52,13 +52,14 @@ def cell_graph(cells: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *, snap: flo
         btree = shapely.STRtree(barriers.geometry.values)
         mid = shapely.point_on_surface(shared[cross])
         qi, bi = btree.query(mid, predicate="dwithin", distance=snap)
-        ranks = np.array([BARRIER_RANK.get(c, 1) for c in barriers["barrier"]])
+        kinds = barriers["barrier"].to_numpy(dtype=object)
+        ranks = np.array([BARRIER_RANK.get(c, 1) for c in kinds])
         best = np.full(len(mid), -1)
         bestc = np.array(["minor"] * len(mid), dtype=object)
-        for q, k in zip(qi, bi):
+        for q, k in zip(qi.tolist(), bi.tolist()):
             if ranks[k] > best[q]:
                 best[q] = ranks[k]
-                bestc[q] = barriers["barrier"].iat[k]
+                bestc[q] = kinds[k]
         cls[cross] = bestc
     elif cross.any():
         cls[cross] = "minor"

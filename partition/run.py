@@ -220,12 +220,15 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     # 四至
     named = barriers[barriers["name"].astype(str) != ""]
     if len(areas):
-        tree = shapely.STRtree(areas.geometry.values)
+        ag = areas.geometry.values
+        tree = shapely.STRtree(ag)
+        named_zones = shapely.buffer(named.geometry.values, 12.0)
+        edge_zones = shapely.buffer(shapely.boundary(ag), 0.5)
         texts = []
-        for i, poly in enumerate(areas.geometry.values):
-            nbr = [(areas["area_code"].iat[j], areas.geometry.values[j])
-                   for j in sorted(tree.query(poly, predicate="intersects")) if j != i]
-            texts.append(sizhi(poly, named, nbr))
+        for i, poly in enumerate(ag):
+            js = [j for j in sorted(tree.query(poly, predicate="intersects")) if j != i]
+            texts.append(sizhi(poly, named, [(areas["area_code"].iat[j], ag[j]) for j in js], snap=12.0,
+                               named_zones=named_zones, neighbour_zones=[edge_zones[j] for j in js]))
         for k in ("east", "south", "west", "north", "sizhi"):
             areas[k] = [t[k] for t in texts]
     labels = {codes[i]: lab for i, lab in sol.labels.items()}

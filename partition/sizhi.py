@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 __all__ = ["sizhi"]
@@ -16,31 +17,35 @@ def _side(poly, side: str):
     return shapely.intersection(shapely.boundary(poly), shapely.box(*d))
 
 
-def sizhi(poly, named: gpd.GeoDataFrame, neighbours: list[tuple[str, object]], *, snap: float = 12.0
-          ) -> dict[str, str]:
+def sizhi(poly, named: gpd.GeoDataFrame, neighbours: list[tuple[str, object]], *, snap: float = 12.0,
+          named_zones=None, neighbour_zones=None) -> dict[str, str]:
     """East/south/west/north descriptions and the joined 四至 text.
 
     ``named``: lines with a non-empty ``name`` (roads, rivers); ``neighbours``:
-    (code, polygon) of adjacent areas.
+    (code, polygon) of adjacent areas. ``named_zones`` (the named lines buffered by
+    ``snap``) and ``neighbour_zones`` (each neighbour's boundary buffered by 0.5) may
+    be given when many areas share them (:func:`zones`).
     """
     out = {}
     tree = shapely.STRtree(named.geometry.values) if len(named) else None
+    if neighbour_zones is None:
+        neighbour_zones = [shapely.buffer(shapely.boundary(g), 0.5) for _, g in neighbours]
     for side, word in (("east", "东至"), ("south", "南至"), ("west", "西至"), ("north", "北至")):
         seg = _side(poly, side)
         label = ""
         if tree is not None and not seg.is_empty:
-            idx = tree.query(seg, predicate="dwithin", distance=snap)
-            best = None
-            for i in sorted(idx):
-                ln = shapely.intersection(named.geometry.values[i].buffer(snap), seg).length
-                if ln > 0 and (best is None or ln > best[0]):
-                    best = (ln, named["name"].iat[i])
-            if best:
-                label = best[1]
+            idx = np.sort(tree.query(seg, predicate="dwithin", distance=snap))
+            if len(idx):
+                zone = (named_zones[idx] if named_zones is not None
+                        else shapely.buffer(named.geometry.values[idx], snap))
+                ln = shapely.length(shapely.intersection(zone, seg))
+                k = int(np.argmax(ln))  # the first of the longest, in line order
+                if ln[k] > 0:
+                    label = named["name"].iat[int(idx[k])]
         if not label and not seg.is_empty:
             best = None
-            for code, g in neighbours:
-                ln = shapely.intersection(seg, shapely.boundary(g).buffer(0.5)).length
+            for (code, _), zone in zip(neighbours, neighbour_zones):
+                ln = shapely.intersection(seg, zone).length
                 if ln > 0.5 and (best is None or ln > best[0]):
                     best = (ln, code)
             label = f"{best[1]}小区" if best else "普查区界"

@@ -1151,7 +1151,8 @@ def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadli
         # only if some area is then outside the band does the band come first again
         s.set_river_weight(RIVER_STRICT_W)
         _rounds(s, rounds, deadline)
-        if all(st[8] == 0 or vmin <= st[0] <= vmax for st in s.stats) or time.monotonic() > deadline:
+        if all(st[8] == 0 or vmin <= st[0] <= vmax for st in s.stats) or time.monotonic() > deadline \
+                or not _unforced(net, s):
             s.set_river_weight(RIVER_W)
             return s
         s.set_river_weight(RIVER_W)
