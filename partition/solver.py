@@ -76,7 +76,6 @@ CUT_W = 0.01       # compactness without geometry: per metre of border
 
 COARSE_ABOVE = 2500  # coarsen graphs with more cells than this
 REPAIR_ROUNDS = 4    # local rounds after re-planning a neighbourhood
-REPAIR_SPLIT_ABOVE = DEV10_W  # re-split pairs there only for areas this bad
 REPAIR_POP_ONLY = True  # re-plan neighbourhoods only around areas off in people or across a river
 PART_CHAIN = 2
 FINAL_ROUNDS = 1  # compactness rounds (re-split every pair of neighbours) at the end
@@ -574,6 +573,11 @@ class _Search:
     def total(self):
         return sum(self.cost)
 
+    def bad(self, a) -> bool:
+        """Area ``a`` misses the ±10% window (or the band) or crosses a river or major road."""
+        st = self.stats[a]
+        return abs(st[0] - self.target) * 10 > self.target or st[6] > 1 or st[7] > 1
+
     def set_river_weight(self, w: float) -> None:
         """Weigh a river crossed inside an area by ``w`` (above BAND_W: rivers before the band)."""
         self.river_w = w
@@ -823,7 +827,7 @@ class _Search:
                 m1 = self.cell_moves(nodes=U, allowed=allowed)
                 m2 = False
                 for x in sorted(use, key=lambda x: (-self.cost[x], x)):
-                    if self.cost[x] >= REPAIR_SPLIT_ABOVE and self.members[x]:
+                    if self.members[x] and self.bad(x):
                         for b in self.neighbours(x):
                             if b in allowed and self.resplit(x, b):
                                 m2 = True
@@ -833,7 +837,7 @@ class _Search:
             c = sum(self.cost[x] for x in use)
             if c < old_cost - 1e-6 and (best is None or c < best[0]):
                 best = (c, [set(self.members[x]) for x in use])
-            if best is not None and all(self.cost[x] < DEV10_W for x in use):
+            if best is not None and not any(self.bad(x) for x in use):
                 break
         use = ids + extras
         if best is None:
@@ -959,7 +963,7 @@ class _Search:
         for a in order:
             if time.monotonic() > self.deadline:
                 break
-            if a >= len(self.members) or not self.members[a] or self.cost[a] < DEV10_W:
+            if a >= len(self.members) or not self.members[a] or not self.bad(a):
                 continue
             if any(self.net.pop[u] > self.vmax for u in self.members[a]):
                 continue
@@ -976,7 +980,7 @@ class _Search:
         for a in order:
             if time.monotonic() > self.deadline:
                 break
-            if a >= len(self.members) or a in big or not self.members[a] or self.cost[a] < DEV10_W:
+            if a >= len(self.members) or a in big or not self.members[a] or not self.bad(a):
                 continue
             if REPAIR_POP_ONLY and abs(self.stats[a][0] - self.target) * 10 <= self.target \
                     and self.stats[a][6] <= 1:
@@ -1126,7 +1130,7 @@ class _Search:
         for a in order:
             if time.monotonic() > self.deadline:
                 break
-            if only_bad and self.cost[a] < DEV10_W:
+            if only_bad and not self.bad(a):
                 continue
             for b in self.neighbours(a):
                 key = (min(a, b), max(a, b))
