@@ -39,7 +39,9 @@ stored ``areas.population`` may be stale after an edit; that is a warning).
 Exceptions to the band that the plan cannot avoid are warnings, not errors: a
 居/村 whose people are fewer than the band minimum (one area below the band), an
 area holding one building that alone is above the band and cannot be cut (no
-floor or unit data), and virtual areas (sequence 900 and up).
+floor or unit data), an area ``pucha partition`` proved impossible from the cells
+and their links (its ``problems`` row, while the area still holds the people it was
+solved with), and virtual areas (sequence 900 and up).
 """
 
 from __future__ import annotations
@@ -521,8 +523,28 @@ def _check_contiguity(issues, areas, villages, buildings, eff, min_area) -> None
     codes_by: dict[str, set[str]] = {}
     for b, c in zip(pairs["building_id"], pairs["area_code"]):
         codes_by.setdefault(b, set()).add(c)
-    for bid in sorted(best.index[best["share"] < _INSIDE_SHARE]):
+    # a building the 居/村 line cuts: only its part inside its 居/村 can lie in its areas
+    low = sorted(best.index[best["share"] < _INSIDE_SHARE])
+    vshare = {}
+    if low and vgeom:
+        vc_of = dict(zip(buildings["building_id"], buildings["village_code"]))
+        for bid in low:
+            vg, bg_ = vgeom.get(vc_of.get(bid)), bgeom[bid]
+            if vg is not None and not shapely.is_empty(vg) and bg_ is not None and bg_.area > 0:
+                try:
+                    vshare[bid] = shapely.intersection(bg_, vg).area / bg_.area
+                except shapely.errors.GEOSException:
+                    continue
+    for bid in low:
         share = float(best.loc[bid, "share"])
+        vs = vshare.get(bid, 1.0)
+        if vs < _INSIDE_SHARE and vs > 0 and share >= _INSIDE_SHARE * vs:
+            _issue(issues, "contiguity", "warning", "building_across_village_line", S.LAYER_BUILDINGS,
+                   [bid], f"building {bid} straddles the line of its 居/村 {vc_of.get(bid)}: only "
+                   f"{vs:.0%} of it lies inside, most of that in area {'/'.join(sorted(codes_by[bid]))}; "
+                   "`pucha boundaries` lists it for the 自治办 to settle which 居/村 holds it",
+                   bgeom[bid])
+            continue
         codes = sorted(codes_by[bid])
         edited = bool(best.loc[bid, "edited"])
         _issue(issues, "contiguity", "error", "building_outside_area", S.LAYER_BUILDINGS,
@@ -533,8 +555,25 @@ def _check_contiguity(issues, areas, villages, buildings, eff, min_area) -> None
                   "; move it to the area it stands in or redraw the boundary"), bgeom[bid])
 
 
-def _check_band(issues, areas, buildings, eff, lo, hi, report, names=None) -> None:
+def _solver_reasons(path: Path) -> dict[str, tuple[int, str]]:
+    """Area code -> (people, reason) of the partition's band rows in the problems layer."""
+    import re
+
+    pr = pd.DataFrame(read_layer(path, S.LAYER_PROBLEMS))
+    if not len(pr) or "code" not in pr.columns:
+        return {}
+    pr = pr[pr["code"].isin(["area_below_band", "area_above_band"])]
+    out = {}
+    for fid, msg in zip(pr["feature_ids"].astype(str), pr["message"].astype(str)):
+        m = re.search(r"has (\d+) people, outside \d+-\d+: (.*)$", msg)
+        if m:
+            out[fid] = (int(m.group(1)), m.group(2))
+    return out
+
+
+def _check_band(issues, areas, buildings, eff, lo, hi, report, names=None, proofs=None) -> None:
     names = names or {}
+    proofs = proofs or {}
 
     def label(code: str) -> str:
         v = names.get(code[:12], "")
@@ -573,15 +612,20 @@ def _check_band(issues, areas, buildings, eff, lo, hi, report, names=None) -> No
         elif p > hi and len(mem) == 1 and not cuttable.get(mem[0], False):
             unavoidable = (f"building {mem[0]} alone holds {p} people and has no floor or unit "
                            "data to cut it")
+        elif code in proofs and proofs[code][0] == p and "(proven impossible)" in proofs[code][1]:
+            # the partition proved it from the cells and their links (problems layer); the
+            # area still holds the people it was solved with
+            unavoidable = f"pucha partition proved it: {proofs[code][1]}"
         if unavoidable:
             _issue(issues, "band", "warning", f"band_{side}_unavoidable", S.LAYER_AREAS, [code],
                    f"area {label(code)}: {p} people, {zh}{lo if p < lo else hi} ({side} the band "
                    f"{lo}-{hi}), unavoidable: {unavoidable}", row.geometry)
         else:
+            why = f" (pucha partition: {proofs[code][1]})" if code in proofs and proofs[code][0] == p else ""
             _issue(issues, "band", "error", f"band_{side}", S.LAYER_AREAS, [code],
                    f"area {label(code)}: {p} people, {zh}{lo if p < lo else hi} ({side} the band "
                    f"{lo}-{hi}); move buildings {'into' if p < lo else 'out of'} it or re-run "
-                   "`pucha partition`", row.geometry)
+                   f"`pucha partition`{why}", row.geometry)
 
 
 def _check_tiling(issues, areas, villages, min_area) -> None:
@@ -677,6 +721,7 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
         if len(t):
             township_code = str(t["code"].iloc[0])
     history = load_code_history(path)
+    proofs = _solver_reasons(path) if S.LAYER_PROBLEMS in layers else {}
     buildings["population"] = pd.to_numeric(buildings["population"], errors="coerce"
                                             ).fillna(0).astype(int)
     for col in ("population", "dwellings", "floor_from", "floor_to", "unit_from", "unit_to"):
@@ -705,7 +750,7 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
     if villages is not None and "name" in villages.columns:
         names = {str(c): " ".join(str(n or "").split())[:40]
                  for c, n in zip(villages["village_code"], villages["name"])}
-    _check_band(issues, areas, buildings, eff, settings.min, settings.max, report, names)
+    _check_band(issues, areas, buildings, eff, settings.min, settings.max, report, names, proofs)
     _check_tiling(issues, areas, villages, min_area_m2)
     order = {r: k for k, r in enumerate(RULES)}
     sev = {s: k for k, s in enumerate(S.SEVERITIES)}

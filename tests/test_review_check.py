@@ -216,3 +216,54 @@ def test_real_osm_footprints(tmp_path: Path, lujiazui_gpkg: Path) -> None:
         bid = i.feature_ids[0]
         g = b.loc[bid, "geometry"]
         assert g.intersection(a.loc[b.loc[bid, "area_code"], "geometry"]).area < 0.5 * g.area
+
+
+def test_band_miss_the_partition_proved_is_a_warning(tiny: Path) -> None:
+    """An area ``pucha partition`` proved impossible (its problems row) is a warning with
+    the proof; an unproven one stays an error and carries the partition's reason."""
+    import geopandas as gpd
+
+    from pucha.config import PartitionSettings
+    from pucha.gis import schema as S
+    from pucha.gis.write import update_gpkg
+
+    rows = [dict(severity="warning", code="area_below_band", layer="areas", feature_ids=f"{VB}001",
+                 message=f"普查小区 {VB}001 has 300 people, outside 310-400: every contiguous group of "
+                         "cells holding the cell of 300 people (node 3) has fewer than 310 or more than "
+                         "400 people: its neighbours are too large (proven impossible)", stage="partition"),
+            dict(severity="warning", code="area_below_band", layer="areas", feature_ids=f"{VB}002",
+                 message=f"普查小区 {VB}002 has 300 people, outside 310-400: 300 people: the solver "
+                         "found no contiguous plan (there is no proof that it is impossible)",
+                 stage="partition")]
+    probs = gpd.GeoDataFrame({c: [r[c] for r in rows] for c in S.PROBLEM_COLUMNS},
+                             geometry=[None, None], crs=read_layer(tiny, "areas").crs)
+    update_gpkg(tiny, {"problems": probs})
+    r = check_plan(tiny, settings=PartitionSettings(min=310, max=400), write_problems=False)
+    assert [i.feature_ids[0] for i in r.errors("band")] == [f"{VB}002"]
+    assert "no proof" in r.errors("band")[0].message
+    warn = [i for i in r.issues if i.rule == "band" and i.severity == "warning"]
+    assert [i.feature_ids[0] for i in warn] == [f"{VB}001"] and "proven impossible" in warn[0].message
+    # once the area holds other people than it was solved with, the proof no longer applies
+    _sql(tiny, f"UPDATE buildings SET area_code='{VB}002' WHERE building_id='b1000'")
+    r = check_plan(tiny, settings=PartitionSettings(min=310, max=400), write_problems=False)
+    assert f"{VB}001" in [i.feature_ids[0] for i in r.errors("band")]
+
+
+def test_building_cut_by_the_village_line_is_a_warning(tiny: Path) -> None:
+    """A building that the 居/村 line cuts (60% in the neighbouring 居/村) lies in its area
+    as far as it can: a warning naming the line, not a 'move it' error."""
+    import geopandas as gpd
+
+    from pucha.gis.write import update_gpkg
+
+    b = read_layer(tiny, "buildings")
+    v = read_layer(tiny, "villages")
+    x_line = v.loc[v["village_code"] == VA, "geometry"].iloc[0].bounds[2]
+    i = b.index[b["building_id"] == "b0005"][0]  # the easternmost building of area A 001
+    y0, y1 = b.geometry[i].bounds[1], b.geometry[i].bounds[3]
+    b.loc[i, "geometry"] = shapely.box(x_line - 8, y0, x_line + 12, y1)
+    update_gpkg(tiny, {"buildings": gpd.GeoDataFrame(b, geometry="geometry", crs=b.crs)})
+    r = check_plan(tiny, write_problems=False)
+    assert not r.errors("contiguity"), r.text
+    warn = [i for i in r.issues if i.code == "building_across_village_line"]
+    assert [i.feature_ids for i in warn] == [("b0005",)] and "40%" in warn[0].message
