@@ -37,10 +37,11 @@ Design (per 居/村, on the barrier-aware cell graph):
    contiguous group inside the band can hold, a part enclosed by rivers too small
    for an area of its own).
 
-Everything iterates in sorted order with an explicit seed, so the same input and
-seed give the same plan under any PYTHONHASHSEED (as long as the time limit does not
-cut the search short). A time limit per 居/村 is honoured: the best plan so far is
-returned, with the rules it could not meet.
+Everything iterates in sorted order with an explicit seed, and the time limit per
+居/村 is a budget of work (see the work clock below), so the same input and seed give
+the same plan under any PYTHONHASHSEED, on any machine and under any load. When the
+budget runs out the best plan so far is returned, with the rules it could not meet;
+a wall-clock stop at 3x the limit guards a machine far slower than the reference.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -148,6 +150,36 @@ class _Net:
         dw = [0.0 if math.isnan(v) else v for v in dw]
         return cls([int(pop[n]) for n in nodes], dw, ca, cp,
                    [np.asarray(xy[n], dtype=float) for n in nodes], nbr, rk, ln, has_geom, sb)
+
+
+# ---------------------------------------------------------------- the work clock
+#
+# The time limit is a budget of work, not of wall-clock time: the solver counts what
+# it does (cell moves weighed, areas re-measured, regions grown) and converts it to
+# seconds at WORK_RATE units per second (about one core of an office PC of 2024).
+# So the same input and seed give the same plan on any machine and under any load.
+# A wall-clock stop at HARD_FACTOR times the limit remains, in case a machine is
+# far slower than the reference (a ``time_limit`` problem then says so).
+
+WORK_RATE = 40_000.0
+HARD_FACTOR = 3.0
+_CLOCK = threading.local()
+
+
+def _start_clock(time_limit: float) -> None:
+    _CLOCK.work = 0.0
+    _CLOCK.hard = time.monotonic() + HARD_FACTOR * max(0.05, time_limit) + 1.0
+
+
+def _tick(units: float) -> None:
+    _CLOCK.work = getattr(_CLOCK, "work", 0.0) + units
+
+
+def _now() -> float:
+    """Seconds of work done since :func:`_start_clock` (inf past the wall-clock stop)."""
+    if time.monotonic() > getattr(_CLOCK, "hard", math.inf):
+        return math.inf
+    return getattr(_CLOCK, "work", 0.0) / WORK_RATE
 
 
 # ---------------------------------------------------------------- coarsening
@@ -490,6 +522,7 @@ class _Search:
 
     # -- statistics of a set of nodes: pop, dw, area, perimeter, river edges, major edges
     def _stats(self, S):
+        _tick(0.05 * len(S))
         net = self.net
         p = dw = A = P = 0.0
         nr = nm = 0
@@ -677,6 +710,7 @@ class _Search:
 
     def _moved_stats(self, a, n, sign):
         """Stats of area ``a`` without (sign=-1) or with (sign=+1) node ``n``."""
+        _tick(1.0)
         net = self.net
         s = self.stats[a]
         S = self.members[a]
@@ -736,7 +770,7 @@ class _Search:
             changed = False
             touched: set = set()
             for j, n in enumerate(todo):
-                if (j & 63) == 0 and time.monotonic() > self.deadline:
+                if (j & 63) == 0 and _now() > self.deadline:
                     return any_change
                 a = self.assign[n]
                 nbs = {self.assign[m] for m in net.nbr[n]}
@@ -813,7 +847,7 @@ class _Search:
         best = None
         extras: list[int] = []
         for variant in (True, False):
-            if time.monotonic() > self.deadline:
+            if _now() > self.deadline:
                 break
             init = _initial(net, sorted(U), kr, labs, target=self.target, vmin=self.vmin, vmax=self.vmax,
                             by_barriers=variant)
@@ -905,7 +939,7 @@ class _Search:
         if depth <= 1:
             return False
         for d, n, frm, to, sf, st in cands:
-            if time.monotonic() > self.deadline:
+            if _now() > self.deadline:
                 return False
             if n not in self.members[frm]:
                 continue
@@ -925,7 +959,7 @@ class _Search:
         net = self.net
         changed = False
         for a in range(len(self.members)):
-            if time.monotonic() > self.deadline:
+            if _now() > self.deadline:
                 break
             for cls, idx in ((2, 6), (1, 7)):
                 if a >= len(self.members) or self.stats[a][idx] <= 1:
@@ -961,7 +995,7 @@ class _Search:
         changed = False
         order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
         for a in order:
-            if time.monotonic() > self.deadline:
+            if _now() > self.deadline:
                 break
             if a >= len(self.members) or not self.members[a] or not self.bad(a):
                 continue
@@ -978,7 +1012,7 @@ class _Search:
         changed = False
         order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
         for a in order:
-            if time.monotonic() > self.deadline:
+            if _now() > self.deadline:
                 break
             if a >= len(self.members) or a in big or not self.members[a] or not self.bad(a):
                 continue
@@ -1002,6 +1036,7 @@ class _Search:
         order = []
         cum = 0
         push, pop_ = heapq.heappush, heapq.heappop
+        _tick(0.05 * len(U))
         while heap:
             _, _, u = pop_(heap)
             order.append(u)
@@ -1030,6 +1065,7 @@ class _Search:
     def _connected(self, S):
         if not S:
             return False
+        _tick(0.02 * len(S))
         net = self.net
         s = next(iter(S))
         seen = {s}
@@ -1063,7 +1099,7 @@ class _Search:
         best = None
         tried: set = set()
         for s in seeds:
-            if time.monotonic() > self.deadline:
+            if _now() > self.deadline:
                 break
             order = self._grow_order(U, s, hi)
             cum = 0
@@ -1128,7 +1164,7 @@ class _Search:
         order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
         done: set = set()
         for a in order:
-            if time.monotonic() > self.deadline:
+            if _now() > self.deadline:
                 break
             if only_bad and not self.bad(a):
                 continue
@@ -1155,7 +1191,7 @@ def _optimise(net, areas, *, target, vmin, vmax, hh_target, labels, seed, deadli
         # only if some area is then outside the band does the band come first again
         s.set_river_weight(RIVER_STRICT_W)
         _rounds(s, rounds, deadline)
-        if all(st[8] == 0 or vmin <= st[0] <= vmax for st in s.stats) or time.monotonic() > deadline \
+        if all(st[8] == 0 or vmin <= st[0] <= vmax for st in s.stats) or _now() > deadline \
                 or not _unforced(net, s):
             s.set_river_weight(RIVER_W)
             return s
@@ -1169,16 +1205,16 @@ def _rounds(s: _Search, rounds: int, deadline: float) -> None:
     for _ in range(rounds):
         moved = s.cell_moves()
         split = s.pair_pass(only_bad=True)
-        if not (moved or split) or time.monotonic() > deadline:
+        if not (moved or split) or _now() > deadline:
             break
     for _ in range(rounds):
-        if not (s.chain_pass() | s.part_moves()) or time.monotonic() > deadline:
+        if not (s.chain_pass() | s.part_moves()) or _now() > deadline:
             break
     for _ in range(rounds):
-        if not (s.repair_pass() | s.chain_pass()) or time.monotonic() > deadline:
+        if not (s.repair_pass() | s.chain_pass()) or _now() > deadline:
             break
     for _ in range(FINAL_ROUNDS):
-        if time.monotonic() > deadline:
+        if _now() > deadline:
             break
         split = s.pair_pass(only_bad=False)
         moved = s.cell_moves()
@@ -1211,7 +1247,9 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
     make the compactness term exact Polsby–Popper; ``dwellings`` (attribute or
     mapping) is balanced towards ``households_target`` when that is set.
     """
-    t0 = time.monotonic()
+    wall0 = time.monotonic()
+    _start_clock(time_limit)
+    t0 = _now()
     deadline = t0 + max(0.05, time_limit)
     nodes = sorted(g.nodes)
     problems: list[dict] = []
@@ -1229,8 +1267,8 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
     split = _river_split(net, labels, target=target, vmin=vmin, vmax=vmax)
     if split is not None:
         all_areas = _solve_all(split, t0, deadline, **kw)
-        if _unforced_plan(net, all_areas, target=target, vmin=vmin, vmax=vmax) and time.monotonic() < deadline:
-            joint = _solve_all(net, time.monotonic(), deadline, strict=False, **kw)
+        if _unforced_plan(net, all_areas, target=target, vmin=vmin, vmax=vmax) and _now() < deadline:
+            joint = _solve_all(net, _now(), deadline, strict=False, **kw)
             if _plan_score(net, joint, target=target, vmin=vmin, vmax=vmax) < \
                     _plan_score(net, all_areas, target=target, vmin=vmin, vmax=vmax):
                 all_areas = joint
@@ -1238,10 +1276,13 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
         all_areas = _solve_all(net, t0, deadline, **kw)
     areas = [sorted(nodes[i] for i in a) for a in all_areas if a]
     areas.sort(key=lambda a: a[0])
-    if time.monotonic() > deadline:
+    if _now() > deadline:
+        hard = _now() == math.inf
         problems.append(dict(severity="warning", code="time_limit", layer="villages", feature_ids="",
-                             message=f"{name}: the time limit of {time_limit:g} s was reached; "
-                                     f"the best plan found so far is kept"))
+                             message=(f"{name}: the wall-clock stop at {HARD_FACTOR:g} x {time_limit:g} s "
+                                      "was reached (this plan depends on the machine's speed)" if hard else
+                                      f"{name}: the work budget of the {time_limit:g} s time limit was "
+                                      "used up") + "; the best plan found so far is kept"))
     area_labels: dict[int, str] = {}
     lab_of = {nodes[i]: lb for i, lb in labels.items()}
     for i, a in enumerate(areas):
@@ -1257,7 +1298,7 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
             problems.append(dict(severity="warning", code="pins_split", layer="buildings", feature_ids="",
                                  message=f"{name}: pinned group {lab} could not be kept in one area"))
     reasons = _reasons(g, areas, pop, target=target, vmin=vmin, vmax=vmax, total=total)
-    return SolveResult(areas, problems, area_labels, time.monotonic() - t0, reasons)
+    return SolveResult(areas, problems, area_labels, time.monotonic() - wall0, reasons)
 
 
 def _solve_all(net, t0, deadline, *, target, vmin, vmax, hh, seed, labels, strict=True) -> list[list[int]]:
@@ -1367,23 +1408,23 @@ def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, deadline, 
     else:
         wl = sub_labels
         wpiece = piece
-    start = time.monotonic()
+    start = _now()
     budget = max(0.0, deadline - start)
 
     def run(k, by_barriers, dl):
-        t1 = time.monotonic()
+        t1 = _now()
         init = _initial(work, wpiece, k, wl, target=target, vmin=vmin, vmax=vmax, by_barriers=by_barriers)
-        t2 = time.monotonic()
+        t2 = _now()
         if comp is not None:
             s0 = _optimise(work, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=wl, strict=strict,
                            seed=seed, deadline=t2 + 0.5 * max(0.0, dl - t2), rounds=4)
             init = [sorted(u for c in a for u in members[c]) for a in s0.areas()]
-        t3 = time.monotonic()
+        t3 = _now()
         s = _optimise(net, init, target=target, vmin=vmin, vmax=vmax, hh_target=hh, labels=labels, strict=strict,
                       seed=seed, deadline=dl)
         if _DEBUG:
             print(f"n={net.n} coarse={work.n} initial {t2 - t1:.1f}s coarse-opt {t3 - t2:.1f}s "
-                  f"fine-opt {time.monotonic() - t3:.1f}s score {_score(s)}")
+                  f"fine-opt {_now() - t3:.1f}s score {_score(s)}")
         return s
 
     best = run(k0, True, deadline)
@@ -1394,7 +1435,7 @@ def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, deadline, 
     tries = [(k0, False, seed), (k0 + 1, True, seed), (k0 - 1, True, seed), (k0 + 1, False, seed),
              (k0 - 1, False, seed), (k0 + 2, True, seed), (k0 - 2, True, seed)]
     for kk, byb, sd in tries:
-        if sc[0] == 0 or _unforced(net, best) == 0 or time.monotonic() > start + 0.5 * budget:
+        if sc[0] == 0 or _unforced(net, best) == 0 or _now() > start + 0.5 * budget:
             break
         if kk < max(1, nlab) or not (vmin <= pp / kk <= vmax):
             continue

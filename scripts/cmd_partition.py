@@ -17,7 +17,7 @@ __all__ = ["partition"]
 @click.option("--max", "band_max", type=int, default=360, show_default=True, help="Highest population of an area.")
 @click.option("--households-target", type=int, default=None, help="Optional dwellings per area aimed at.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same plan).")
-@click.option("--time-limit", type=float, default=20.0, show_default=True, help="Seconds per 居/村 at most.")
+@click.option("--time-limit", type=float, default=20.0, show_default=True, help="Work per 居/村 at most, in seconds of a reference PC core (a budget of work, so the plan does not depend on the machine's speed; hard stop at 3x this wall time).")
 @click.option("--jobs", type=int, default=1, show_default=True, help="居/村 solved in parallel.")
 @click.option("--village", "villages", multiple=True, help="Only this 居/村 code (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; only the township line.")

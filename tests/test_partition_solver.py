@@ -252,6 +252,39 @@ def test_time_limit_respected_on_a_large_graph():
     assert np.mean([240 <= s <= 360 for s in sizes]) > 0.9
 
 
+def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed():
+    """A limit that binds (1 s on a 70 x 70 lumpy grid) gives the same plan with the CPU
+    idle and with a busy thread slowing the solver down: the limit counts work, not
+    wall-clock time, and says so."""
+    import threading
+
+    n = 70
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
+    for u, v in g.edges:
+        g.edges[u, v].update(length=10.0, barrier="none", rank=0)
+    pops = {v: int(x) for v, x in zip(g.nodes, _lumpy(n * n, 3))}
+    xy = {v: np.array([float(v % n), float(v // n)]) for v in g}
+    quiet = solve_graph(g, pops, xy, time_limit=1.0)
+    stop = threading.Event()
+
+    def hog():
+        x = 0
+        while not stop.is_set():
+            x = (x * 31 + 7) % 1000003
+
+    th = threading.Thread(target=hog)
+    th.start()
+    try:
+        busy = solve_graph(g, pops, xy, time_limit=1.0)
+    finally:
+        stop.set()
+        th.join()
+    assert busy.areas == quiet.areas
+    assert busy.seconds > quiet.seconds * 1.2  # the busy run was slower, same plan
+    msgs = [p["message"] for p in quiet.problems if p["code"] == "time_limit"]
+    assert msgs and "work budget" in msgs[0]
+
+
 def test_households_target_balances_dwellings():
     """Same people everywhere but dwellings concentrated in the west: with a households
     target the dwellings per area are more even."""
