@@ -171,7 +171,7 @@ def _start_clock(time_limit: float) -> None:
     _CLOCK.hard = time.monotonic() + HARD_FACTOR * max(0.05, time_limit) + 1.0
 
 
-def _tick(units: float) -> None:
+def _work(units: float) -> None:
     _CLOCK.work = getattr(_CLOCK, "work", 0.0) + units
 
 
@@ -522,7 +522,7 @@ class _Search:
 
     # -- statistics of a set of nodes: pop, dw, area, perimeter, river edges, major edges
     def _stats(self, S):
-        _tick(0.05 * len(S))
+        _work(0.05 * len(S))
         net = self.net
         p = dw = A = P = 0.0
         nr = nm = 0
@@ -710,7 +710,7 @@ class _Search:
 
     def _moved_stats(self, a, n, sign):
         """Stats of area ``a`` without (sign=-1) or with (sign=+1) node ``n``."""
-        _tick(1.0)
+        _work(1.0)
         net = self.net
         s = self.stats[a]
         S = self.members[a]
@@ -1036,7 +1036,7 @@ class _Search:
         order = []
         cum = 0
         push, pop_ = heapq.heappush, heapq.heappop
-        _tick(0.05 * len(U))
+        _work(0.05 * len(U))
         while heap:
             _, _, u = pop_(heap)
             order.append(u)
@@ -1065,7 +1065,7 @@ class _Search:
     def _connected(self, S):
         if not S:
             return False
-        _tick(0.02 * len(S))
+        _work(0.02 * len(S))
         net = self.net
         s = next(iter(S))
         seen = {s}
