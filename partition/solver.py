@@ -1490,7 +1490,7 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
             out[0] = f"the whole 居/村 has {total} people (proven impossible)"
         if any(d.get("rank", 0) >= RIVER_RANK for _, _, d in g.edges(data=True)):
             out[-1] = ("the 居/村 is one area, so it holds both sides of its river "
-                       "(too few people for an area of its own)")
+                       "(too few people for two areas: proven impossible)")
         return out
     where = {n: i for i, a in enumerate(areas) for n in a}
     bad = [i for i, a in enumerate(areas) if not (vmin <= sum(pop[n] for n in a) <= vmax)]
