@@ -44,7 +44,7 @@ from pucha.errors import FontError  # noqa: E402
 from pucha.gis.write import atomic_path  # noqa: E402
 from pucha.outputs.fonts import cjk_family  # noqa: E402
 from pucha.outputs.naming import area_seq_text, area_title  # noqa: E402
-from pucha.outputs.project import MapProject  # noqa: E402
+from pucha.outputs.project import MapProject, known_sum  # noqa: E402
 from pucha.outputs.route import Route, number_area  # noqa: E402
 from pucha.outputs.webmap import (AREA_COLOUR, BUILDING_FILL, CUT_FILL, ROUTE_COLOUR,  # noqa: E402
                                   neighbour_label_points)
@@ -280,7 +280,7 @@ def area_figure(project: MapProject, area_code: str, *,
     left, top = (MARGIN_MM, BINDING_MM) if landscape else (BINDING_MM, MARGIN_MM)
     title = area_title(vname, area_code, area.get("seq"))
     pop = int(b["population"].sum()) if len(b) else 0
-    dw = float(np.nansum(b["dwellings"].to_numpy(dtype=float))) if len(b) else 0.0
+    dw = known_sum(b["dwellings"]) if len(b) else float("nan")
     stats = f"普查小区代码 {area_code}    人口 {pop} 人    住房 {_fmt(dw)} 套    建筑 {len(b)} 栋"
     sizhi = "四至：" + (project.sizhi(area_code) or "—")
     attr = attribution_text(project.attribution)
@@ -440,7 +440,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     left, top = (MARGIN_MM, BINDING_MM) if landscape else (BINDING_MM, MARGIN_MM)
     title = f"{vname} 普查小区总图"
     pop = int(areas["population"].sum())
-    dw = float(np.nansum(areas["dwellings"].to_numpy(dtype=float)))
+    dw = known_sum(areas["dwellings"])
     nb = int(areas["n_buildings"].sum())
     stats = (f"居/村代码 {village_code}    普查小区 {len(areas)} 个    人口 {pop} 人    "
              f"住房 {_fmt(dw)} 套    建筑 {nb} 栋")

@@ -34,7 +34,7 @@ from pucha.basemaps.layers import STYLE, add_to_folium, clip_layers, escape_text
 from pucha.basemaps.tiles import TileSource, shift_geoms, tile_url_for
 from pucha.outputs.naming import area_seq_text, area_title
 from pucha.outputs.offline import RawHtml, new_map, render_html
-from pucha.outputs.project import MapProject
+from pucha.outputs.project import MapProject, known_sum
 from pucha.outputs.route import Route, number_area
 
 __all__ = ["area_map", "area_html", "village_map", "village_html", "index_html",
@@ -370,7 +370,7 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
     # header, legend, locate button
     title = escape_text(area_title(vname, area_code, area.get("seq")))
     pop_total = int(b["population"].sum()) if len(b) else 0
-    dw_total = float(np.nansum(b["dwellings"].to_numpy(dtype=float))) if len(b) else 0.0
+    dw_total = known_sum(b["dwellings"]) if len(b) else float("nan")
     n_cut = int(b["cut"].sum()) if len(b) else 0
     lines = [f"人口 {pop_total} 人 · 住房 {_fmt(dw_total)} 套 · 建筑 {len(b)} 栋"
              + (f"（其中切割 {n_cut} 栋）" if n_cut else "")]

@@ -195,8 +195,9 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         river = _crossings(sub, pop, ("river",))
         major = _crossings(sub, pop, ("major", "railway"))
         p = int(sum(pop[n] for n in a))
-        dwa = cells["dwellings"].to_numpy(dtype=float)[a]
-        dw = float(np.nansum(dwa)) if np.isfinite(dwa).any() else float("nan")  # NaN = unknown
+        # dwellings of its buildings (empty land holds none; NaN = unknown)
+        dwa = cells["dwellings"].to_numpy(dtype=float)[a][cells["building_id"].notna().to_numpy()[a]]
+        dw = float(np.nansum(dwa)) if np.isfinite(dwa).any() else float("nan")
         nb = len({b for b in cells["building_id"].to_numpy()[a] if b is not None})
         status = "ok" if st.min <= p <= st.max else ("below_band" if p < st.min else "above_band")
         contiguous = nx.is_connected(sub) if len(a) else False

@@ -365,3 +365,24 @@ def test_merge_parts_joins_floor_ranges_in_one_area():
     assert out["population"].sum() == ba["population"].sum()
     h = out[out["building_id"] == "H"].iloc[0]
     assert (h["area_code"], h["part"], h["population"], h["dwellings"]) == ("C", 0, 40, 12.0)
+
+
+def test_unknown_dwellings_stay_unknown_in_the_areas_layer():
+    """Buildings without dwelling counts: the area's dwellings are unknown (NaN), not 0
+    (empty land cells hold 0 dwellings and must not make the sum look known); the map
+    header shows — ."""
+    from pucha.outputs.project import known_sum
+
+    poly = box(0, 0, 200, 200)
+    b = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(4)], "village_code": "310118002001",
+                          "population": [80, 80, 80, 80], "floors": [3.0] * 4,
+                          "dwellings": [np.nan] * 4},
+                         geometry=[box(10 + 45 * i, 10, 40 + 45 * i, 40) for i in range(4)], crs="EPSG:4549")
+    from pucha.partition.cells import barrier_lines
+
+    # a road across the north: the block beyond it holds no building (an empty cell)
+    road = gpd.GeoDataFrame({"road_class": ["minor"], "name": ["北路"]},
+                            geometry=[shapely.LineString([(-5, 120), (205, 120)])], crs="EPSG:4549")
+    res = solve_village("310118002001", "x", poly, b, barrier_lines(road, crs="EPSG:4549"), crs="EPSG:4549")
+    assert len(res.areas) == 1 and np.isnan(res.areas["dwellings"].iloc[0])
+    assert np.isnan(known_sum([np.nan, np.nan])) and known_sum([np.nan, 2.0, 3.0]) == 5.0
