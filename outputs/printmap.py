@@ -44,7 +44,8 @@ from pucha.errors import FontError  # noqa: E402
 from pucha.gis.write import atomic_path  # noqa: E402
 from pucha.outputs.fonts import cjk_family  # noqa: E402
 from pucha.outputs.naming import area_seq_text, area_title  # noqa: E402
-from pucha.outputs.project import MapProject, known_sum  # noqa: E402
+from pucha.outputs.project import MapProject  # noqa: E402
+from pucha.partition.quality import known_sum  # noqa: E402
 from pucha.outputs.route import Route, number_area  # noqa: E402
 from pucha.outputs.webmap import (AREA_COLOUR, BUILDING_FILL, CUT_FILL, ROUTE_COLOUR,  # noqa: E402
                                   neighbour_label_points)

@@ -27,7 +27,7 @@ from pucha.errors import InputError
 from pucha.gis import schema as S
 from pucha.gis.write import list_layers, read_layer, read_meta
 
-__all__ = ["MapProject", "known_sum", "load_project", "part_label", "village_label"]
+__all__ = ["MapProject", "load_project", "part_label", "village_label"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +39,6 @@ def _empty(columns: tuple[str, ...], crs) -> gpd.GeoDataFrame:
 
 def _fmt_num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
-def known_sum(values) -> float:
-    """Sum of the known values (NaN = unknown); NaN when none is known, so that "unknown"
-    (shown as —) is not printed as 0."""
-    a = np.asarray(values, dtype=float)
-    return float(np.nansum(a)) if np.isfinite(a).any() else float("nan")
 
 
 def part_label(floor_from: float, floor_to: float, unit_from: float, unit_to: float) -> str:

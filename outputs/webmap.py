@@ -34,8 +34,9 @@ from pucha.basemaps.layers import STYLE, add_to_folium, clip_layers, escape_text
 from pucha.basemaps.tiles import TileSource, shift_geoms, tile_url_for
 from pucha.outputs.naming import area_seq_text, area_title
 from pucha.outputs.offline import RawHtml, new_map, render_html
-from pucha.outputs.project import MapProject, known_sum
+from pucha.outputs.project import MapProject
 from pucha.outputs.route import Route, number_area
+from pucha.partition.quality import known_sum
 
 __all__ = ["area_map", "area_html", "village_map", "village_html", "index_html",
            "neighbour_label_points", "AREA_COLOUR", "ROUTE_COLOUR"]

@@ -645,35 +645,10 @@ def _dissolve(fs):
 
 
 def _dissolve_many(groups: list[list]) -> list:
-    """:func:`_dissolve` of each group of faces (all non-empty): the coverage unions
-    of groups of one size in one array call; a group whose union fails the checks of
-    :func:`pucha.partition.polygons.dissolve` goes through it alone."""
-    out: list = [None] * len(groups)
-    sizes = np.array([len(fs) for fs in groups])
-    for size in np.unique(sizes).tolist():
-        idx = np.flatnonzero(sizes == size)
-        arr = np.empty((len(idx), size), dtype=object)
-        for r, k in enumerate(idx.tolist()):
-            arr[r, :] = groups[k]
-        if size == 1:
-            res = _polygonal_many(arr[:, 0])
-            for r, k in enumerate(idx.tolist()):
-                out[k] = res[r]
-            continue
-        total = shapely.area(arr).sum(axis=1)
-        try:
-            res = shapely.coverage_union_all(arr, axis=1)
-        except shapely.errors.GEOSException:
-            res = None
-        ok = np.zeros(len(idx), dtype=bool)
-        if res is not None:
-            ok = shapely.is_valid(res) & (np.abs(shapely.area(res) - total) <= 1e-6 * np.maximum(total, 1.0))
-            polys = np.isin(shapely.get_type_id(res), (3, 6))  # valid: _polygonal(g) is g
-            for k, g, pg in zip(idx[ok].tolist(), res[ok], polys[ok].tolist()):
-                out[k] = g if pg else _polygonal(g)
-        for k in idx[~ok].tolist():
-            out[k] = _dissolve(groups[k])
-    return out
+    """:func:`_dissolve` of each group of faces (see :func:`pucha.partition.polygons.dissolve_many`)."""
+    from pucha.partition.polygons import dissolve_many
+
+    return dissolve_many(groups)
 
 
 def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,

@@ -14,11 +14,16 @@ import shapely
 
 from pucha.partition.cells import _polygonal
 
-__all__ = ["area_polygons", "dissolve"]
+__all__ = ["area_polygons", "dissolve", "dissolve_many"]
 
 #: fallback precision grid for a union of cells that are not an exact coverage (1 mm)
 GRID = 1e-3
 
+
+
+def _exact(union, total):
+    """Whether a coverage union is valid and keeps the summed area of its pieces (array-aware)."""
+    return shapely.is_valid(union) & (np.abs(shapely.area(union) - total) <= 1e-6 * np.maximum(total, 1.0))
 
 
 def dissolve(geoms) -> object:
@@ -31,7 +36,7 @@ def dissolve(geoms) -> object:
     total = float(shapely.area(arr).sum())
     try:
         g = shapely.coverage_union_all(arr)
-        if shapely.is_valid(g) and abs(g.area - total) <= 1e-6 * max(total, 1.0):
+        if _exact(g, total):
             return _polygonal(g)
     except shapely.errors.GEOSException:
         pass
@@ -40,6 +45,35 @@ def dissolve(geoms) -> object:
     except shapely.errors.GEOSException:
         g = shapely.union_all(shapely.make_valid(arr))
     return _polygonal(g)
+
+
+def dissolve_many(groups: list[list]) -> list:
+    """:func:`dissolve` of each group (of non-empty polygons): the coverage unions of the
+    groups of one size in one array call; a group whose union fails the checks goes
+    through :func:`dissolve` alone."""
+    out: list = [None] * len(groups)
+    sizes = np.array([len(fs) for fs in groups])
+    for size in np.unique(sizes).tolist():
+        idx = np.flatnonzero(sizes == size)
+        arr = np.empty((len(idx), size), dtype=object)
+        for r, k in enumerate(idx.tolist()):
+            arr[r, :] = groups[k]
+        if size == 1:
+            for k, g in zip(idx.tolist(), arr[:, 0]):
+                out[k] = _polygonal(g)
+            continue
+        try:
+            res = shapely.coverage_union_all(arr, axis=1)
+            ok = _exact(res, shapely.area(arr).sum(axis=1))
+        except shapely.errors.GEOSException:
+            res, ok = None, np.zeros(len(idx), dtype=bool)
+        if res is not None:
+            polys = np.isin(shapely.get_type_id(res), (3, 6))  # valid: _polygonal(g) is g
+            for k, g, pg in zip(idx[ok].tolist(), res[ok], polys[ok].tolist()):
+                out[k] = g if pg else _polygonal(g)
+        for k in idx[~ok].tolist():
+            out[k] = dissolve(groups[k])
+    return out
 
 
 def area_polygons(cell_geoms, areas: list[list[int]]) -> list:

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["polsby_popper", "summary"]
+__all__ = ["known_sum", "polsby_popper", "summary"]
+
+
+def known_sum(values) -> float:
+    """Sum of the known values (NaN = unknown); NaN when none is known, so that "unknown"
+    (shown as —) is not reported as 0."""
+    a = np.asarray(values, dtype=float)
+    return float(np.nansum(a)) if np.isfinite(a).any() else float("nan")
 
 
 def polsby_popper(poly) -> float:

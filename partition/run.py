@@ -38,7 +38,7 @@ from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons
-from pucha.partition.quality import polsby_popper, summary
+from pucha.partition.quality import known_sum, polsby_popper, summary
 from pucha.partition.sizhi import sizhi
 from pucha.partition.solver import solve_graph
 
@@ -189,16 +189,17 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         problems.append(_problem("warning", "village_below_band", "villages", [village_code],
                                  f"居/村 {village_code} {name} has {total} people: one area below the band"))
     # per-area attributes
+    bids = cells["building_id"].to_numpy()
+    has_b = cells["building_id"].notna().to_numpy()
+    cell_dw = cells["dwellings"].to_numpy(dtype=float)
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
         river = _crossings(sub, pop, ("river",))
         major = _crossings(sub, pop, ("major", "railway"))
         p = int(sum(pop[n] for n in a))
-        # dwellings of its buildings (empty land holds none; NaN = unknown)
-        dwa = cells["dwellings"].to_numpy(dtype=float)[a][cells["building_id"].notna().to_numpy()[a]]
-        dw = float(np.nansum(dwa)) if np.isfinite(dwa).any() else float("nan")
-        nb = len({b for b in cells["building_id"].to_numpy()[a] if b is not None})
+        dw = known_sum(cell_dw[a][has_b[a]])  # of its buildings (empty land holds none)
+        nb = len({b for b in bids[a] if b is not None})
         status = "ok" if st.min <= p <= st.max else ("below_band" if p < st.min else "above_band")
         contiguous = nx.is_connected(sub) if len(a) else False
         rows.append(dict(area_code=codes[i], village_code=village_code, seq=int(codes[i][-3:]),
@@ -280,7 +281,6 @@ def merge_parts(ba: pd.DataFrame) -> pd.DataFrame:
                 runs.append([r])
         for k, run in enumerate(runs):
             first, last = run[0], run[-1]
-            dws = [x.dwellings for x in run]
             one = len(runs) == 1
             rows.append(dict(building_id=bid, area_code=first.area_code, part=0 if one else k + 1,
                              floor_from=np.nan if one else first.floor_from,
@@ -288,7 +288,7 @@ def merge_parts(ba: pd.DataFrame) -> pd.DataFrame:
                              unit_from=np.nan if one else first.unit_from,
                              unit_to=np.nan if one else last.unit_to,
                              population=int(sum(x.population for x in run)),
-                             dwellings=float(np.nansum(dws)) if np.isfinite(dws).any() else np.nan))
+                             dwellings=known_sum([x.dwellings for x in run])))
     merged = pd.DataFrame(rows, columns=list(ba.columns))
     out = pd.concat([whole, merged], ignore_index=True) if len(whole) else merged
     return out.sort_values(["building_id", "part"], kind="stable").reset_index(drop=True)

@@ -24,7 +24,7 @@ def sizhi(poly, named: gpd.GeoDataFrame, neighbours: list[tuple[str, object]], *
     ``named``: lines with a non-empty ``name`` (roads, rivers); ``neighbours``:
     (code, polygon) of adjacent areas. ``named_zones`` (the named lines buffered by
     ``snap``) and ``neighbour_zones`` (each neighbour's boundary buffered by 0.5) may
-    be given when many areas share them (:func:`zones`).
+    be given, computed once for all the areas of a 居/村.
     """
     out = {}
     tree = shapely.STRtree(named.geometry.values) if len(named) else None

@@ -1267,10 +1267,10 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
     split = _river_split(net, labels, target=target, vmin=vmin, vmax=vmax)
     if split is not None:
         all_areas = _solve_all(split, t0, deadline, **kw)
-        if _unforced_plan(net, all_areas, target=target, vmin=vmin, vmax=vmax) and _now() < deadline:
+        plan = _plan_search(net, all_areas, target=target, vmin=vmin, vmax=vmax)
+        if _unforced(net, plan, rivers=True) and _now() < deadline:
             joint = _solve_all(net, _now(), deadline, strict=False, **kw)
-            if _plan_score(net, joint, target=target, vmin=vmin, vmax=vmax) < \
-                    _plan_score(net, all_areas, target=target, vmin=vmin, vmax=vmax):
+            if _score(_plan_search(net, joint, target=target, vmin=vmin, vmax=vmax)) < _score(plan):
                 all_areas = joint
     else:
         all_areas = _solve_all(net, t0, deadline, **kw)
@@ -1375,14 +1375,6 @@ def _river_split(net: _Net, labels, *, target, vmin, vmax) -> _Net | None:
 def _plan_search(net, areas, *, target, vmin, vmax) -> _Search:
     return _Search(net, areas, target=target, vmin=vmin, vmax=vmax, hh_target=None, labels={},
                    rng=random.Random(0), deadline=0.0)
-
-
-def _plan_score(net, areas, *, target, vmin, vmax):
-    return _score(_plan_search(net, areas, target=target, vmin=vmin, vmax=vmax))
-
-
-def _unforced_plan(net, areas, *, target, vmin, vmax) -> int:
-    return _unforced(net, _plan_search(net, areas, target=target, vmin=vmin, vmax=vmax), rivers=True)
 
 
 def _solve_piece(net, piece, labels, *, target, vmin, vmax, hh, seed, deadline, strict=True):

@@ -371,7 +371,7 @@ def test_unknown_dwellings_stay_unknown_in_the_areas_layer():
     """Buildings without dwelling counts: the area's dwellings are unknown (NaN), not 0
     (empty land cells hold 0 dwellings and must not make the sum look known); the map
     header shows — ."""
-    from pucha.outputs.project import known_sum
+    from pucha.partition.quality import known_sum
 
     poly = box(0, 0, 200, 200)
     b = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(4)], "village_code": "310118002001",
