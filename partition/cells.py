@@ -6,13 +6,14 @@ blocks every building first owns its footprint (overlapping outlines: the smalle
 building keeps the overlap), then the empty land is shared out by the Voronoi
 regions of points along the footprints (an enclosed tessellation, as momepy does
 it). Buildings above the band are cut vertically (纵向切割) into pieces of about a
-third of the target (floor or unit ranges) whose cells are parallel strips of the
-building's cell, each holding a share of its footprint; the solver joins the pieces
-into areas.
+third of the target (floor or unit ranges) whose cells are wedges of the building's
+cell around the centre of its footprint, each holding a share of the footprint and
+of the land around it; the solver joins the pieces into areas.
 
-All lines (居/村 boundary, barriers, footprints, Voronoi edges, cut lines) are noded
-once on a 0.01 mm grid and polygonized: the faces share their edges exactly, so the
-cells tile the 居/村 with no overlap and no gap, and each cell is one polygon.
+All lines (居/村 boundary, barriers, footprints, Voronoi edges) are noded once on a
+0.01 mm grid and polygonized, then the wedges' rays with the faces they cross: the
+faces share their edges exactly, so the cells tile the 居/村 with no overlap and no
+gap, and each cell is one polygon.
 """
 
 from __future__ import annotations
@@ -457,47 +458,6 @@ def _voronoi_lines(blocks: np.ndarray, ends: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([edges[inside], parts])
 
 
-def _area_below(rings: list, axis: int, m: np.ndarray) -> np.ndarray:
-    """Area of the polygon with ``rings`` (exterior CCW, holes CW) where coordinate ``axis`` <= m.
-
-    Green's theorem on the part of the boundary below each m: the area is the
-    integral of min(u - m, 0) dv along the rings (u the ``axis`` coordinate, v the
-    other), which has a closed form on each straight edge.
-    """
-    total = np.zeros(len(m))
-    for xy in rings:
-        u, v = (xy[:, 0], xy[:, 1]) if axis == 0 else (xy[:, 1], xy[:, 0])
-        dv = np.diff(v)
-        a = u[None, :-1] - m[:, None]
-        b = u[None, 1:] - m[:, None]
-        both = (a <= 0) & (b <= 0)
-        cross = (a < 0) != (b < 0)
-        na, nb = np.minimum(a, 0.0), np.minimum(b, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            part = np.where(both, (a + b) / 2, np.where(cross, -(na * na + nb * nb) / (2 * np.abs(b - a)), 0.0))
-        total += (part * dv[None, :]).sum(axis=1)
-    return total if axis == 0 else -total
-
-
-def _cut_positions(piece, n: int) -> tuple[int, np.ndarray]:
-    """Axis (0 = x, 1 = y) and n-1 cut positions splitting ``piece`` into n strips of equal area."""
-    x0, y0, x1, y1 = piece.bounds
-    axis = 0 if (x1 - x0) >= (y1 - y0) else 1
-    lo, hi = (x0, x1) if axis == 0 else (y0, y1)
-    total = piece.area
-    want = np.array([total * k / n for k in range(1, n)])
-    rings = [shapely.get_coordinates(r) for p in shapely.get_parts(shapely.orient_polygons(piece))
-             for r in [p.exterior, *p.interiors]]
-    a = np.full(n - 1, lo)
-    b = np.full(n - 1, hi)
-    for _ in range(24):  # bisection on the area left of (below) the cut
-        m = (a + b) / 2
-        less = _area_below(rings, axis, m) < want
-        a = np.where(less, m, a)
-        b = np.where(less, b, m)
-    return axis, (a + b) / 2
-
-
 def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict, grid: float):
     """Label every face of the village's arrangement with a building (and strip) or block.
 
@@ -545,17 +505,6 @@ def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict,
         vblocks.append(b)
         vends.append(ends)
     lines.append(_voronoi_lines(barr[np.asarray(vblocks, dtype=int)], vends))
-    # vertical cuts: lines across the building's ground and the blocks it has seeds in
-    cut_lines = []
-    for j in sorted(cuts):
-        axis, pos = cuts[j]
-        ext = [claims[j]] + [blocks[b] for b in sorted(seeds_by_block)
-                             if any(k == j for k, _ in seeds_by_block[b])]
-        x0, y0, x1, y1 = shapely.total_bounds(np.asarray([e for e in ext if not e.is_empty], dtype=object))
-        for c in pos:
-            cut_lines.append(shapely.LineString([(c, y0 - 1), (c, y1 + 1)]) if axis == 0
-                             else shapely.LineString([(x0 - 1, c), (x1 + 1, c)]))
-    lines.append(_objects(cut_lines))
     faces = _objects(_faces(polygon, np.concatenate(lines), grid, merge=True))
     if not len(faces):
         return faces, np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0, dtype=int)
@@ -582,13 +531,92 @@ def _tessellate(polygon, blocks: list, claims: list, seeds_fallback, cuts: dict,
         tree, lab = voronoi[b]
         _, nn = tree.query(shapely.get_coordinates(rp[sel]))
         owner[sel] = lab[nn]
-    strip = np.zeros(len(faces), dtype=int)
     if cuts:
-        rxy = shapely.get_coordinates(rp)
-        for j in sorted(cuts):
-            axis, pos = cuts[j]
-            sel = np.flatnonzero(owner == j)
-            strip[sel] = np.searchsorted(pos, rxy[sel, axis]) + 1
+        return _cut_cells(faces, owner, fblock, cuts, claims, grid)
+    return faces, owner, np.zeros(len(faces), dtype=int), fblock
+
+
+#: sample points across a cut building's cell, per side, to share it in equal wedges
+WEDGE_SAMPLES = 64
+
+
+def _wedges(cell, ground, n: int) -> tuple[float, float, np.ndarray]:
+    """Apex (x, y) and the n ray angles (radians, increasing from north) that cut a
+    building's ``cell`` into n wedges of about equal area around its ``ground``.
+
+    The apex is the centre of the footprint, so every wedge holds a share of the
+    building; the wedges reach out over the land around it, so a few of them make a
+    compact area (parallel strips of a tower's cell were slivers, and the areas
+    holding a few of them as thin). Equal areas come from the angles of a regular
+    grid of points inside the cell (deterministic).
+    """
+    apex = shapely.centroid(ground) if ground is not None and not ground.is_empty else shapely.centroid(cell)
+    if not shapely.contains(ground if ground is not None and not ground.is_empty else cell, apex):
+        apex = shapely.point_on_surface(ground if ground is not None and not ground.is_empty else cell)
+    cx, cy = apex.x, apex.y
+    x0, y0, x1, y1 = cell.bounds
+    gx, gy = np.meshgrid(np.linspace(x0, x1, WEDGE_SAMPLES), np.linspace(y0, y1, WEDGE_SAMPLES))
+    gx, gy = gx.ravel(), gy.ravel()
+    inside = shapely.contains_xy(cell, gx, gy)
+    start = math.pi / 2
+    ang = (np.arctan2(gy[inside] - cy, gx[inside] - cx) - start) % (2 * math.pi)
+    if len(ang) < n:
+        rays = np.arange(n) * (2 * math.pi / n)
+    else:
+        rays = np.concatenate([[0.0], np.quantile(np.sort(ang), np.arange(1, n) / n)])
+        rays = np.maximum.accumulate(rays)
+    return cx, cy, rays + start
+
+
+def _cut_cells(faces, owner, fblock, cuts, claims, grid: float):
+    """Cut the cell of each building cut vertically (纵向切割) into wedges (:func:`_wedges`).
+
+    The faces crossed by a cut ray are noded again with the rays, so the coverage stays
+    exact (the faces on the other side of the cell's border get the new vertices too).
+    Returns (faces, owner, strip, fblock) as :func:`_tessellate`; strip k is wedge k.
+    """
+    chords, plans = [], {}
+    for j in sorted(cuts):
+        n, ground = cuts[j]
+        sel = np.flatnonzero(owner == j)
+        if not len(sel):
+            continue
+        cell, _ = _main_part(_dissolve_many([list(faces[sel])])[0] if len(sel) > 1 else faces[sel[0]],
+                             claims[j])
+        if cell.is_empty:
+            continue
+        cx, cy, rays = _wedges(cell, ground, n)
+        plans[j] = (cx, cy, rays)
+        x0, y0, x1, y1 = cell.bounds
+        reach = math.hypot(max(x1 - cx, cx - x0), max(y1 - cy, cy - y0)) + 1.0
+        for t in rays.tolist():
+            chords.append(shapely.LineString([(cx, cy), (cx + reach * math.cos(t), cy + reach * math.sin(t))]))
+    strip = np.zeros(len(faces), dtype=int)
+    if chords:
+        carr = _objects(chords)
+        hit = np.unique(shapely.STRtree(faces).query(carr, predicate="intersects")[1])
+        old = faces[hit]
+        # noded exactly (no snap rounding: it could bend the edges these faces share
+        # with faces not noded again); the faces' vertices are already on the grid
+        noded = shapely.union_all(np.concatenate([shapely.boundary(old), carr]))
+        new = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+        new = new[shapely.area(new) > 0]
+        rp = shapely.point_on_surface(new)
+        q, k = shapely.STRtree(old).query(rp, predicate="intersects")
+        _, first = np.unique(q, return_index=True)
+        src = np.full(len(new), -1)
+        src[q[first]] = hit[k[first]]
+        keep = np.flatnonzero(src >= 0)  # (faces of the linework outside the old ones: none of ours)
+        rest = np.setdiff1d(np.arange(len(faces)), hit)
+        faces = np.concatenate([faces[rest], new[keep]])
+        owner = np.concatenate([owner[rest], owner[src[keep]]])
+        fblock = np.concatenate([fblock[rest], fblock[src[keep]]])
+        strip = np.zeros(len(faces), dtype=int)
+    rxy = shapely.get_coordinates(shapely.point_on_surface(faces)) if plans else None
+    for j, (cx, cy, rays) in plans.items():
+        sel = np.flatnonzero(owner == j)
+        ang = (np.arctan2(rxy[sel, 1] - cy, rxy[sel, 0] - cx) - rays[0]) % (2 * math.pi)
+        strip[sel] = np.searchsorted(rays[1:] - rays[0], ang, side="right") + 1
     return faces, owner, strip, fblock
 
 
@@ -723,7 +751,7 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
     claims = _claims(poly, fp, fallback, grid, repaired=True) if len(b) and blocks else []
     # vertical cuts (纵向切割)
     plans = []
-    cuts: dict[int, tuple[int, np.ndarray]] = {}
+    cuts: dict[int, tuple[int, object]] = {}  # building -> (pieces, its ground)
     rows = [_Row(*r) for r in zip(b["building_id"].tolist(), b["population"].tolist(), b["floors"].tolist(),
                                   b["dwellings"].tolist(), garr)]
     for i, r in enumerate(rows):
@@ -744,7 +772,7 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
                 piece, _ = _main_part(claims[i], claims[i])
                 if piece.is_empty:
                     piece = shapely.buffer(fallback[i], 1.0)
-                cuts[i] = _cut_positions(piece, len(ranges))
+                cuts[i] = (len(ranges), piece)
         plans.append((pop, fl, dw, how, ranges))
     if blocks:
         faces, owner, strip, fblock = _tessellate(poly, blocks, claims, fallback, cuts, grid)

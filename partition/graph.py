@@ -4,7 +4,9 @@ Nodes carry ``population``, ``dwellings``, ``area`` (m²) and ``perimeter`` (m) 
 the cell, so the solver can compute each area's exact Polsby–Popper compactness.
 Edges carry ``length`` (shared boundary, m) and ``barrier`` (the class crossed:
 "none", "minor", "major", "railway", "river", "wall") and ``rank`` (crossing cost),
-and ``building`` (True between two parts of one building cut vertically).
+and ``building`` (True between two parts of one building cut vertically; only
+parts with consecutive floor/unit ranges are linked, so an area's floors of a tower
+run in one range).
 Parts of the graph that touch nothing (islands, enclaves) are joined to the nearest
 cell through the cheapest crossing and reported.
 """
@@ -115,9 +117,12 @@ def cell_graph(cells: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *, snap: flo
     elif cross.any():
         cls[cross] = "minor"
     bid = cells["building_id"].to_numpy(dtype=object) if "building_id" in cells else np.full(len(cells), None)
+    part = cells["part"].to_numpy() if "part" in cells else np.zeros(len(cells), dtype=int)
     for i, j, ln, c in zip(a, b, length, cls):
         # two parts of one building cut vertically: the solver keeps them together if it can
         same = bid[i] is not None and bid[i] == bid[j]
+        if same and abs(int(part[i]) - int(part[j])) > 1:
+            continue  # the first and last wedges meet, but their floors are not consecutive
         g.add_edge(int(nodes[i]), int(nodes[j]), length=float(ln), barrier=str(c),
                    rank=BARRIER_RANK.get(str(c), 1), building=bool(same))
     comps = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: (-len(c), c[0]))
