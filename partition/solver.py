@@ -25,6 +25,12 @@ Design (per 居/村, on the barrier-aware cell graph):
    neighbour there; re-planning a bad area together with the areas around it.
    The first rounds weigh a river above the band (an area is first brought into
    the band without crossing a river), the later ones the band above the river.
+   The last rounds are for compactness: every pair of neighbouring areas, then the
+   pairs around the least compact areas, is re-split by grown regions and by
+   straight sweeps across the pair in eight directions (a sweep still fills a block
+   before it crosses a road, so the cut runs straight through the last block).
+   A search that failed is not tried again while the areas it worked on hold the
+   same cells (a content key, unchanged by a move and its undo).
 4. **Rivers as separate problems**: the parts between rivers that can each be cut
    into areas inside the band are solved one by one (no area can cross a river
    there); the joint problem is solved too, and kept if better, only when that
@@ -80,7 +86,15 @@ COARSE_ABOVE = 2500  # coarsen graphs with more cells than this
 REPAIR_ROUNDS = 4    # local rounds after re-planning a neighbourhood
 REPAIR_POP_ONLY = True  # re-plan neighbourhoods only around areas off in people or across a river
 PART_CHAIN = 2
-FINAL_ROUNDS = 1  # compactness rounds (re-split every pair of neighbours) at the end
+#: compactness rounds at the end: the first re-splits every pair of neighbouring areas, the
+#: others only the pairs around an area less compact than POLISH_BELOW (Polsby-Popper)
+FINAL_ROUNDS = 3
+POLISH_BELOW = 0.5
+FINAL_SEEDS = 16  # grown regions tried per pair in those rounds
+#: directions of the straight sweeps across a pair of areas that those rounds try besides
+#: grown regions, and the cuts tried along each sweep
+SWEEPS = tuple((math.cos(k * math.pi / 4), math.sin(k * math.pi / 4)) for k in range(8))
+SWEEP_CUTS = 10
 RESTART_BELOW = 3000  # other starts for 居/村 up to this many cells with unforced band misses
 _DEBUG = False
 
@@ -516,6 +530,7 @@ class _Search:
         self._failed: set = set()
         self.ver = [0] * len(self.members)
         self._clock = 0
+        self._keys: dict[int, tuple[int, int]] = {}
         self.river_w = RIVER_W
         self.stats = [self._stats(m) for m in self.members]
         self.cost = [self._cost(s) for s in self.stats]
@@ -749,6 +764,16 @@ class _Search:
         self._clock += 1
         self.ver[a] = self._clock
 
+    def _key(self, a) -> int:
+        """What area ``a`` holds (a hash of its cells, cached per version): the same again
+        after a move and its undo, so a failed search is not retried on the same areas."""
+        v, h = self._keys.get(a, (None, 0))
+        if v != self.ver[a]:
+            _work(0.01 * len(self.members[a]))
+            h = hash(frozenset(self.members[a]))
+            self._keys[a] = (self.ver[a], h)
+        return h
+
     def _apply_move(self, n, a, b, sa, sb):
         self._tick(a)
         self._tick(b)
@@ -834,7 +859,7 @@ class _Search:
         ids = sorted(region)
         if len(ids) < 2:
             return False
-        memo = tuple((x, self.ver[x]) for x in ids)
+        memo = tuple((x, self._key(x)) for x in ids)
         if memo in self._failed:
             return False
         U = set().union(*(self.members[x] for x in ids))
@@ -877,7 +902,7 @@ class _Search:
         if best is None:
             self._set_areas(use, old_sets + [set() for _ in extras])
             self._drop_empty_tail()
-            self._failed.add(tuple((x, self.ver[x]) for x in ids))
+            self._failed.add(memo)
             return False
         self._set_areas(use, best[1])
         self._drop_empty_tail()
@@ -961,6 +986,12 @@ class _Search:
         for a in range(len(self.members)):
             if _now() > self.deadline:
                 break
+            if a >= len(self.members) or (self.stats[a][6] <= 1 and self.stats[a][7] <= 1):
+                continue
+            memo = ("part", a, self._key(a), tuple((b, self._key(b)) for b in self.neighbours(a)))
+            if memo in self._failed:
+                continue
+            hit = False
             for cls, idx in ((2, 6), (1, 7)):
                 if a >= len(self.members) or self.stats[a][idx] <= 1:
                     continue
@@ -984,11 +1015,13 @@ class _Search:
                         self._set_areas([a, b], [rest, old_b | P])
                         gain = self.cost[a] + self.cost[b] - before
                         if gain < -1e-6 or self._chain(b, False, PART_CHAIN, gain, frozenset({a, b})):
-                            moved = changed = True
+                            moved = changed = hit = True
                             break
                         self._set_areas([a, b], [old_a, old_b])
                     if moved:
                         break
+            if not hit:
+                self._failed.add(memo)
         return changed
 
     def chain_pass(self, depth=3) -> bool:
@@ -999,16 +1032,30 @@ class _Search:
                 break
             if a >= len(self.members) or not self.members[a] or not self.bad(a):
                 continue
+            if abs(self.stats[a][0] - self.target) * 10 <= self.target:
+                continue  # across a major road only: part moves hand such a part over
             if any(self.net.pop[u] > self.vmax for u in self.members[a]):
                 continue
             pull = self.stats[a][0] < self.target
+            memo = ("chain", a, self._key(a), tuple((b, self._key(b)) for b in self.neighbours(a)))
+            if memo in self._failed:
+                continue
             if self._chain(a, pull, depth, 0.0, frozenset({a})):
                 changed = True
+            else:
+                self._failed.add(memo)
         return changed
 
+    def _big(self) -> set:
+        """Areas holding a cell above the band (re-planning cannot help them)."""
+        return {a for a in range(len(self.members)) if any(self.net.pop[u] > self.vmax for u in self.members[a])}
+
+    def polsby_popper(self, a) -> float:
+        _, _, A, P = self.stats[a][:4]
+        return 4 * math.pi * A / (P * P) if P > 0 else 1.0
+
     def repair_pass(self) -> bool:
-        big = {a for a in range(len(self.members))
-               if any(self.net.pop[u] > self.vmax for u in self.members[a])}
+        big = self._big()
         changed = False
         order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
         for a in order:
@@ -1024,12 +1071,16 @@ class _Search:
         return changed
 
     # -- re-split the union of two neighbouring areas
-    def _grow_order(self, U, s, stop=math.inf):
-        """Cells of ``U`` in growth order from ``s`` (cheapest barrier, then nearest first),
+    def _grow_order(self, U, s, stop=math.inf, axis=None):
+        """Cells of ``U`` in growth order from ``s`` (cheapest barrier, then nearest first;
+        with ``axis``, lowest projection on it first: a straight sweep across a block),
         until the people taken exceed ``stop``."""
         net = self.net
         pops = net.pop
         px, py = self.px, self.py
+        if axis is not None:
+            ax, ay = axis
+            s = min(U, key=lambda u: (px[u] * ax + py[u] * ay, u))
         x0, y0 = px[s], py[s]
         seen = {s}
         heap = [(0, 0.0, s)]
@@ -1046,8 +1097,12 @@ class _Search:
             for v, r in zip(net.nbr[u], net.rk[u]):
                 if v in U and v not in seen:
                     seen.add(v)
-                    dx, dy = px[v] - x0, py[v] - y0
-                    push(heap, (r if r < 3 else 3, dx * dx + dy * dy, v))
+                    if axis is None:
+                        dx, dy = px[v] - x0, py[v] - y0
+                        key = dx * dx + dy * dy
+                    else:
+                        key = px[v] * ax + py[v] * ay
+                    push(heap, (r if r < 3 else 3, key, v))
         return order
 
     def _labels_ok(self, left, U):
@@ -1078,8 +1133,8 @@ class _Search:
                     stack.append(v)
         return len(seen) == len(S)
 
-    def resplit(self, a, b, n_seeds=10, per_seed=5) -> bool:
-        key = (min(a, b), max(a, b), self.ver[min(a, b)], self.ver[max(a, b)])
+    def resplit(self, a, b, n_seeds=10, per_seed=5, sweeps=()) -> bool:
+        key = (min(a, b), max(a, b), self._key(min(a, b)), self._key(max(a, b)), bool(sweeps))
         if key in self._failed:
             return False
         U = self.members[a] | self.members[b]
@@ -1098,10 +1153,10 @@ class _Search:
         seeds = Us if len(Us) <= n_seeds else sorted(self.rng.sample(Us, n_seeds))
         best = None
         tried: set = set()
-        for s in seeds:
+        for s in [(None, s) for s in seeds] + [(ax, None) for ax in sweeps]:
             if _now() > self.deadline:
                 break
-            order = self._grow_order(U, s, hi)
+            order = self._grow_order(U, s[1], hi, axis=s[0])
             cum = 0
             cands = []
             for i, u in enumerate(order[:-1]):
@@ -1111,9 +1166,10 @@ class _Search:
                     cands.append(i)
                 elif cum > hi:
                     break
-            if len(cands) > per_seed:
-                step = len(cands) / per_seed
-                cands = [cands[int(j * step)] for j in range(per_seed)]
+            ps = per_seed if s[0] is None else SWEEP_CUTS
+            if len(cands) > ps:
+                step = len(cands) / ps
+                cands = [cands[int(j * step)] for j in range(ps)]
             for i in cands:
                 left = frozenset(order[: i + 1])
                 if left in tried:
@@ -1159,7 +1215,7 @@ class _Search:
         out.discard(a)
         return sorted(out)
 
-    def pair_pass(self, only_bad=True) -> bool:
+    def pair_pass(self, only_bad=True, n_seeds=10, sweeps=(), below=None) -> bool:
         changed = False
         order = sorted(range(len(self.members)), key=lambda a: (-self.cost[a], a))
         done: set = set()
@@ -1168,12 +1224,14 @@ class _Search:
                 break
             if only_bad and not self.bad(a):
                 continue
+            if below is not None and not (self.members[a] and self.polsby_popper(a) < below):
+                continue
             for b in self.neighbours(a):
                 key = (min(a, b), max(a, b))
                 if key in done:
                     continue
                 done.add(key)
-                if self.resplit(a, b):
+                if self.resplit(a, b, n_seeds=n_seeds, sweeps=sweeps):
                     changed = True
                     break
         return changed
@@ -1213,10 +1271,11 @@ def _rounds(s: _Search, rounds: int, deadline: float) -> None:
     for _ in range(rounds):
         if not (s.repair_pass() | s.chain_pass()) or _now() > deadline:
             break
-    for _ in range(FINAL_ROUNDS):
+    for k in range(FINAL_ROUNDS):
         if _now() > deadline:
             break
-        split = s.pair_pass(only_bad=False)
+        split = s.pair_pass(only_bad=False, n_seeds=FINAL_SEEDS, sweeps=SWEEPS,
+                            below=None if k == 0 else POLISH_BELOW)
         moved = s.cell_moves()
         if not (split or moved):
             break
