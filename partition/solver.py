@@ -392,6 +392,8 @@ def _bisect(net: _Net, nodes, k, labels, target):
             right -= set(cc)
         if not right or not left:
             continue
+        if labels and len({labels[n] for n in left if n in labels} & {labels[n] for n in right if n in labels}):
+            continue  # a pinned group cut by the pieces of one side joined to the other
         pl = sum(pop[n] for n in left)
         jl = min(range(1, k), key=lambda j: (max(abs(pl / j - m), abs((total - pl) / (k - j) - m)),
                                              abs(j - k / 2)))

@@ -357,3 +357,26 @@ def test_village_report_carries_the_proof_and_households_target():
     hh = solve_village("310118002001", "x", poly, b, barrier_lines(crs=CRS), settings=st, crs=CRS)
     assert hh.areas["population"].between(240, 360).all()
     assert hh.areas["dwellings"].std() < 0.5 * plain.areas["dwellings"].std()
+
+
+def test_bisection_never_cuts_a_pinned_group_when_it_joins_a_stranded_piece():
+    """Cells 0-5 in a row, cell 6 hanging off cell 2 only; 6 and 3 are pinned together::
+
+        . . 6 . . .
+        0-1-2-3-4-5
+
+    Cutting after 0, 1, 2 strands 6 on the right, and the stranded piece is joined to
+    the left: that cut would separate 6 from 3, so the bisection must take another."""
+    from pucha.partition.solver import _Net, _bisect
+
+    g = nx.path_graph(6)
+    g.add_edge(2, 6)
+    for u, v in g.edges:
+        g.edges[u, v].update(length=10.0, barrier="none", rank=0)
+    pops = {0: 100, 1: 100, 2: 100, 3: 100, 4: 100, 5: 100, 6: 20}
+    xy = {n: np.array([float(n), 0.0]) for n in range(6)} | {6: np.array([2.0, 1.0])}
+    net = _Net.from_nx(g, list(range(7)), pops, xy, None)
+    labels = {6: "pin", 3: "pin"}
+    areas = _bisect(net, list(range(7)), 2, labels, 300)
+    assert sorted(n for a in areas for n in a) == list(range(7))
+    assert [a for a in areas if 6 in a] == [a for a in areas if 3 in a]
