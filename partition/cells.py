@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Collection
 from typing import NamedTuple
 
 import geopandas as gpd
@@ -188,9 +189,17 @@ def _barrier_clip(polygon, barriers, grid: float) -> list:
 
 
 def cut_plan(population: float, floors: float, dwellings: float, *, target: int = 300,
-             vmax: int = 360, vmin: int = 240) -> tuple[int, str]:
-    """How many parts a building is cut into and by what ("floor" | "unit" | "" | "none")."""
+             vmax: int = 360, vmin: int = 240, force: bool = False) -> tuple[int, str]:
+    """How many parts a building is cut into and by what ("floor" | "unit" | "" | "none").
+
+    A building inside the band is cut only with ``force`` (the 居/村 has no plan inside
+    the band without it), and only when its floors or units are known."""
     if population <= vmax:
+        if not (force and population > 1):
+            return 1, ""
+        for units, how in ((floors, "floor"), (dwellings, "unit")):
+            if isinstance(units, (int, float)) and not math.isnan(units) and units >= 2:
+                return 2, how
         return 1, ""
     n = max(2, round(population / target))
     while population / n > vmax:
@@ -680,8 +689,13 @@ def _dissolve_many(groups: list[list]) -> list:
 
 
 def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
-                  target: int = 300, vmin: int = 240, vmax: int = 360) -> tuple[gpd.GeoDataFrame, list[dict]]:
+                  target: int = 300, vmin: int = 240, vmax: int = 360,
+                  cut: Collection = ()) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Cells tiling ``polygon``; one per building (or building part), plus empty cells.
+
+    Buildings above the band are cut vertically into pieces of about a third of the
+    target; the buildings in ``cut`` (ids) that have floor or unit data are cut into
+    pieces half that size, even those that fit the band.
 
     Returns the cells (columns node, building_id, part, floor_from, floor_to, unit_from,
     unit_to, population, dwellings, block, geometry) and problem dicts. Every cell is
@@ -696,7 +710,7 @@ def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFra
     for grid in (base, base * 10, base * 100):
         try:
             cells, problems = _village_cells(polygon, buildings, barriers, grid, target=target,
-                                             vmin=vmin, vmax=vmax)
+                                             vmin=vmin, vmax=vmax, cut=cut)
         except shapely.errors.GEOSException as exc:
             err = f"GEOS failed on the {grid:g} grid: {exc}"
             continue
@@ -721,7 +735,8 @@ class _Row(NamedTuple):
     geometry: object
 
 
-def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vmin: int, vmax: int):
+def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vmin: int, vmax: int,
+                   cut: Collection = ()):
     problems: list[dict] = []
     crs = buildings.crs
     poly = _polygonal(polygon, grid)
@@ -758,7 +773,7 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
         pop = int(r.population)
         fl = float(r.floors) if pd.notna(r.floors) else float("nan")
         dw = float(r.dwellings) if pd.notna(r.dwellings) else float("nan")
-        n, how = cut_plan(pop, fl, dw, target=target, vmax=vmax, vmin=vmin)
+        n, how = cut_plan(pop, fl, dw, target=target, vmax=vmax, vmin=vmin, force=r.building_id in cut)
         if how == "none":
             problems.append(dict(severity="error", code="building_too_big", layer="buildings",
                                  feature_ids=str(r.building_id),
@@ -767,7 +782,8 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
         ranges: list[tuple[int, int]] = []
         if n > 1:
             units = int(fl if how == "floor" else dw)
-            ranges = _cut_ranges(pop, units, n, target=target)
+            # a building in ``cut`` is cut twice as finely (at most one piece per floor/unit)
+            ranges = _cut_ranges(pop, units, n, target=target // 2 if r.building_id in cut else target)
             if claims:
                 piece, _ = _main_part(claims[i], claims[i])
                 if piece.is_empty:

@@ -143,28 +143,21 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         problems.append(_too_many(village_code, name, -(-people // st.max), people, st, polygon))
         return VillageResult(village_code, pd.DataFrame(), pd.DataFrame(), problems,
                              seconds=time.monotonic() - t0)
-    cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max)
-    for p in cprob:
-        problems.append(_problem(p["severity"], p["code"], p["layer"], [p["feature_ids"]], p["message"],
-                                 p.get("geometry")))
-    g, gprob = cell_graph(cells, barriers)
-    for p in gprob:
-        problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code],
-                                 f"居/村 {village_code} {name}: {p['message']}", p.get("geometry")))
-    pop = {int(n): int(p) for n, p in zip(cells["node"], cells["population"])}
-    rp = shapely.point_on_surface(cells.geometry.values)
-    xy = {int(n): np.array([shapely.get_x(p), shapely.get_y(p)]) for n, p in zip(cells["node"], rp)}
-    pin_nodes: dict[int, str] = {}
-    if pinned:
-        bid = cells["building_id"].to_numpy()
-        for n, b in zip(cells["node"], bid):
-            if b is not None and b in pinned:
-                pin_nodes[int(n)] = str(pinned[b])
-    sol = solve_graph(g, pop, xy, target=st.target, vmin=st.min, vmax=st.max, seed=st.seed,
-                      time_limit=st.time_limit_s, pinned=pin_nodes, name=f"居/村 {village_code}",
-                      households_target=st.households_target)
-    for p in sol.problems:
-        problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code], p["message"]))
+    cells, g, pop, sol, found = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned)
+    extra = _cuts_for_band(cells, g, pop, sol, st)
+    if extra:
+        # no plan inside the band without a proof: cut the large buildings in and around the
+        # areas off the band by floors or units too, and keep that plan if fewer are off
+        alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra)
+        if _band_misses(alt[2], alt[3], st) < _band_misses(pop, sol, st):
+            cells, g, pop, sol, found = alt
+            cut_ids = _split_buildings(cells, sol, extra)
+            found.append(_problem("info", "building_cut_for_band", "buildings", cut_ids,
+                                  f"居/村 {village_code} {name}: building(s) {', '.join(cut_ids)} are cut "
+                                  f"by floor or unit ranges (纵向切割) into more areas than their size "
+                                  f"needs, because the solver found no plan inside {st.min}-{st.max} "
+                                  f"otherwise; the register lists the floors of each area"))
+    problems.extend(found)
     if len(sol.areas) > MAX_SEQ:
         problems.append(_too_many(village_code, name, len(sol.areas),
                                   int(cells["population"].sum()), st, polygon))
@@ -236,6 +229,70 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     labels = {codes[i]: lab for i, lab in sol.labels.items()}
     return VillageResult(village_code, areas, ba.reset_index(drop=True), problems, labels,
                          time.monotonic() - t0)
+
+
+def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: PartitionSettings, pinned, *,
+                   cut: frozenset = frozenset()):
+    """Cells, graph and plan of one 居/村 (``cut``: buildings to cut although they fit the
+    band); returns (cells, graph, people per cell, SolveResult, problems)."""
+    problems = []
+    cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max,
+                                 cut=cut)
+    for p in cprob:
+        problems.append(_problem(p["severity"], p["code"], p["layer"], [p["feature_ids"]], p["message"],
+                                 p.get("geometry")))
+    g, gprob = cell_graph(cells, barriers)
+    for p in gprob:
+        problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code],
+                                 f"居/村 {village_code} {name}: {p['message']}", p.get("geometry")))
+    pop = {int(n): int(p) for n, p in zip(cells["node"], cells["population"])}
+    rp = shapely.point_on_surface(cells.geometry.values)
+    xy = {int(n): np.array([shapely.get_x(p), shapely.get_y(p)]) for n, p in zip(cells["node"], rp)}
+    pin_nodes: dict[int, str] = {}
+    if pinned:
+        bid = cells["building_id"].to_numpy()
+        for n, b in zip(cells["node"], bid):
+            if b is not None and b in pinned:
+                pin_nodes[int(n)] = str(pinned[b])
+    sol = solve_graph(g, pop, xy, target=st.target, vmin=st.min, vmax=st.max, seed=st.seed,
+                      time_limit=st.time_limit_s, pinned=pin_nodes, name=f"居/村 {village_code}",
+                      households_target=st.households_target)
+    for p in sol.problems:
+        problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code], p["message"]))
+    return cells, g, pop, sol, problems
+
+
+def _band_misses(pop, sol, st: PartitionSettings) -> int:
+    return sum(not (st.min <= sum(pop[n] for n in a) <= st.max) for a in sol.areas)
+
+
+def _cuts_for_band(cells, g, pop, sol, st: PartitionSettings) -> frozenset:
+    """Buildings (or pieces of cut ones) of more than a sixth of the target in and next to
+    the areas left outside the band, which a finer vertical cut may help balance, unless cutting cannot
+    help: no number of areas fits the 居/村's people, or the area holds a part above the
+    band that cannot be cut."""
+    total = sum(pop.values())
+    if not any(st.min * k <= total <= st.max * k for k in range(1, total // max(1, st.min) + 1)):
+        return frozenset()
+    off = [i for i, a in enumerate(sol.areas) if not (st.min <= sum(pop[n] for n in a) <= st.max)
+           and all(pop[n] <= st.max for n in a)]
+    if not off:
+        return frozenset()
+    area_of = {n: i for i, a in enumerate(sol.areas) for n in a}
+    near = set(off)
+    for i in off:
+        near.update(area_of[v] for u in sol.areas[i] for v in g.neighbors(u))
+    c = cells.iloc[[n for i in sorted(near) for n in sol.areas[i]]]
+    c = c[c["building_id"].notna() & (c["population"] > st.target // 6)]
+    return frozenset(c["building_id"].tolist())
+
+
+def _split_buildings(cells, sol, ids) -> list[str]:
+    """The buildings of ``ids`` whose pieces ended in more than one area."""
+    area_of = {n: i for i, a in enumerate(sol.areas) for n in a}
+    c = cells[cells["building_id"].isin(ids)]
+    held = c.groupby("building_id")["node"].agg(lambda ns: len({area_of[int(n)] for n in ns}))
+    return sorted(str(b) for b, k in held.items() if k > 1)
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,12 @@ def test_real_demo_project(tmp_path):
         assert shapely.symmetric_difference(shapely.union_all(grp.geometry.values), vp).area < 1.0
         assert abs(grp.geometry.area.sum() - vp.area) < 1.0
         assert grp["contiguous"].all()
+
+
+def test_cut_plan_forced_cuts_a_building_inside_the_band_only_with_floors_or_units():
+    assert cut_plan(242, 8.0, float("nan")) == (1, "")
+    assert cut_plan(242, 8.0, float("nan"), force=True) == (2, "floor")
+    assert cut_plan(242, float("nan"), 40.0, force=True) == (2, "unit")
+    assert cut_plan(242, float("nan"), float("nan"), force=True) == (1, "")
+    assert cut_plan(242, 1.0, 1.0, force=True) == (1, "")  # one floor, one unit: nothing to cut
+    assert cut_plan(900, 30.0, 300.0, force=True) == (3, "floor")  # above the band: as without force

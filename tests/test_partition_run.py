@@ -386,3 +386,53 @@ def test_unknown_dwellings_stay_unknown_in_the_areas_layer():
     res = solve_village("310118002001", "x", poly, b, barrier_lines(road, crs="EPSG:4549"), crs="EPSG:4549")
     assert len(res.areas) == 1 and np.isnan(res.areas["dwellings"].iloc[0])
     assert np.isnan(known_sum([np.nan, np.nan])) and known_sum([np.nan, 2.0, 3.0]) == 5.0
+
+
+def _row_of_three(floors):
+    """Three buildings in a row (216, 242 and 171 people): no split into two areas of
+    240-360 keeps every building whole ({216} | {242, 171} or {216, 242} | {171})::
+
+        +------------------------------------+
+        |  [A 216]     [B 242]     [C 171]   |
+        +------------------------------------+
+    """
+    b = gpd.GeoDataFrame({"building_id": ["A", "B", "C"], "village_code": "310118002001",
+                          "population": [216, 242, 171], "floors": floors,
+                          "dwellings": [np.nan] * 3},
+                         geometry=[box(10 + 100 * i, 10, 90 + 100 * i, 50) for i in range(3)], crs="EPSG:4549")
+    from pucha.partition.cells import barrier_lines
+    return solve_village("310118002001", "排", box(0, 0, 300, 60), b, barrier_lines(crs="EPSG:4549"),
+                         crs="EPSG:4549")
+
+
+def test_buildings_inside_the_band_are_cut_when_no_whole_plan_fits_it():
+    """With floors known, a building that fits the band is cut by floors (纵向切割) when
+    the 居/村 has no plan inside the band otherwise: both areas are inside, an info row
+    names the cut building, the floor ranges of each building cover its floors once and
+    no one is lost."""
+    res = _row_of_three([9.0, 8.0, 5.0])
+    pops = sorted(res.areas["population"].tolist())
+    assert len(pops) == 2 and all(240 <= p <= 360 for p in pops), pops
+    rows = [p for p in res.problems if p["code"] == "building_cut_for_band"]
+    assert len(rows) == 1 and "纵向切割" in rows[0]["message"]
+    ba = res.building_areas
+    assert ba["population"].sum() == 629
+    assert ba.groupby("building_id")["population"].sum().to_dict() == {"A": 216, "B": 242, "C": 171}
+    split = ba[ba.groupby("building_id")["area_code"].transform("nunique") > 1]
+    assert set(split["building_id"]) and set(split["building_id"]) <= {"A", "B", "C"}
+    assert rows[0]["feature_ids"] == ",".join(sorted(set(split["building_id"])))
+    floors = {"A": 9, "B": 8, "C": 5}
+    for bid, grp in split.groupby("building_id"):
+        covered = sorted(f for f0, f1 in zip(grp["floor_from"], grp["floor_to"]) for f in range(int(f0), int(f1) + 1))
+        assert covered == list(range(1, floors[bid] + 1))
+    assert not any(p["code"].startswith("area_") and p["severity"] != "info" for p in res.problems)
+
+
+def test_buildings_without_floors_or_units_are_not_cut_to_fit_the_band():
+    """The same row with no floor or unit data: nothing can be cut, the area off the band
+    is reported and no building is listed as cut."""
+    res = _row_of_three([np.nan] * 3)
+    assert any(not 240 <= p <= 360 for p in res.areas["population"])
+    assert not any(p["code"] == "building_cut_for_band" for p in res.problems)
+    assert any(p["code"] in ("area_below_band", "area_above_band") for p in res.problems)
+    assert (res.building_areas["part"] == 0).all()
