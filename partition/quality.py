@@ -31,7 +31,7 @@ def summary(areas: pd.DataFrame, *, target: int = 300, vmin: int = 240, vmax: in
         p = df["population"].to_numpy(dtype=float)
         dev = np.abs(p - target) / target if len(p) else np.array([])
         return dict(village_code=code, n_areas=len(df), population=int(p.sum()),
-                    dwellings=float(df["dwellings"].sum()),
+                    dwellings=known_sum(df["dwellings"]),
                     within_10=float((dev <= 0.10).mean()) if len(p) else 0.0,
                     within_20=float((dev <= 0.20).mean()) if len(p) else 0.0,
                     outside_band=int(((p < vmin) | (p > vmax)).sum()),

@@ -149,7 +149,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         # no plan inside the band without a proof: cut the large buildings in and around the
         # areas off the band by floors or units too, and keep that plan if fewer are off
         alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra)
-        if _band_misses(alt[2], alt[3], st) < _band_misses(pop, sol, st):
+        alt_pop, alt_sol = alt[2], alt[3]
+        if _band_misses(alt_pop, alt_sol, st) < _band_misses(pop, sol, st):
             cells, g, pop, sol, found = alt
             cut_ids = _split_buildings(cells, sol, extra)
             found.append(_problem("info", "building_cut_for_band", "buildings", cut_ids,
@@ -233,8 +234,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
 
 def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: PartitionSettings, pinned, *,
                    cut: frozenset = frozenset()):
-    """Cells, graph and plan of one 居/村 (``cut``: buildings to cut although they fit the
-    band); returns (cells, graph, people per cell, SolveResult, problems)."""
+    """Cells, graph and plan of one 居/村 (``cut``: buildings to cut more finely, see
+    :func:`village_cells`); returns (cells, graph, people per cell, SolveResult, problems)."""
     problems = []
     cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max,
                                  cut=cut)
@@ -268,9 +269,9 @@ def _band_misses(pop, sol, st: PartitionSettings) -> int:
 
 def _cuts_for_band(cells, g, pop, sol, st: PartitionSettings) -> frozenset:
     """Buildings (or pieces of cut ones) of more than a sixth of the target in and next to
-    the areas left outside the band, which a finer vertical cut may help balance, unless cutting cannot
-    help: no number of areas fits the 居/村's people, or the area holds a part above the
-    band that cannot be cut."""
+    the areas left outside the band, which a finer vertical cut may help balance; none
+    where cutting cannot help: no number of areas fits the 居/村's people, or the area
+    holds a part above the band that could not be cut."""
     total = sum(pop.values())
     if not any(st.min * k <= total <= st.max * k for k in range(1, total // max(1, st.min) + 1)):
         return frozenset()
@@ -282,7 +283,7 @@ def _cuts_for_band(cells, g, pop, sol, st: PartitionSettings) -> frozenset:
     near = set(off)
     for i in off:
         near.update(area_of[v] for u in sol.areas[i] for v in g.neighbors(u))
-    c = cells.iloc[[n for i in sorted(near) for n in sol.areas[i]]]
+    c = cells[cells["node"].isin([n for i in near for n in sol.areas[i]])]
     c = c[c["building_id"].notna() & (c["population"] > st.target // 6)]
     return frozenset(c["building_id"].tolist())
 

@@ -67,7 +67,7 @@ def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, hou
         res = partition_project(project_gpkg, **kw)
     q = res.quality
     if not quiet and len(q):
-        click.echo(q.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        click.echo(q.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="—"))
     if len(q):
         t = q.iloc[-1]
         click.echo(f"{int(t['n_areas'])} areas, {int(t['population'])} people; "

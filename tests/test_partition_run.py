@@ -436,3 +436,16 @@ def test_buildings_without_floors_or_units_are_not_cut_to_fit_the_band():
     assert not any(p["code"] == "building_cut_for_band" for p in res.problems)
     assert any(p["code"] in ("area_below_band", "area_above_band") for p in res.problems)
     assert (res.building_areas["part"] == 0).all()
+
+
+def test_quality_summary_keeps_unknown_dwellings_unknown():
+    """A 居/村 whose areas all have unknown dwellings shows unknown (NaN, printed —) in
+    the quality summary, not 0; known counts are summed."""
+    from pucha.partition.quality import summary
+
+    a = pd.DataFrame(dict(village_code=["1", "1", "2"], population=[300, 280, 310],
+                          dwellings=[np.nan, np.nan, 100.0], contiguous=[True] * 3, river_crossings=[0] * 3,
+                          major_road_crossings=[0] * 3, polsby_popper=[0.5] * 3))
+    q = summary(a).set_index("village_code")
+    assert np.isnan(q.loc["1", "dwellings"]) and q.loc["2", "dwellings"] == 100.0
+    assert q.loc["township", "population"] == 890

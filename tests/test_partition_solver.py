@@ -253,9 +253,10 @@ def test_time_limit_respected_on_a_large_graph():
 
 
 def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed():
-    """A limit that binds (1 s on a 70 x 70 lumpy grid) gives the same plan with the CPU
-    idle and with a busy thread slowing the solver down: the limit counts work, not
-    wall-clock time, and says so."""
+    """A limit that binds (0.5 s on a 70 x 70 lumpy grid) gives the same plan with the CPU
+    idle and with a busy thread slowing the solver down (by about 1.5x: a host twice as
+    slow as the reference stays inside the wall-clock stop at 3x the limit + 1 s): the
+    limit counts work, not wall-clock time, and says so."""
     import threading
 
     n = 70
@@ -264,18 +265,20 @@ def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed():
         g.edges[u, v].update(length=10.0, barrier="none", rank=0)
     pops = {v: int(x) for v, x in zip(g.nodes, _lumpy(n * n, 3))}
     xy = {v: np.array([float(v % n), float(v // n)]) for v in g}
-    quiet = solve_graph(g, pops, xy, time_limit=1.0)
+    quiet = solve_graph(g, pops, xy, time_limit=0.5)
     stop = threading.Event()
 
-    def hog():
-        x = 0
+    def hog():  # holds the interpreter 5 ms of every 7
         while not stop.is_set():
-            x = (x * 31 + 7) % 1000003
+            until = time.perf_counter() + 0.005
+            while time.perf_counter() < until:
+                pass
+            time.sleep(0.002)
 
     th = threading.Thread(target=hog)
     th.start()
     try:
-        busy = solve_graph(g, pops, xy, time_limit=1.0)
+        busy = solve_graph(g, pops, xy, time_limit=0.5)
     finally:
         stop.set()
         th.join()
