@@ -392,7 +392,7 @@ def _bisect(net: _Net, nodes, k, labels, target):
             right -= set(cc)
         if not right or not left:
             continue
-        if labels and len({labels[n] for n in left if n in labels} & {labels[n] for n in right if n in labels}):
+        if labels and {labels[n] for n in left if n in labels} & {labels[n] for n in right if n in labels}:
             continue  # a pinned group cut by the pieces of one side joined to the other
         pl = sum(pop[n] for n in left)
         jl = min(range(1, k), key=lambda j: (max(abs(pl / j - m), abs((total - pl) / (k - j) - m)),
@@ -1155,10 +1155,10 @@ class _Search:
         seeds = Us if len(Us) <= n_seeds else sorted(self.rng.sample(Us, n_seeds))
         best = None
         tried: set = set()
-        for s in [(None, s) for s in seeds] + [(ax, None) for ax in sweeps]:
+        for axis, seed in [(None, x) for x in seeds] + [(ax, None) for ax in sweeps]:
             if _now() > self.deadline:
                 break
-            order = self._grow_order(U, s[1], hi, axis=s[0])
+            order = self._grow_order(U, seed, hi, axis=axis)
             cum = 0
             cands = []
             for i, u in enumerate(order[:-1]):
@@ -1168,7 +1168,7 @@ class _Search:
                     cands.append(i)
                 elif cum > hi:
                     break
-            ps = per_seed if s[0] is None else SWEEP_CUTS
+            ps = per_seed if axis is None else SWEEP_CUTS
             if len(cands) > ps:
                 step = len(cands) / ps
                 cands = [cands[int(j * step)] for j in range(ps)]
