@@ -252,12 +252,16 @@ def test_time_limit_respected_on_a_large_graph():
     assert np.mean([240 <= s <= 360 for s in sizes]) > 0.9
 
 
-def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed():
+def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed(monkeypatch):
     """A limit that binds (0.5 s on a 70 x 70 lumpy grid) gives the same plan with the CPU
-    idle and with a busy thread slowing the solver down (by about 1.5x: a host twice as
-    slow as the reference stays inside the wall-clock stop at 3x the limit + 1 s): the
-    limit counts work, not wall-clock time, and says so."""
+    idle and with a busy thread slowing the solver down: the limit counts work, not
+    wall-clock time, and says so. (The wall-clock guard, 3x the limit, is moved out of
+    reach: a shared CI machine can be slower than the reference by more than that with
+    the busy thread; the guard has its own test below.)"""
     import threading
+
+    import pucha.partition.solver as solver
+    monkeypatch.setattr(solver, "HARD_FACTOR", 1000.0)
 
     n = 70
     g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
@@ -268,12 +272,10 @@ def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed():
     quiet = solve_graph(g, pops, xy, time_limit=0.5)
     stop = threading.Event()
 
-    def hog():  # holds the interpreter 5 ms of every 7
+    def hog():
+        x = 0
         while not stop.is_set():
-            until = time.perf_counter() + 0.005
-            while time.perf_counter() < until:
-                pass
-            time.sleep(0.002)
+            x = (x * 31 + 7) % 1000003
 
     th = threading.Thread(target=hog)
     th.start()
@@ -286,6 +288,27 @@ def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed():
     assert busy.seconds > quiet.seconds * 1.2  # the busy run was slower, same plan
     msgs = [p["message"] for p in quiet.problems if p["code"] == "time_limit"]
     assert msgs and "work budget" in msgs[0]
+
+
+def test_the_wall_clock_stop_guards_a_machine_far_slower_than_the_reference(monkeypatch):
+    """On a machine far slower than the reference (a clock running 1000x fast), the
+    wall-clock stop at 3x the limit ends the search: the plan still holds every cell, and
+    the time_limit row says that it depends on the machine's speed."""
+    import types
+
+    import pucha.partition.solver as solver
+    t0 = time.monotonic()
+    monkeypatch.setattr(solver, "time", types.SimpleNamespace(monotonic=lambda: t0 + (time.monotonic() - t0) * 1000))
+    n = 30
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
+    for u, v in g.edges:
+        g.edges[u, v].update(length=10.0, barrier="none", rank=0)
+    pops = {v: int(x) for v, x in zip(g.nodes, _lumpy(n * n, 3))}
+    xy = {v: np.array([float(v % n), float(v // n)]) for v in g}
+    r = solve_graph(g, pops, xy, time_limit=1.0)
+    assert sorted(x for a in r.areas for x in a) == sorted(g)
+    msgs = [p["message"] for p in r.problems if p["code"] == "time_limit"]
+    assert msgs and "wall-clock stop" in msgs[0] and "depends on the machine" in msgs[0]
 
 
 def test_households_target_balances_dwellings():
