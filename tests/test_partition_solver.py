@@ -74,6 +74,16 @@ def _lumpy(n, seed):
     return rng.choice([0, 4, 8, 12, 30, 60, 150, 260], size=n, p=[.25, .2, .2, .15, .1, .05, .03, .02])
 
 
+def _lumpy_grid(n):
+    """An n x n grid graph without barriers, lumpy people (seed 3), xy on the grid."""
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
+    for u, v in g.edges:
+        g.edges[u, v].update(length=10.0, barrier="none", rank=0)
+    pops = {v: int(x) for v, x in zip(g.nodes, _lumpy(n * n, 3))}
+    xy = {v: np.array([float(v % n), float(v // n)]) for v in g}
+    return g, pops, xy
+
+
 def test_graph_nodes_carry_area_and_perimeter():
     cells, g = _grid(3, 2, [10] * 6)
     assert g.nodes[0]["area"] == 400.0 and g.nodes[0]["perimeter"] == 80.0
@@ -263,12 +273,7 @@ def test_time_limit_is_a_work_budget_so_the_plan_does_not_depend_on_speed(monkey
     import pucha.partition.solver as solver
     monkeypatch.setattr(solver, "HARD_FACTOR", 1000.0)
 
-    n = 70
-    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
-    for u, v in g.edges:
-        g.edges[u, v].update(length=10.0, barrier="none", rank=0)
-    pops = {v: int(x) for v, x in zip(g.nodes, _lumpy(n * n, 3))}
-    xy = {v: np.array([float(v % n), float(v // n)]) for v in g}
+    g, pops, xy = _lumpy_grid(70)
     quiet = solve_graph(g, pops, xy, time_limit=0.5)
     stop = threading.Event()
 
@@ -299,12 +304,7 @@ def test_the_wall_clock_stop_guards_a_machine_far_slower_than_the_reference(monk
     import pucha.partition.solver as solver
     t0 = time.monotonic()
     monkeypatch.setattr(solver, "time", types.SimpleNamespace(monotonic=lambda: t0 + (time.monotonic() - t0) * 1000))
-    n = 30
-    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
-    for u, v in g.edges:
-        g.edges[u, v].update(length=10.0, barrier="none", rank=0)
-    pops = {v: int(x) for v, x in zip(g.nodes, _lumpy(n * n, 3))}
-    xy = {v: np.array([float(v % n), float(v // n)]) for v in g}
+    g, pops, xy = _lumpy_grid(30)
     r = solve_graph(g, pops, xy, time_limit=1.0)
     assert sorted(x for a in r.areas for x in a) == sorted(g)
     msgs = [p["message"] for p in r.problems if p["code"] == "time_limit"]
