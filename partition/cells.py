@@ -194,23 +194,21 @@ def cut_plan(population: float, floors: float, dwellings: float, *, target: int 
 
     A building inside the band is cut only with ``force`` (the 居/村 has no plan inside
     the band without it), and only when its floors or units are known."""
-    if population <= vmax:
+    inside = population <= vmax
+    if inside:
         if not (force and population > 1):
             return 1, ""
-        for units, how in ((floors, "floor"), (dwellings, "unit")):
-            if isinstance(units, (int, float)) and not math.isnan(units) and units >= 2:
-                return 2, how
-        return 1, ""
-    n = max(2, round(population / target))
-    while population / n > vmax:
-        n += 1
-    while n > 2 and population / (n - 1) <= vmax and population / n < vmin:
-        n -= 1
-    if isinstance(floors, (int, float)) and not math.isnan(floors) and floors >= n:
-        return n, "floor"
-    if isinstance(dwellings, (int, float)) and not math.isnan(dwellings) and dwellings >= n:
-        return n, "unit"
-    return 1, "none"
+        n = 2
+    else:
+        n = max(2, round(population / target))
+        while population / n > vmax:
+            n += 1
+        while n > 2 and population / (n - 1) <= vmax and population / n < vmin:
+            n -= 1
+    for units, how in ((floors, "floor"), (dwellings, "unit")):
+        if isinstance(units, (int, float)) and not math.isnan(units) and units >= n:
+            return n, how
+    return 1, "" if inside else "none"
 
 
 def _split_range(total: int, n: int) -> list[tuple[int, int]]:

@@ -21,6 +21,7 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 import geopandas as gpd
@@ -143,22 +144,23 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         problems.append(_too_many(village_code, name, -(-people // st.max), people, st, polygon))
         return VillageResult(village_code, pd.DataFrame(), pd.DataFrame(), problems,
                              seconds=time.monotonic() - t0)
-    cells, g, pop, sol, found = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned)
-    extra = _cuts_for_band(cells, g, pop, sol, st)
+    plan = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned)
+    extra = _cuts_for_band(plan, st)
     if extra:
-        # no plan inside the band without a proof: cut the large buildings in and around the
-        # areas off the band by floors or units too, and keep that plan if fewer are off
+        # areas left outside the band: cut the large buildings in and around them more
+        # finely by floors or units, and keep that plan if fewer areas are outside
         alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra)
-        alt_pop, alt_sol = alt[2], alt[3]
-        if _band_misses(alt_pop, alt_sol, st) < _band_misses(pop, sol, st):
-            cells, g, pop, sol, found = alt
-            cut_ids = _split_buildings(cells, sol, extra)
-            found.append(_problem("info", "building_cut_for_band", "buildings", cut_ids,
-                                  f"居/村 {village_code} {name}: building(s) {', '.join(cut_ids)} are cut "
-                                  f"by floor or unit ranges (纵向切割) into more areas than their size "
-                                  f"needs, because the solver found no plan inside {st.min}-{st.max} "
-                                  f"otherwise; the register lists the floors of each area"))
-    problems.extend(found)
+        if alt.band_misses(st) < plan.band_misses(st):
+            plan = alt
+            cut_ids = _split_buildings(plan.cells, plan.sol, extra)
+            plan.problems.append(_problem(
+                "info", "building_cut_for_band", "buildings", cut_ids,
+                f"居/村 {village_code} {name}: building(s) {', '.join(cut_ids)} are cut by floor or "
+                f"unit ranges (纵向切割) into more areas than their size needs, because the solver "
+                f"found no plan inside {st.min}-{st.max} otherwise; the register lists the floors "
+                f"of each area"))
+    problems.extend(plan.problems)
+    cells, g, pop, sol = plan.cells, plan.g, plan.pop, plan.sol
     if len(sol.areas) > MAX_SEQ:
         problems.append(_too_many(village_code, name, len(sol.areas),
                                   int(cells["population"].sum()), st, polygon))
@@ -232,10 +234,22 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          time.monotonic() - t0)
 
 
+class _Plan(NamedTuple):
+    """Cells, graph, people per cell, solver result and problems of one 居/村."""
+    cells: pd.DataFrame
+    g: nx.Graph
+    pop: dict
+    sol: object
+    problems: list
+
+    def band_misses(self, st: PartitionSettings) -> int:
+        return sum(not (st.min <= sum(self.pop[n] for n in a) <= st.max) for a in self.sol.areas)
+
+
 def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: PartitionSettings, pinned, *,
-                   cut: frozenset = frozenset()):
+                   cut: frozenset = frozenset()) -> _Plan:
     """Cells, graph and plan of one 居/村 (``cut``: buildings to cut more finely, see
-    :func:`village_cells`); returns (cells, graph, people per cell, SolveResult, problems)."""
+    :func:`village_cells`)."""
     problems = []
     cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max,
                                  cut=cut)
@@ -260,18 +274,15 @@ def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: Partiti
                       households_target=st.households_target)
     for p in sol.problems:
         problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code], p["message"]))
-    return cells, g, pop, sol, problems
+    return _Plan(cells, g, pop, sol, problems)
 
 
-def _band_misses(pop, sol, st: PartitionSettings) -> int:
-    return sum(not (st.min <= sum(pop[n] for n in a) <= st.max) for a in sol.areas)
-
-
-def _cuts_for_band(cells, g, pop, sol, st: PartitionSettings) -> frozenset:
+def _cuts_for_band(plan: _Plan, st: PartitionSettings) -> frozenset:
     """Buildings (or pieces of cut ones) of more than a sixth of the target in and next to
     the areas left outside the band, which a finer vertical cut may help balance; none
     where cutting cannot help: no number of areas fits the 居/村's people, or the area
     holds a part above the band that could not be cut."""
+    cells, g, pop, sol = plan.cells, plan.g, plan.pop, plan.sol
     total = sum(pop.values())
     if not any(st.min * k <= total <= st.max * k for k in range(1, total // max(1, st.min) + 1)):
         return frozenset()
