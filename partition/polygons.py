@@ -12,13 +12,28 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from pucha.partition.cells import _polygonal
+from pucha.partition.cells import _polygonal, _unit
 
-__all__ = ["area_polygons", "dissolve", "dissolve_many"]
+__all__ = ["area_polygons", "dissolve", "dissolve_many", "without_slivers"]
 
 #: fallback precision grid for a union of cells that are not an exact coverage (1 mm)
 GRID = 1e-3
 
+
+
+def without_slivers(geom):
+    """``geom`` without the parts smaller than 0.01 m² (in a metric CRS): the hairline
+    slivers left where a polygon and the union of polygons drawn from it (locked areas)
+    differ in the last digits. A real part (飞地) of a 居/村 is never that small."""
+    if geom is None or shapely.is_empty(geom):
+        return geom
+    parts = shapely.get_parts(geom)
+    if len(parts) < 2:
+        return geom
+    keep = parts[shapely.area(parts) >= 0.01 * _unit(geom) ** 2]
+    if len(keep) == len(parts) or not len(keep):
+        return geom
+    return keep[0] if len(keep) == 1 else shapely.multipolygons(keep)
 
 
 def _exact(union, total):

@@ -498,6 +498,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     GeoPackage update.
     """
     from pucha.partition.check import _bool, effective_assignment
+    from pucha.partition.polygons import without_slivers
 
     settings = settings or PartitionSettings()
     t_start = time.monotonic()
@@ -614,7 +615,9 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         if vg is None or vg.is_empty:
             rest_poly = vg
         else:
-            rest_poly = vg.difference(shapely.union_all(np.asarray(lk_areas.geometry.values)))\
+            # (slivers where the locked areas' union and the 居/村 differ in the last digits
+            # are not parts of the rest)
+            rest_poly = without_slivers(vg.difference(shapely.union_all(np.asarray(lk_areas.geometry.values))))\
                 if len(lk_areas) else vg
         rest_pop = int(rest_b["population"].sum())
         rest_pins = {b: c for b, c in v_pins.items() if b in set(rest_bids)}

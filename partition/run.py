@@ -38,7 +38,7 @@ from pucha.partition.cells import barrier_lines, village_cells
 from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
-from pucha.partition.polygons import area_polygons
+from pucha.partition.polygons import area_polygons, without_slivers
 from pucha.partition.quality import known_sum, polsby_popper, summary
 from pucha.partition.sizhi import sizhi
 from pucha.partition.solver import solve_graph
@@ -130,6 +130,7 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         problems.append(_problem("error", "village_empty", "villages", [village_code],
                                  f"居/村 {village_code} {name} has no polygon"))
         return VillageResult(village_code, pd.DataFrame(), pd.DataFrame(), problems)
+    polygon = without_slivers(polygon)
     if len(shapely.get_parts(polygon)) > 1:
         problems.append(_problem("info", "village_parts", "villages", [village_code],
                                  f"居/村 {village_code} {name} has {len(shapely.get_parts(polygon))} "

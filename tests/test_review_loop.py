@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 
 from fixture_outputs import make_lujiazui_project
@@ -147,6 +148,12 @@ def test_review_loop(project: Path, tmp_path: Path) -> None:
         assert bool(areas.loc[c, "locked"])
     for bid in moved:  # moved buildings stay where they were put
         assert b.loc[bid, "area_code"] == y
+    # the rest of the 居/村 (it less the locked areas) is one piece, not hairline 飞地
+    vill = read_layer(project, "villages").set_index("village_code")
+    if len(shapely.get_parts(vill.loc[vc, "geometry"])) == 1:
+        probs = read_layer(project, "problems")
+        assert not (probs["code"] == "village_parts").any(), \
+            list(probs.loc[probs["code"] == "village_parts", "message"])
     rep = check_plan(project, settings=SETTINGS)
     # the rest is valid again: every building assigned once, codes right, the moved-into
     # area back in the band (tiling slivers of the engine's polygons are its own tests')
