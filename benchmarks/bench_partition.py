@@ -12,7 +12,8 @@ project when it imports), cuts every 居/村 into cells and ONE adjacency graph 
 number of areas k (pucha's choice for pucha; round(pop/target) fitted to the band
 for peers; MaxP chooses its own). Every peer call per 居/村 is capped at ``--cap``
 seconds (SIGALRM); a capped 居/村 falls back to one area per connected part and is
-counted in the footer. Prints one table per township.
+counted in the ``capped`` column (with a second row over the 居/村 the method solved).
+Prints one table per township.
 """
 
 from __future__ import annotations
@@ -137,7 +138,10 @@ def run_maxp(cells, g, k):
     df["x"], df["y"] = shapely.get_x(rp), shapely.get_y(rp)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = MaxPHeuristic(df, _w(g), ["x", "y"], "population", VMIN, top_n=2, max_iterations_construction=3)
+        # 2 constructions and 1 annealing run: its defaults (99 and 10) take about 90 s for
+        # one 居/村 of 374 cells here, so every 居/村 would hit the cap
+        m = MaxPHeuristic(df, _w(g), ["x", "y"], "population", VMIN, top_n=2, max_iterations_construction=2,
+                          max_iterations_sa=1)
         m.solve()
     lab = np.asarray(m.labels_)
     return [sorted(np.where(lab == v)[0].tolist()) for v in sorted(set(lab.tolist()))]
@@ -176,7 +180,7 @@ METHODS = {"pucha": run_pucha, "gerrychain recursive_tree_part": run_gerrychain,
 def bench(name, prepared, cap, methods=None):
     print(f"\n== {name}: {len(prepared)} 居/村, {sum(len(c) for _, c, _ in prepared)} cells, "
           f"{sum(int(c['population'].sum()) for _, c, _ in prepared)} people")
-    hdr = (f"{'method':32s} {'wall s':>8s} {'peak MB':>8s} {'areas':>6s} {'±10%':>6s} {'±20%':>6s} "
+    hdr = (f"{'method':32s} {'wall s':>8s} {'peak MB':>8s} {'capped':>6s} {'areas':>6s} {'±10%':>6s} {'±20%':>6s} "
            f"{'outband':>7s} {'noncont':>7s} {'river':>6s} {'major':>6s} {'PP':>6s}")
     print(hdr)
     notes = []
@@ -190,7 +194,7 @@ def bench(name, prepared, cap, methods=None):
         wall, peak, rows, capped, nts = q.get()
         proc.join()
         notes.extend(nts)
-        _print_row(mname, wall, peak, rows)
+        _print_row(mname, wall, peak, rows, capped)
         if capped:
             notes.append(f"{mname}: {capped} 居/村 hit the {cap:.0f} s cap or failed (one area per part there)")
     print("Per 居/村 runs on identical cells and adjacency; peers get pucha's k; each method in a forked "
@@ -200,44 +204,54 @@ def bench(name, prepared, cap, methods=None):
         print("  note:", n)
 
 
-def _print_row(mname, wall, peak, rows):
-    p = np.array([r[0] for r in rows], dtype=float)
-    dev = np.abs(p - TARGET) / TARGET
-    print(f"{mname:32s} {wall:8.1f} {peak:8.0f} {len(rows):6d} {np.mean(dev <= .1):6.1%} "
-          f"{np.mean(dev <= .2):6.1%} {int(np.sum((p < VMIN) | (p > VMAX))):7d} "
-          f"{sum(not r[1] for r in rows):7d} {sum(r[2] for r in rows):6d} {sum(r[3] for r in rows):6d} "
-          f"{np.mean([r[4] for r in rows]):6.3f}", flush=True)
+def _print_row(mname, wall, peak, rows, capped):
+    """The method's row over all areas; where it was capped in some 居/村 (one area per
+    part there), a second row over the 居/村 it solved, so the fallback areas do not
+    stand in for its plans in the PP and crossing columns."""
+    def cols(rs):
+        if not rs:
+            return f"{0:6d} {'—':>6s} {'—':>6s} {0:7d} {0:7d} {0:6d} {0:6d} {'—':>6s}"
+        p = np.array([r[0] for r in rs], dtype=float)
+        dev = np.abs(p - TARGET) / TARGET
+        return (f"{len(rs):6d} {np.mean(dev <= .1):6.1%} {np.mean(dev <= .2):6.1%} "
+                f"{int(np.sum((p < VMIN) | (p > VMAX))):7d} {sum(not r[1] for r in rs):7d} "
+                f"{sum(r[2] for r in rs):6d} {sum(r[3] for r in rs):6d} {np.mean([r[4] for r in rs]):6.3f}")
+    print(f"{mname:32s} {wall:8.1f} {peak:8.0f} {capped:6d} {cols(rows)}", flush=True)
+    if capped:
+        print(f"{'  (solved 居/村 only)':31s} {'':8s} {'':8s} {'':6s} {cols([r for r in rows if not r[5]])}",
+              flush=True)
 
 
 def _child(q, mname, prepared, cap):
     fn = METHODS[mname]
     notes = []
-    if True:
-        rows, capped = [], 0
-        t0 = time.perf_counter()
-        results = []
-        for code, cells, g in prepared:
-            k = choose_k(int(cells["population"].sum()), target=TARGET, vmin=VMIN, vmax=VMAX)
-            signal.signal(signal.SIGALRM, _alarm)
-            if mname != "pucha":
-                signal.alarm(int(cap))
-            try:
-                areas = fn(cells, g, k)
-            except _Timeout:
-                capped += 1
-                import networkx as nx
-                areas = [sorted(c) for c in nx.connected_components(g)]
-            except Exception as exc:  # a peer failing on a 居/村 is reported, not fatal
-                capped += 1
-                notes.append(f"{mname} failed on {code}: {type(exc).__name__}: {str(exc)[:80]}")
-                import networkx as nx
-                areas = [sorted(c) for c in nx.connected_components(g)]
-            finally:
-                signal.alarm(0)
-            results.append((cells, g, areas))
-        wall = time.perf_counter() - t0
-        for cells, g, areas in results:
-            rows.extend(metrics(cells, g, areas))
+    rows, capped = [], 0
+    t0 = time.perf_counter()
+    results = []
+    for code, cells, g in prepared:
+        k = choose_k(int(cells["population"].sum()), target=TARGET, vmin=VMIN, vmax=VMAX)
+        signal.signal(signal.SIGALRM, _alarm)
+        if mname != "pucha":
+            signal.alarm(int(cap))
+        fell_back = True
+        try:
+            areas = fn(cells, g, k)
+            fell_back = False
+        except _Timeout:
+            capped += 1
+            import networkx as nx
+            areas = [sorted(c) for c in nx.connected_components(g)]
+        except Exception as exc:  # a peer failing on a 居/村 is reported, not fatal
+            capped += 1
+            notes.append(f"{mname} failed on {code}: {type(exc).__name__}: {str(exc)[:80]}")
+            import networkx as nx
+            areas = [sorted(c) for c in nx.connected_components(g)]
+        finally:
+            signal.alarm(0)
+        results.append((cells, g, areas, fell_back))
+    wall = time.perf_counter() - t0
+    for cells, g, areas, fell_back in results:
+        rows.extend(r + (fell_back,) for r in metrics(cells, g, areas))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if mname == "pucha":
         for kind in ("band", "river"):
