@@ -139,6 +139,16 @@ class _Net:
         #: per edge, how many links between parts of one cut building it stands for
         self.sb = sb if sb is not None else [[0] * len(x) for x in nbr]
         self.any_sb = any(any(x) for x in self.sb)
+        #: per cell, its links to other parts of its cut building: (neighbour, links)
+        self.sbl = [tuple((v, b) for v, b in zip(n, bb) if b) for n, bb in zip(nbr, self.sb)]
+        self.sb_cells = frozenset(u for u, x in enumerate(self.sbl) if x)
+        # the same links zipped once per cell (the searches' inner loops run over these):
+        # (neighbour, class, length), (neighbour, rank), (neighbour, rank capped at 3)
+        self.adj = [tuple(zip(n, c, w)) for n, c, w in zip(nbr, self.cl, ln)]
+        self.adjr = [tuple((v, r if r < 3 else 3) for v, r in zip(n, rr)) for n, rr in zip(nbr, rk)]
+        self.adjk = [tuple(zip(n, rr)) for n, rr in zip(nbr, rk)]
+        #: (neighbour, border length weighed by the barrier: w / (1 + rank)²) for cut costs
+        self.adjw = [tuple((v, w / (1 + r) ** 2) for v, r, w in zip(n, rr, ww)) for n, rr, ww in zip(nbr, rk, ln)]
 
     @classmethod
     def from_nx(cls, g, nodes, pop, xy, dwellings):
@@ -334,7 +344,7 @@ def _grow(net: _Net, nodes, axis, start_max, labels, pts=None):
             if lab_left[lb] == lab_total[lb]:
                 split -= 1
         cuts.append((cum, split == 0))
-        for m, r2 in zip(net.nbr[n], net.rk[n]):
+        for m, r2 in net.adjk[n]:
             if m in sub and m not in seen:
                 seen.add(m)
                 heapq.heappush(heap, (r2, sign * proj[m], m))
@@ -343,10 +353,11 @@ def _grow(net: _Net, nodes, axis, start_max, labels, pts=None):
 
 def _cut_cost(net: _Net, left: set, nodes_set: set) -> float:
     c = 0.0
+    adjw = net.adjw
     for n in left:
-        for m, r, w in zip(net.nbr[n], net.rk[n], net.ln[n]):
+        for m, cw in adjw[n]:
             if m in nodes_set and m not in left:
-                c += w / (1 + r) ** 2
+                c += cw
     return c
 
 
@@ -543,12 +554,13 @@ class _Search:
         net = self.net
         p = dw = A = P = 0.0
         nr = nm = 0
+        pops, dws, cas, cps, adj = net.pop, net.dw, net.ca, net.cp, net.adj
         for u in S:
-            p += net.pop[u]
-            dw += net.dw[u]
-            A += net.ca[u]
-            P += net.cp[u]
-            for v, c, w in zip(net.nbr[u], net.cl[u], net.ln[u]):
+            p += pops[u]
+            dw += dws[u]
+            A += cas[u]
+            P += cps[u]
+            for v, c, w in adj[u]:
                 if v in S:
                     P -= w  # each internal edge is seen twice: 2*w in total
                     if u < v:
@@ -560,9 +572,9 @@ class _Search:
         mc = self._parts(S, 1) if nm else (1 if p > 0 else 0)
         bx = 0
         if net.any_sb:
-            for u in S:
-                for v, b in zip(net.nbr[u], net.sb[u]):
-                    if b and v not in S:
+            for u in net.sb_cells.intersection(S):
+                for v, b in net.sbl[u]:
+                    if v not in S:
                         bx += b
         return [int(p), dw, A, P, nr, nm, rc, mc, len(S), bx]
 
@@ -574,6 +586,7 @@ class _Search:
         """Connected pieces of ``members`` holding people, searched from ``starts``,
         through edges not of class ``cls``."""
         net = self.net
+        adj = net.adj
         seen: set = set()
         k = 0
         for s in starts:
@@ -584,7 +597,7 @@ class _Search:
             has = net.pop[s] > 0
             while stack:
                 u = stack.pop()
-                for v, c in zip(net.nbr[u], net.cl[u]):
+                for v, c, _ in adj[u]:
                     if c != cls and v in members and v not in seen:
                         seen.add(v)
                         has = has or net.pop[v] > 0
@@ -678,7 +691,7 @@ class _Search:
             p = net.pop[s]
             while stack:
                 u = stack.pop()
-                for v, c in zip(net.nbr[u], net.cl[u]):
+                for v, c, _ in net.adj[u]:
                     if c != cls and v in S and v not in lab:
                         lab[v] = i
                         p += net.pop[v]
@@ -696,11 +709,11 @@ class _Search:
         S = self.members[a]
         lab, cpop, cnodes = self._cc(a, cls)
         if sign > 0:
-            touched = {lab[v] for v, c in zip(net.nbr[n], net.cl[n]) if c != cls and v in S}
+            touched = {lab[v] for v, c, _ in net.adj[n] if c != cls and v in S}
             merged_pop = net.pop[n] + sum(cpop[c] for c in touched)
             return old - sum(1 for c in touched if cpop[c] > 0) + (1 if merged_pop > 0 else 0)
         c0 = lab[n]
-        inner = [v for v, c in zip(net.nbr[n], net.cl[n]) if c != cls and v in S]
+        inner = [v for v, c, _ in net.adj[n] if c != cls and v in S]
         was = 1 if cpop[c0] > 0 else 0
         after = 1 if cpop[c0] - net.pop[n] > 0 else 0
         if len(inner) <= 1:
@@ -715,7 +728,7 @@ class _Search:
         stack = [start]
         while stack and want:
             u = stack.pop()
-            for v, c in zip(net.nbr[u], net.cl[u]):
+            for v, c, _ in net.adj[u]:
                 if c != cls and v in rest and v not in seen:
                     seen.add(v)
                     want.discard(v)
@@ -733,7 +746,7 @@ class _Search:
         S = self.members[a]
         sh = 0.0
         r = m = 0
-        for v, c, w in zip(net.nbr[n], net.cl[n], net.ln[n]):
+        for v, c, w in net.adj[n]:
             if v in S:
                 sh += w
                 if c == 2:
@@ -753,12 +766,11 @@ class _Search:
         bx = s[9]
         if net.any_sb:
             inner = outer = 0
-            for v, b in zip(net.nbr[n], net.sb[n]):
-                if b:
-                    if v in S:
-                        inner += b
-                    else:
-                        outer += b
+            for v, b in net.sbl[n]:
+                if v in S:
+                    inner += b
+                else:
+                    outer += b
             bx += (outer - inner) if sign > 0 else (inner - outer)
         return [p, dw, A, P, nr, nm, rc, mc, s[8] + sign, bx]
 
@@ -1089,6 +1101,7 @@ class _Search:
         order = []
         cum = 0
         push, pop_ = heapq.heappush, heapq.heappop
+        adjr = net.adjr
         _work(0.05 * len(U))
         while heap:
             _, _, u = pop_(heap)
@@ -1096,7 +1109,7 @@ class _Search:
             cum += pops[u]
             if cum > stop:
                 break
-            for v, r in zip(net.nbr[u], net.rk[u]):
+            for v, r in adjr[u]:
                 if v in U and v not in seen:
                     seen.add(v)
                     if axis is None:
@@ -1104,7 +1117,7 @@ class _Search:
                         key = dx * dx + dy * dy
                     else:
                         key = px[v] * ax + py[v] * ay
-                    push(heap, (r if r < 3 else 3, key, v))
+                    push(heap, (r, key, v))
         return order
 
     def _labels_ok(self, left, U):
@@ -1403,7 +1416,7 @@ def _river_split(net: _Net, labels, *, target, vmin, vmax) -> _Net | None:
                 stack = [s0]
                 while stack:
                     u = stack.pop()
-                    for v, c in zip(net.nbr[u], net.cl[u]):
+                    for v, c, _ in net.adj[u]:
                         if c != 2 and v in members and v not in comp:
                             comp[v] = s0
                             stack.append(v)
