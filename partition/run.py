@@ -147,10 +147,12 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                              seconds=time.monotonic() - t0)
     plan = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned)
     extra = _cuts_for_band(plan, st)
-    if extra:
+    left = st.time_limit_s - plan.sol.work  # (both passes share the 居/村's time limit)
+    if extra and left >= 0.1 * st.time_limit_s:
         # areas left outside the band: cut the large buildings in and around them more
         # finely by floors or units, and keep that plan if fewer areas are outside
-        alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra)
+        alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra,
+                             time_limit=left)
         if alt.band_misses(st) < plan.band_misses(st):
             plan = alt
             cut_ids = _split_buildings(plan.cells, plan.sol, extra)
@@ -248,9 +250,9 @@ class _Plan(NamedTuple):
 
 
 def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: PartitionSettings, pinned, *,
-                   cut: frozenset = frozenset()) -> _Plan:
+                   cut: frozenset = frozenset(), time_limit: float | None = None) -> _Plan:
     """Cells, graph and plan of one 居/村 (``cut``: buildings to cut more finely, see
-    :func:`village_cells`)."""
+    :func:`village_cells`; ``time_limit``: the solver's, default the settings')."""
     problems = []
     cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max,
                                  cut=cut)
@@ -271,7 +273,8 @@ def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: Partiti
             if b is not None and b in pinned:
                 pin_nodes[int(n)] = str(pinned[b])
     sol = solve_graph(g, pop, xy, target=st.target, vmin=st.min, vmax=st.max, seed=st.seed,
-                      time_limit=st.time_limit_s, pinned=pin_nodes, name=f"居/村 {village_code}",
+                      time_limit=st.time_limit_s if time_limit is None else time_limit, pinned=pin_nodes,
+                      name=f"居/村 {village_code}",
                       households_target=st.households_target)
     for p in sol.problems:
         problems.append(_problem(p["severity"], p["code"], p["layer"], [village_code], p["message"]))

@@ -109,6 +109,8 @@ class SolveResult:
     #: why an area misses a rule: key i (area index) for the band, key -1-i for a river
     #: crossing; "proven impossible" in the text when the structure forces it
     reasons: dict[int, str] = field(default_factory=dict)
+    #: work done, in seconds of the reference core (what the time limit budgets)
+    work: float = 0.0
 
 
 def choose_k(pop: int, *, target: int = 300, vmin: int = 240, vmax: int = 360) -> int:
@@ -1372,7 +1374,9 @@ def solve_graph(g: nx.Graph, pop: Mapping[int, int], xy: Mapping[int, np.ndarray
             problems.append(dict(severity="warning", code="pins_split", layer="buildings", feature_ids="",
                                  message=f"{name}: pinned group {lab} could not be kept in one area"))
     reasons = _reasons(g, areas, pop, target=target, vmin=vmin, vmax=vmax, total=total)
-    return SolveResult(areas, problems, area_labels, time.monotonic() - wall0, reasons)
+    work = _now() - t0
+    return SolveResult(areas, problems, area_labels, time.monotonic() - wall0, reasons,
+                       work if work != math.inf else float(time_limit))
 
 
 def _solve_all(net, t0, deadline, *, target, vmin, vmax, hh, seed, labels, strict=True) -> list[list[int]]:

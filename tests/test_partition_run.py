@@ -449,3 +449,33 @@ def test_quality_summary_keeps_unknown_dwellings_unknown():
     q = summary(a).set_index("village_code")
     assert np.isnan(q.loc["1", "dwellings"]) and q.loc["2", "dwellings"] == 100.0
     assert q.loc["township", "population"] == 890
+
+
+def test_both_passes_share_the_time_limit(monkeypatch):
+    """The second pass (buildings cut for the band) gets what the first left of the
+    居/村's time limit, so a 居/村 never takes more than one limit of work; with too
+    little left it does not run at all."""
+    from pucha.partition import run as run_mod
+
+    limits = []
+    real = run_mod.solve_graph
+
+    def spy(*a, **kw):
+        limits.append(kw["time_limit"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(run_mod, "solve_graph", spy)
+    _row_of_three([9.0, 8.0, 5.0])
+    assert len(limits) == 2 and limits[0] == 20.0 and 0 < limits[1] < 20.0, limits
+
+    def greedy(*a, **kw):  # a first pass that used up 95% of the budget
+        limits.append(kw["time_limit"])
+        r = real(*a, **kw)
+        r.work = 0.95 * kw["time_limit"]
+        return r
+
+    limits.clear()
+    monkeypatch.setattr(run_mod, "solve_graph", greedy)
+    res = _row_of_three([9.0, 8.0, 5.0])
+    assert limits == [20.0]
+    assert not any(p["code"] == "building_cut_for_band" for p in res.problems)
