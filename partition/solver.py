@@ -145,9 +145,8 @@ class _Net:
         self.sbl = [tuple((v, b) for v, b in zip(n, bb) if b) for n, bb in zip(nbr, self.sb)]
         self.sb_cells = frozenset(u for u, x in enumerate(self.sbl) if x)
         # the same links zipped once per cell (the searches' inner loops run over these):
-        # (neighbour, class, length), (neighbour, rank), (neighbour, rank capped at 3)
+        # (neighbour, class, length) and (neighbour, rank)
         self.adj = [tuple(zip(n, c, w)) for n, c, w in zip(nbr, self.cl, ln)]
-        self.adjr = [tuple((v, r if r < 3 else 3) for v, r in zip(n, rr)) for n, rr in zip(nbr, rk)]
         self.adjk = [tuple(zip(n, rr)) for n, rr in zip(nbr, rk)]
         #: (neighbour, border length weighed by the barrier: w / (1 + rank)²) for cut costs
         self.adjw = [tuple((v, w / (1 + r) ** 2) for v, r, w in zip(n, rr, ww)) for n, rr, ww in zip(nbr, rk, ln)]
@@ -1103,7 +1102,7 @@ class _Search:
         order = []
         cum = 0
         push, pop_ = heapq.heappush, heapq.heappop
-        adjr = net.adjr
+        adjk = net.adjk
         _work(0.05 * len(U))
         while heap:
             _, _, u = pop_(heap)
@@ -1111,7 +1110,7 @@ class _Search:
             cum += pops[u]
             if cum > stop:
                 break
-            for v, r in adjr[u]:
+            for v, r in adjk[u]:
                 if v in U and v not in seen:
                     seen.add(v)
                     if axis is None:
@@ -1119,7 +1118,7 @@ class _Search:
                         key = dx * dx + dy * dy
                     else:
                         key = px[v] * ax + py[v] * ay
-                    push(heap, (r, key, v))
+                    push(heap, (r if r < 3 else 3, key, v))
         return order
 
     def _labels_ok(self, left, U):
