@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["known_sum", "polsby_popper", "summary"]
+__all__ = ["deviation", "known_sum", "polsby_popper", "summary"]
 
 
 def known_sum(values) -> float:
@@ -16,6 +16,12 @@ def known_sum(values) -> float:
     (shown as —) is not reported as 0."""
     a = np.asarray(values, dtype=float)
     return float(np.nansum(a)) if np.isfinite(a).any() else float("nan")
+
+
+def deviation(population: float, target: float) -> float:
+    """An area's relative deviation from the target: (population - target) / target,
+    rounded to 0.1% (-0.05: 5% below)."""
+    return round((float(population) - target) / target, 3) if target else 0.0
 
 
 def polsby_popper(poly) -> float:

@@ -406,13 +406,16 @@ def _problem(severity: str, code: str, layer: str, ids, message: str, geometry=N
                 geometry=geometry if geometry is not None else shapely.Polygon())
 
 
-def _area_stats(areas: gpd.GeoDataFrame, ba: pd.DataFrame, lo: int, hi: int
+def _area_stats(areas: gpd.GeoDataFrame, ba: pd.DataFrame, lo: int, hi: int, target: int
                 ) -> gpd.GeoDataFrame:
+    from pucha.partition.quality import deviation
+
     pop = ba.groupby("area_code")["population"].sum().round().astype(int)
     dw = pd.to_numeric(ba["dwellings"], errors="coerce").groupby(ba["area_code"]).sum(min_count=1)
     nb = ba.groupby("area_code")["building_id"].nunique()
     a = areas.copy()
     a["population"] = [int(pop.get(c, 0)) for c in a["area_code"]]
+    a["deviation"] = [deviation(p, target) for p in a["population"]]
     a["dwellings"] = [float(dw.get(c, np.nan)) for c in a["area_code"]]
     a["n_buildings"] = [int(nb.get(c, 0)) for c in a["area_code"]]
     a["seq"] = [int(c[12:]) if str(c)[12:].isdigit() else 0 for c in a["area_code"]]
@@ -656,7 +659,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     all_ba = all_ba[list(S.BUILDING_AREA_COLUMNS)].sort_values(
         ["building_id", "part"]).reset_index(drop=True)
     all_ba["part"] = all_ba["part"].astype(int)
-    all_areas = _area_stats(all_areas, all_ba, lo, hi)
+    all_areas = _area_stats(all_areas, all_ba, lo, hi, int(settings.target))
     all_areas["locked"] = [c in a_locked for c in all_areas["area_code"]]
     all_areas = all_areas[[c for c in S.AREA_COLUMNS if c in all_areas.columns] + ["geometry"]]
     all_areas = all_areas.sort_values("area_code").reset_index(drop=True)

@@ -39,7 +39,7 @@ from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
-from pucha.partition.quality import known_sum, polsby_popper, summary
+from pucha.partition.quality import deviation, known_sum, polsby_popper, summary
 from pucha.partition.sizhi import sizhi
 from pucha.partition.solver import solve_graph
 
@@ -202,7 +202,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         status = "ok" if st.min <= p <= st.max else ("below_band" if p < st.min else "above_band")
         contiguous = nx.is_connected(sub) if len(a) else False
         rows.append(dict(area_code=codes[i], village_code=village_code, seq=int(codes[i][-3:]),
-                         population=p, dwellings=dw, n_buildings=nb, locked=False,
+                         population=p, deviation=deviation(p, st.target), dwellings=dw, n_buildings=nb,
+                         locked=False,
                          polsby_popper=polsby_popper(polys[i]), river_crossings=river,
                          major_road_crossings=major, status=status, contiguous=contiguous,
                          geometry=polys[i]))

@@ -413,6 +413,8 @@ def test_buildings_inside_the_band_are_cut_when_no_whole_plan_fits_it():
     res = _row_of_three([9.0, 8.0, 5.0])
     pops = sorted(res.areas["population"].tolist())
     assert len(pops) == 2 and all(240 <= p <= 360 for p in pops), pops
+    # the quality columns: the deviation from the target of each area, signed
+    assert [round((p - 300) / 300, 3) for p in res.areas["population"]] == res.areas["deviation"].tolist()
     rows = [p for p in res.problems if p["code"] == "building_cut_for_band"]
     assert len(rows) == 1 and "纵向切割" in rows[0]["message"]
     ba = res.building_areas
