@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["deviation", "known_sum", "polsby_popper", "summary"]
+__all__ = ["deviation", "fill_contiguous", "known_sum", "polsby_popper", "summary"]
 
 
 def known_sum(values) -> float:
@@ -22,6 +22,14 @@ def deviation(population: float, target: float) -> float:
     """An area's relative deviation from the target: (population - target) / target,
     rounded to 0.1% (-0.05: 5% below)."""
     return round((float(population) - target) / target, 3) if target else 0.0
+
+
+def fill_contiguous(areas) -> list[bool]:
+    """The ``contiguous`` column of ``areas``: the engine's value (its cells connected)
+    where known, else whether the polygon is one piece (areas of an older plan)."""
+    one = shapely.get_num_geometries(np.asarray(areas.geometry.values, dtype=object)) == 1
+    known = areas["contiguous"].tolist() if "contiguous" in areas else [None] * len(areas)
+    return [bool(o) if pd.isna(k) else bool(k) for k, o in zip(known, one)]
 
 
 def polsby_popper(poly) -> float:

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import math
 import hmac
 import logging
 import os
@@ -39,7 +40,7 @@ from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
-from pucha.partition.quality import deviation, known_sum, polsby_popper, summary
+from pucha.partition.quality import deviation, fill_contiguous, known_sum, polsby_popper, summary
 from pucha.partition.sizhi import sizhi
 from pucha.partition.solver import solve_graph
 
@@ -191,6 +192,13 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     bids = cells["building_id"].to_numpy()
     has_b = cells["building_id"].notna().to_numpy()
     cell_dw = cells["dwellings"].to_numpy(dtype=float)
+    parts = cells["part"].to_numpy(dtype=int)
+    by_part: dict[str, dict[int, int]] = {}
+    for n in np.flatnonzero(has_b & (parts > 0)).tolist():
+        d = by_part.setdefault(bids[n], {})
+        d[int(parts[n])] = d.get(int(parts[n]), 0) + pop[n]
+    # a cut building's pieces: their people in floor/unit order
+    pieces = {b: [d[k] for k in sorted(d)] for b, d in by_part.items()}
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
@@ -206,6 +214,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          locked=False,
                          polsby_popper=polsby_popper(polys[i]), river_crossings=river,
                          major_road_crossings=major, status=status, contiguous=contiguous,
+                         balance_note=balance_note(p, [(bids[n], parts[n], pop[n]) for n in a if has_b[n]],
+                                                   pieces, st),
                          geometry=polys[i]))
         if status != "ok" and total >= st.min:
             big = [c for c in a if pop[c] > st.max]
@@ -236,6 +246,37 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     labels = {codes[i]: lab for i, lab in sol.labels.items()}
     return VillageResult(village_code, areas, ba.reset_index(drop=True), problems, labels,
                          time.monotonic() - t0)
+
+
+def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[str, list[int]],
+                 st: PartitionSettings) -> str:
+    """Why an area is outside ±10% of the target when its buildings force it ("" otherwise).
+
+    ``held``: (building id, part, people) of its buildings (part 0 = whole); ``pieces``:
+    per building cut vertically, the people of its pieces in floor/unit order.
+    - A whole building above +10% is inside the band (buildings above it are cut), so
+      it is not cut, and its area is above +10% by that building alone.
+    - An area of pieces of one building only, when no run of consecutive pieces holds
+      -10%..+10% (few floors for many people: a 7-floor tower of 1,199 has 171 per floor).
+    """
+    t = st.target
+    lo, hi = math.ceil(0.9 * t), math.floor(1.1 * t)
+    if lo <= people <= hi:
+        return ""
+    whole = sorted(((n, b) for b, part, n in held if part == 0 and n > hi), reverse=True)
+    if whole:
+        n, b = whole[0]
+        return (f"building {b} alone holds {n} people, above {hi} (+10%); inside the band "
+                f"{st.min}-{st.max}, so it is not cut")
+    peopled = {b for b, _, n in held if n > 0}
+    if len(peopled) == 1 and all(part > 0 for b, part, n in held if n > 0):
+        b = peopled.pop()
+        runs = pieces.get(b, [])
+        sums = np.concatenate([[0], np.cumsum(runs)])
+        if not any(lo <= sums[j] - sums[i] <= hi for i in range(len(runs)) for j in range(i + 1, len(runs) + 1)):
+            return (f"holds only pieces of building {b}, cut into {len(runs)} floor/unit ranges of "
+                    f"{min(runs)}-{max(runs)} people: no run of them holds {lo}-{hi}")
+    return ""
 
 
 class _Plan(NamedTuple):
@@ -666,7 +707,7 @@ def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: Partit
             results.append(_solve_args(a))
     results = sorted(results, key=lambda r: r.village_code)
     frames = [r.areas for r in results if len(r.areas)]
-    area_cols = list(S.AREA_COLUMNS) + ["contiguous", "geometry"]
+    area_cols = list(S.AREA_COLUMNS) + ["geometry"]
     if frames:
         areas = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
     else:
@@ -742,7 +783,7 @@ def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettin
     first = ba.sort_values(["building_id", "part"]).drop_duplicates("building_id")
     amap = dict(zip(first["building_id"], first["area_code"]))
     bld["area_code"] = [amap.get(b, a if villages else "") for b, a in zip(bld["building_id"], bld["area_code"])]
-    areas = res.areas.drop(columns=["contiguous"], errors="ignore")
+    areas = res.areas
     ba_out = ba.copy()
     qual = res.quality
     if villages:  # keep other 居/村' plan rows
@@ -750,6 +791,10 @@ def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettin
             old = read_layer(gpkg_path, S.LAYER_AREAS)
             old = old[~old["village_code"].isin(set(villages))]
             areas = gpd.GeoDataFrame(pd.concat([old, areas], ignore_index=True), geometry="geometry", crs=bld.crs)
+            # (areas of an older plan may lack these)
+            areas["contiguous"] = fill_contiguous(areas)
+            areas["balance_note"] = areas["balance_note"].fillna("").astype(str)
+            areas["deviation"] = [deviation(p, st.target) for p in areas["population"]]
         if S.LAYER_BUILDING_AREAS in names:
             oldb = pd.DataFrame(read_layer(gpkg_path, S.LAYER_BUILDING_AREAS))
             oldb = oldb[~oldb["building_id"].isin(set(ba["building_id"]))]

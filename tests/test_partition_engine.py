@@ -168,6 +168,21 @@ def test_tiny_township_end_to_end(tmp_path):
         assert shapely.symmetric_difference(shapely.union_all(grp.geometry.values), vp).area < 1.0
         assert abs(grp.geometry.area.sum() - vp.area) < 1.0
     assert res.quality.iloc[-1]["non_contiguous"] == 0
+    # the per-area quality columns, written to the layer
+    assert areas["contiguous"].astype(bool).all()
+    assert np.allclose(areas["deviation"], ((areas["population"] - 300) / 300).round(3))
+    assert areas["balance_note"].notna().all()
+
+    # one 居/村 re-solved beside the areas of a plan older than those columns: filled in
+    from pucha.gis.write import update_gpkg
+
+    update_gpkg(path, {S.LAYER_AREAS: areas.drop(columns=["contiguous", "deviation", "balance_note"])})
+    first = sorted(areas["village_code"])[0]
+    partition_project(path, progress=False, villages=[first])
+    again = gpd.read_file(path, layer=S.LAYER_AREAS)
+    assert len(again) == len(areas)
+    assert again["contiguous"].astype(bool).all() and again["deviation"].notna().all()
+    assert again["balance_note"].notna().all()
 
 
 _DET = """

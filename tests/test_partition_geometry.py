@@ -273,6 +273,15 @@ def test_real_lujiazui_areas_tile(tmp_path, lujiazui_gpkg):
         assert m["gap"] < 0.05 and m["spill"] < 0.05
     b = layers[S.LAYER_BUILDINGS]
     assert int(res.building_areas["population"].sum()) == int(b["population"].sum())
+    # an area outside ±10% whose note blames one whole building holds that building, whole
+    off = res.areas[(res.areas["population"] - 300).abs() > 30]
+    ba = res.building_areas
+    for code, note in zip(off["area_code"], off["balance_note"]):
+        if note.startswith("building "):
+            bid = note.split()[1]
+            row = ba[(ba["building_id"] == bid) & (ba["area_code"] == code)]
+            assert len(row) == 1 and row["part"].iat[0] == 0 and row["population"].iat[0] > 330
+    assert (res.areas.loc[(res.areas["population"] - 300).abs() <= 30, "balance_note"] == "").all()
 
 
 # --------------------------------------------------------------------------- synthetic + check

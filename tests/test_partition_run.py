@@ -481,3 +481,25 @@ def test_both_passes_share_the_time_limit(monkeypatch):
     res = _row_of_three([9.0, 8.0, 5.0])
     assert limits == [20.0]
     assert not any(p["code"] == "building_cut_for_band" for p in res.problems)
+
+
+def test_balance_note_names_what_forces_an_area_outside_the_window():
+    """The areas layer says why the buildings force an area outside ±10%: a whole
+    building above 330 (inside the band, so not cut), or pieces of one tower that no run
+    of floors brings to 270-330; nothing when the window is met or nothing forces it."""
+    from pucha.config import PartitionSettings
+    from pucha.partition.run import balance_note
+
+    st = PartitionSettings()
+    assert balance_note(300, [("b1", 0, 300)], {}, st) == ""
+    note = balance_note(352, [("b1", 0, 340), ("b2", 0, 12)], {}, st)
+    assert "building b1" in note and "340" in note and "not cut" in note
+    tower = {"t": [171] * 7}  # 7 floors of 171 people
+    note = balance_note(342, [("t", 3, 171), ("t", 4, 171)], tower, st)
+    assert "building t" in note and "171-171" in note and "270-330" in note
+    # finer pieces (100 each): three make 300, so nothing forces 400
+    assert balance_note(400, [("u", k, 100) for k in (1, 2, 3, 4)], {"u": [100] * 12}, st) == ""
+    # the tower's floors with another building beside them: not forced
+    assert balance_note(342, [("t", 3, 171), ("t", 4, 171), ("x", 0, 0)], tower, st) != ""
+    assert balance_note(362, [("t", 3, 171), ("t", 4, 171), ("x", 0, 20)], tower, st) == ""
+    assert balance_note(250, [("x", 0, 150), ("y", 0, 100)], {}, st) == ""

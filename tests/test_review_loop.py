@@ -143,6 +143,7 @@ def test_review_loop(project: Path, tmp_path: Path) -> None:
     areas = read_layer(project, "areas").set_index("area_code")
     b = read_layer(project, "buildings").set_index("building_id")
     assert ((areas["population"] - 300) / 300).round(3).tolist() == areas["deviation"].tolist()
+    assert areas["contiguous"].astype(bool).all() and areas["balance_note"].notna().all()
     for c in locks:  # locked areas: same code, buildings and boundary
         assert after[c] == locked_before[c]
         assert areas.loc[c, "geometry"].symmetric_difference(locked_geom[c]).area < 0.01
