@@ -13,9 +13,9 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
-import math
 import hmac
 import logging
+import math
 import os
 import pickle
 import shutil
@@ -254,8 +254,8 @@ def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[
 
     ``held``: (building id, part, people) of its buildings (part 0 = whole); ``pieces``:
     per building cut vertically, the people of its pieces in floor/unit order.
-    - A whole building above +10% is inside the band (buildings above it are cut), so
-      it is not cut, and its area is above +10% by that building alone.
+    - A whole building above +10%: inside the band it is not cut, above the band it
+      could not be (no floor or unit data); its area is above +10% by that building alone.
     - An area of pieces of one building only, when no run of consecutive pieces holds
       -10%..+10% (few floors for many people: a 7-floor tower of 1,199 has 171 per floor).
     """
@@ -266,6 +266,8 @@ def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[
     whole = sorted(((n, b) for b, part, n in held if part == 0 and n > hi), reverse=True)
     if whole:
         n, b = whole[0]
+        if n > st.max:  # (it would have been cut with floors or units known)
+            return f"building {b} alone holds {n} people and has no floor or unit data to cut it"
         return (f"building {b} alone holds {n} people, above {hi} (+10%); inside the band "
                 f"{st.min}-{st.max}, so it is not cut")
     peopled = {b for b, _, n in held if n > 0}

@@ -494,6 +494,7 @@ def test_balance_note_names_what_forces_an_area_outside_the_window():
     assert balance_note(300, [("b1", 0, 300)], {}, st) == ""
     note = balance_note(352, [("b1", 0, 340), ("b2", 0, 12)], {}, st)
     assert "building b1" in note and "340" in note and "not cut" in note
+    assert "no floor or unit data" in balance_note(646, [("big", 0, 646)], {}, st)
     tower = {"t": [171] * 7}  # 7 floors of 171 people
     note = balance_note(342, [("t", 3, 171), ("t", 4, 171)], tower, st)
     assert "building t" in note and "171-171" in note and "270-330" in note
