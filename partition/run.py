@@ -215,7 +215,7 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          polsby_popper=polsby_popper(polys[i]), river_crossings=river,
                          major_road_crossings=major, status=status, contiguous=contiguous,
                          balance_note=balance_note(p, [(bids[n], parts[n], pop[n]) for n in a if has_b[n]],
-                                                   pieces, st),
+                                                   pieces, st, total),
                          geometry=polys[i]))
         if status != "ok" and total >= st.min:
             big = [c for c in a if pop[c] > st.max]
@@ -249,7 +249,7 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
 
 
 def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[str, list[int]],
-                 st: PartitionSettings) -> str:
+                 st: PartitionSettings, village_people: int | None = None) -> str:
     """Why an area is outside ±10% of the target when its buildings force it ("" otherwise).
 
     ``held``: (building id, part, people) of its buildings (part 0 = whole); ``pieces``:
@@ -258,11 +258,14 @@ def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[
       could not be (no floor or unit data); its area is above +10% by that building alone.
     - An area of pieces of one building only, when no run of consecutive pieces holds
       -10%..+10% (few floors for many people: a 7-floor tower of 1,199 has 171 per floor).
+    - The whole 居/村 (``village_people``) holds fewer people than -10%.
     """
     t = st.target
     lo, hi = math.ceil(0.9 * t), math.floor(1.1 * t)
     if lo <= people <= hi:
         return ""
+    if village_people is not None and village_people < lo:
+        return f"only {village_people} people in the 居/村 (apart from locked areas): one area"
     whole = sorted(((n, b) for b, part, n in held if part == 0 and n > hi), reverse=True)
     if whole:
         n, b = whole[0]

@@ -504,3 +504,5 @@ def test_balance_note_names_what_forces_an_area_outside_the_window():
     assert balance_note(342, [("t", 3, 171), ("t", 4, 171), ("x", 0, 0)], tower, st) != ""
     assert balance_note(362, [("t", 3, 171), ("t", 4, 171), ("x", 0, 20)], tower, st) == ""
     assert balance_note(250, [("x", 0, 150), ("y", 0, 100)], {}, st) == ""
+    assert balance_note(124, [("x", 0, 124)], {}, st, village_people=124) == \
+        "only 124 people in the 居/村 (apart from locked areas): one area"
