@@ -27,12 +27,12 @@ Layers written by ``pucha import`` (gis/):
 Layers written by ``pucha partition`` (partition/):
 
 ``areas``           area_code (15 digits), village_code, seq (int), population, deviation
-                    ((population - target) / target, e.g. -0.05), dwellings, n_buildings, locked (bool), sizhi (四至 text), east, south, west, north,
-                    polsby_popper, river_crossings, major_road_crossings, contiguous
-                    (bool: its cells are connected), status
-                    ("ok" | "below_band" | "above_band" | ...), balance_note (why the
-                    buildings force the area outside ±10% of the target, "" if they do
-                    not), geometry (Polygon)
+                    ((population - target) / target, e.g. -0.05), dwellings, n_buildings,
+                    locked (bool), sizhi (四至 text), east, south, west, north, polsby_popper,
+                    river_crossings, major_road_crossings, contiguous (bool: its cells are
+                    connected), status ("ok" | "below_band" | "above_band" | ...),
+                    balance_note (why the buildings force the area outside ±10% of the
+                    target, "" if they do not), geometry (Polygon)
 ``building_areas``  building_id, area_code, part (0 = whole building, 1.. = vertical cut),
                     floor_from, floor_to, unit_from, unit_to (float, NaN when whole),
                     population, dwellings
@@ -91,7 +91,8 @@ NEIGHBOUR_COLUMNS = ("code", "name")
 SEVERITIES = ("error", "warning", "info")
 PROBLEM_COLUMNS = ("severity", "code", "layer", "feature_ids", "message", "stage")
 AREA_COLUMNS = (
-    "area_code", "village_code", "seq", "population", "deviation", "dwellings", "n_buildings", "locked",
+    "area_code", "village_code", "seq", "population", "deviation", "dwellings", "n_buildings",
+    "locked",
     "sizhi", "east", "south", "west", "north", "polsby_popper", "river_crossings",
     "major_road_crossings", "contiguous", "status", "balance_note",
 )

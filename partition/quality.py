@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["deviation", "fill_contiguous", "known_sum", "polsby_popper", "summary"]
+__all__ = ["deviation", "fill_area_quality", "known_sum", "polsby_popper", "summary"]
 
 
 def known_sum(values) -> float:
@@ -24,12 +24,17 @@ def deviation(population: float, target: float) -> float:
     return round((float(population) - target) / target, 3) if target else 0.0
 
 
-def fill_contiguous(areas) -> list[bool]:
-    """The ``contiguous`` column of ``areas``: the engine's value (its cells connected)
-    where known, else whether the polygon is one piece (areas of an older plan)."""
+def fill_area_quality(areas, target: float) -> None:
+    """Complete, in place, the quality columns of ``areas`` that a plan drawn before they
+    existed lacks (locked areas, other 居/村 kept beside a re-solved one): ``deviation``
+    from the population; ``contiguous`` the engine's value (its cells connected) where
+    known, else whether the polygon is one piece; ``balance_note`` "" where unknown."""
+    areas["deviation"] = [deviation(p, target) for p in areas["population"]]
     one = shapely.get_num_geometries(np.asarray(areas.geometry.values, dtype=object)) == 1
     known = areas["contiguous"].tolist() if "contiguous" in areas else [None] * len(areas)
-    return [bool(o) if pd.isna(k) else bool(k) for k, o in zip(known, one)]
+    areas["contiguous"] = [bool(o) if pd.isna(k) else bool(k) for k, o in zip(known, one)]
+    areas["balance_note"] = (areas["balance_note"].fillna("").astype(str) if "balance_note" in areas
+                             else [""] * len(areas))
 
 
 def polsby_popper(poly) -> float:

@@ -408,18 +408,14 @@ def _problem(severity: str, code: str, layer: str, ids, message: str, geometry=N
 
 def _area_stats(areas: gpd.GeoDataFrame, ba: pd.DataFrame, lo: int, hi: int, target: int
                 ) -> gpd.GeoDataFrame:
-    from pucha.partition.quality import deviation, fill_contiguous
+    from pucha.partition.quality import fill_area_quality
 
     pop = ba.groupby("area_code")["population"].sum().round().astype(int)
     dw = pd.to_numeric(ba["dwellings"], errors="coerce").groupby(ba["area_code"]).sum(min_count=1)
     nb = ba.groupby("area_code")["building_id"].nunique()
     a = areas.copy()
     a["population"] = [int(pop.get(c, 0)) for c in a["area_code"]]
-    a["deviation"] = [deviation(p, target) for p in a["population"]]
-    # (locked areas keep the note of the run that drew them; plans older than it have none)
-    a["balance_note"] = (a["balance_note"].fillna("").astype(str) if "balance_note" in a
-                         else [""] * len(a))
-    a["contiguous"] = fill_contiguous(a)
+    fill_area_quality(a, target)  # (locked areas keep the balance note of the run that drew them)
     a["dwellings"] = [float(dw.get(c, np.nan)) for c in a["area_code"]]
     a["n_buildings"] = [int(nb.get(c, 0)) for c in a["area_code"]]
     a["seq"] = [int(c[12:]) if str(c)[12:].isdigit() else 0 for c in a["area_code"]]

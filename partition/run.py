@@ -40,7 +40,7 @@ from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
-from pucha.partition.quality import deviation, fill_contiguous, known_sum, polsby_popper, summary
+from pucha.partition.quality import deviation, fill_area_quality, known_sum, polsby_popper, summary
 from pucha.partition.sizhi import sizhi
 from pucha.partition.solver import solve_graph
 
@@ -193,12 +193,9 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     has_b = cells["building_id"].notna().to_numpy()
     cell_dw = cells["dwellings"].to_numpy(dtype=float)
     parts = cells["part"].to_numpy(dtype=int)
-    by_part: dict[str, dict[int, int]] = {}
-    for n in np.flatnonzero(has_b & (parts > 0)).tolist():
-        d = by_part.setdefault(bids[n], {})
-        d[int(parts[n])] = d.get(int(parts[n]), 0) + pop[n]
     # a cut building's pieces: their people in floor/unit order
-    pieces = {b: [d[k] for k in sorted(d)] for b, d in by_part.items()}
+    per_piece = cells[has_b & (parts > 0)].groupby(["building_id", "part"])["population"].sum()
+    pieces = {b: [int(v) for v in s] for b, s in per_piece.groupby(level=0)}
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
@@ -796,10 +793,7 @@ def partition_project(gpkg_path: str | os.PathLike, *, settings: PartitionSettin
             old = read_layer(gpkg_path, S.LAYER_AREAS)
             old = old[~old["village_code"].isin(set(villages))]
             areas = gpd.GeoDataFrame(pd.concat([old, areas], ignore_index=True), geometry="geometry", crs=bld.crs)
-            # (areas of an older plan may lack these)
-            areas["contiguous"] = fill_contiguous(areas)
-            areas["balance_note"] = areas["balance_note"].fillna("").astype(str)
-            areas["deviation"] = [deviation(p, st.target) for p in areas["population"]]
+            fill_area_quality(areas, st.target)  # (areas of an older plan may lack some)
         if S.LAYER_BUILDING_AREAS in names:
             oldb = pd.DataFrame(read_layer(gpkg_path, S.LAYER_BUILDING_AREAS))
             oldb = oldb[~oldb["building_id"].isin(set(ba["building_id"]))]
