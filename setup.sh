@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up pucha on a fresh Debian/Ubuntu machine with Python 3.11:
 #   - Debian packages: a Simplified-Chinese font (maps), poppler-utils (PDF checks),
-#     and with --test also Chromium (the offline-map browser test);
+#     and with --test also the real clients the tests drive: Chromium (offline maps),
+#     Ghostscript and MuPDF (every PDF must draw in them), PyQGIS (the project
+#     GeoPackage open in QGIS 3.22) and LibreOffice Calc (the XLSX registers);
 #   - a virtual environment in .venv with pucha installed (editable) and, with --test,
 #     the test and benchmark extras.
 # Safe to re-run. Needs root or sudo for apt-get; skips apt when everything is there.
@@ -18,7 +20,8 @@ for arg in "$@"; do
 done
 
 pkgs=(fonts-noto-cjk poppler-utils)
-[ "$want_tests" = 1 ] && pkgs+=(chromium)
+[ "$want_tests" = 1 ] && pkgs+=(chromium ghostscript mupdf-tools python3-qgis qgis-providers
+                                libreoffice-calc-nogui)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,7 +31,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "setup.sh: installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3}

@@ -669,7 +669,7 @@ def import_project(config: Config, *, out: Path | None = None,
         f = config.resolve(config.population.totals)
         inputs[str(f)] = sha256_file(f)
     meta = {
-        "import_settings": config.to_dict(),
+        S.META_SETTINGS: config.to_dict(),
         "import_inputs_sha256": inputs,
         "import_versions": library_versions(),
         "import_started": started.isoformat(timespec="seconds"),

@@ -100,3 +100,10 @@ BUILDING_AREA_COLUMNS = (
     "building_id", "area_code", "part", "floor_from", "floor_to", "unit_from", "unit_to",
     "population", "dwellings",
 )
+
+# --- pucha_meta keys (the ONE place they are named; read through pucha.gis.settings) ---
+#: the project TOML as :meth:`pucha.config.Config.to_dict` resolved it at ``pucha import``
+META_SETTINGS = "import_settings"
+#: the settings a step actually ran with (stored settings + that run's flags)
+META_RUN_SETTINGS = {"partition": "partition_settings", "boundaries": "boundaries",
+                     "maps": "maps_settings", "check": "check_settings"}

@@ -25,6 +25,8 @@ import shapely
 
 from pucha.errors import InputError
 from pucha.gis import schema as S
+from pucha.config import MapSettings
+from pucha.gis.settings import project_config
 from pucha.gis.write import list_layers, read_layer, read_meta
 
 __all__ = ["MapProject", "load_project", "part_label", "village_label"]
@@ -274,21 +276,14 @@ def load_project(gpkg: str | os.PathLike, *, attribution: str | None = None) -> 
             if c in df.columns:
                 df[c] = df[c].fillna("").astype(str)
     meta = read_meta(path)
-    maps = meta.get("maps") if isinstance(meta.get("maps"), dict) else {}
-    proj = meta.get("project") if isinstance(meta.get("project"), dict) else {}
-    settings = next((meta[k] for k in ("settings", "config", "import.settings")
-                     if isinstance(meta.get(k), dict)), {})
-    smaps = settings.get("maps", {}) if isinstance(settings.get("maps"), dict) else {}
-    sproj = settings.get("project", {}) if isinstance(settings.get("project"), dict) else {}
-    data_date = str(maps.get("data_date") or smaps.get("data_date") or proj.get("data_date")
-                    or sproj.get("data_date") or "")
+    config = project_config(path)
+    data_date = str(config.maps.data_date or config.project.data_date or "")
     if attribution is None:
-        attribution = str(maps.get("attribution") or smaps.get("attribution")
-                          or "© OpenStreetMap contributors (ODbL 1.0)")
+        attribution = str(config.maps.attribution or MapSettings().attribution)
     tcode = str(township.iloc[0]["code"]) if len(township) else \
         str(areas["area_code"].iloc[0])[:9] if len(areas) else ""
     tname = str(township.iloc[0]["name"]) if len(township) else \
-        str(proj.get("name") or sproj.get("name") or "")
+        str(config.project.name or "")
     areas = areas.sort_values("area_code").reset_index(drop=True)
     for c in ("sizhi", "east", "south", "west", "north", "status"):
         if c in areas.columns:

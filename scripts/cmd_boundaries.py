@@ -69,17 +69,12 @@ def boundaries(project_gpkg: Path, neighbour_specs: tuple[str, ...], neighbour_c
     Exit status: 0 clean (warnings allowed), 3 a conflict exceeds tolerance.
     """
     from pucha.config import BoundarySettings
-    from pucha.gis.write import list_layers, read_layer, read_meta, update_gpkg
+    from pucha.gis.settings import project_config, with_overrides
+    from pucha.gis.write import list_layers, read_layer, update_gpkg
 
     layers = set(list_layers(project_gpkg))
-    meta = read_meta(project_gpkg) if "pucha_meta" in layers else {}
-    settings = _settings(meta)
-    over = {}
-    if sliver_width is not None:
-        over["sliver_width_m"] = sliver_width
-    if near_line is not None:
-        over["near_line_m"] = near_line
-    settings = dataclasses.replace(settings, **over) if over else settings
+    settings, flags = with_overrides(project_config(project_gpkg).boundaries,
+                                     sliver_width_m=sliver_width, near_line_m=near_line)
     if "township" not in layers:
         from pucha.errors import InputError
 
@@ -90,7 +85,7 @@ def boundaries(project_gpkg: Path, neighbour_specs: tuple[str, ...], neighbour_c
     conflicts, lines, township, neighbours, villages = run
     update_gpkg(project_gpkg, {"conflicts": conflicts, "conflict_lines": lines,
                                "problems": _problems(project_gpkg, layers, conflicts, read_layer)},
-                meta={"boundaries": {"settings": dataclasses.asdict(settings),
+                meta={"boundaries": {"settings": dataclasses.asdict(settings), "flags": flags,
                                      "neighbours": list(neighbour_specs),
                                      "n_conflicts": int(len(conflicts))}})
     out = out_dir or project_gpkg.parent / "boundaries"
@@ -119,24 +114,6 @@ def boundaries(project_gpkg: Path, neighbour_specs: tuple[str, ...], neighbour_c
     click.echo(f"{len(conflicts)} conflicts, {n_err} beyond tolerance: "
                + ("NOT CLEAN (exit 3)" if bad else "boundary clean"))
     return EXIT_CONFLICT if bad else 0
-
-
-def _settings(meta: dict):
-    """The [boundaries] settings the project was imported with (pucha_meta), else defaults."""
-    from pucha.config import BoundarySettings
-
-    for d in (meta.get("settings"), meta.get("config"), meta.get("boundaries")):
-        if isinstance(d, dict) and isinstance(d.get("boundaries"), dict):
-            d = d["boundaries"]
-        if isinstance(d, dict) and isinstance(d.get("settings"), dict):
-            d = d["settings"]
-        if isinstance(d, dict) and "sliver_width_m" in d:
-            fields = BoundarySettings.__dataclass_fields__
-            try:
-                return BoundarySettings(**{k: v for k, v in d.items() if k in fields})
-            except TypeError:
-                break
-    return BoundarySettings()
 
 
 def _run(project_gpkg, layers, specs, nb_crs, gcj02, nb_buildings_spec, settings):

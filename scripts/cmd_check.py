@@ -40,16 +40,12 @@ def check(project_gpkg: Path, band_min: int | None, band_max: int | None,
       pucha check out/project.gpkg --min 250 --max 350 -o check.txt
     Exit status: 0 passed (warnings allowed), 1 a hard rule is broken.
     """
-    from pucha.gis.write import read_meta, write_text
+    from pucha.gis.settings import project_config, with_overrides
+    from pucha.gis.write import write_text
     from pucha.partition.check import check_plan
 
-    settings = _settings_from_meta(read_meta(project_gpkg))
-    if band_min is not None or band_max is not None:
-        import dataclasses
-
-        settings = dataclasses.replace(
-            settings, min=band_min if band_min is not None else settings.min,
-            max=band_max if band_max is not None else settings.max)
+    settings, _flags = with_overrides(project_config(project_gpkg).partition,
+                                      min=band_min, max=band_max)
     if settings.min > settings.max:
         raise click.BadParameter(f"--min {settings.min} is above --max {settings.max}")
     report = check_plan(project_gpkg, settings=settings, write_problems=not no_problems)
@@ -59,21 +55,3 @@ def check(project_gpkg: Path, band_min: int | None, band_max: int | None,
     click.echo(text.strip().splitlines()[-1] if quiet else text.rstrip())
     return 1 if report.hard_broken else 0
 
-
-def _settings_from_meta(meta: dict):
-    """The [partition] settings the project was partitioned with (band), else defaults."""
-    from pucha.config import PartitionSettings
-
-    for key in ("partition_settings", "partition", "settings"):
-        d = meta.get(key)
-        if isinstance(d, dict) and "partition" in d and isinstance(d["partition"], dict):
-            d = d["partition"]
-        if isinstance(d, dict) and isinstance(d.get("settings"), dict):
-            d = d["settings"]
-        if isinstance(d, dict) and ("min" in d or "max" in d):
-            try:
-                return PartitionSettings(**{k: v for k, v in d.items()
-                                            if k in PartitionSettings.__dataclass_fields__})
-            except TypeError:
-                break
-    return PartitionSettings()

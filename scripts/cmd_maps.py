@@ -54,9 +54,7 @@ def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
     from pucha.basemaps.tiles import parse_tile_spec
     from pucha.outputs.pack import make_pack
 
-    if tiles is None:
-        tiles = _tiles_from_settings(project)
-    source = parse_tile_spec(tiles)
+    source = parse_tile_spec(tiles) if tiles is not None else _tiles_from_settings(project)
     progress = not quiet and sys.stderr.isatty()
     res = make_pack(project, out_dir, jobs=jobs or os.cpu_count() or 1, progress=progress,
                     tile_source=source, only_village=only_village, pdf=not no_pdf)
@@ -67,21 +65,23 @@ def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
     click.echo(f"打开 / open: {(out_dir / 'index.html')}")
 
 
-def _tiles_from_settings(project: Path) -> str:
-    """``[maps] tile_source`` (+ ``tianditu_key``) stored in the project, else "none"."""
-    from pucha.gis.write import read_meta
 
-    try:
-        meta = read_meta(project)
-    except Exception:  # noqa: BLE001 - a bad file is reported by make_pack
-        return "none"
-    for key in ("maps", "settings", "config"):
-        sect = meta.get(key)
-        if isinstance(sect, dict) and key != "maps":
-            sect = sect.get("maps")
-        if isinstance(sect, dict) and sect.get("tile_source"):
-            spec = str(sect["tile_source"])
-            if spec == "tianditu" and sect.get("tianditu_key"):
-                spec = f"tianditu:{sect['tianditu_key']}"
-            return spec
-    return "none"
+
+def _tiles_from_settings(project: Path):
+    """The tile source of the project's ``[maps]`` settings (stored at import), else None.
+
+    ``tile_source = "local:DIR"`` is relative to the project file's folder, like every
+    other path in it; ``"tianditu"`` takes ``tianditu_key``; an unknown source is an error.
+    """
+    from pucha.basemaps.tiles import parse_tile_spec
+    from pucha.gis.settings import project_config
+
+    config = project_config(project)
+    st = config.maps
+    spec = str(st.tile_source or "none").strip()
+    kind, _, arg = spec.partition(":")
+    if kind.lower() == "tianditu" and not arg and st.tianditu_key:
+        spec = f"tianditu:{st.tianditu_key}"
+    elif kind.lower() == "local" and arg:
+        spec = f"local:{config.resolve(arg)}"
+    return parse_tile_spec(spec, tile_url=st.tile_url)

@@ -12,13 +12,22 @@ __all__ = ["partition"]
 
 @click.command("partition")
 @click.argument("project_gpkg", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--target", type=int, default=300, show_default=True, help="People per area aimed at.")
-@click.option("--min", "band_min", type=int, default=240, show_default=True, help="Lowest population of an area.")
-@click.option("--max", "band_max", type=int, default=360, show_default=True, help="Highest population of an area.")
-@click.option("--households-target", type=int, default=None, help="Optional dwellings per area aimed at.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same plan).")
-@click.option("--time-limit", type=float, default=20.0, show_default=True, help="Work per 居/村 at most, in seconds of a reference PC core (a budget of work, so the plan does not depend on the machine's speed; hard stop at 3x this wall time).")
-@click.option("--jobs", type=int, default=1, show_default=True, help="居/村 solved in parallel.")
+@click.option("--target", type=int, default=None,
+              help="People per area aimed at. Default: the project's [partition] target (300).")
+@click.option("--min", "band_min", type=int, default=None,
+              help="Lowest population of an area. Default: the project's [partition] min (240).")
+@click.option("--max", "band_max", type=int, default=None,
+              help="Highest population of an area. Default: the project's [partition] max (360).")
+@click.option("--households-target", type=int, default=None,
+              help="Optional dwellings per area aimed at. Default: [partition] households_target.")
+@click.option("--seed", type=int, default=None,
+              help="Random seed (same seed, same plan). Default: [partition] seed (0).")
+@click.option("--time-limit", type=float, default=None,
+              help="Work per 居/村 at most, in seconds of a reference PC core (a budget of work, "
+                   "so the plan does not depend on the machine's speed). "
+                   "Default: [partition] time_limit_s (20).")
+@click.option("--jobs", type=int, default=None,
+              help="居/村 solved in parallel (local processes). Default: [partition] jobs (1).")
 @click.option("--village", "villages", multiple=True, help="Only this 居/村 code (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; only the township line.")
 @click.option("--fresh", is_flag=True,
@@ -33,8 +42,9 @@ __all__ = ["partition"]
               help="Solve the 居/村 on a Dask cluster: a scheduler address "
                    "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers. "
                    "Needs pip install 'pucha[dask]'.")
-def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, households_target: int | None,
-              seed: int, time_limit: float, jobs: int, villages: tuple[str, ...], quiet: bool,
+def partition(project_gpkg: Path, target: int | None, band_min: int | None, band_max: int | None,
+              households_target: int | None, seed: int | None, time_limit: float | None,
+              jobs: int | None, villages: tuple[str, ...], quiet: bool,
               fresh: bool, renumber: bool, dask_address: str | None) -> None:
     """Cut every 居/村 in PROJECT_GPKG into 普查小区 (census enumeration areas).
 
@@ -45,19 +55,28 @@ def partition(project_gpkg: Path, target: int, band_min: int, band_max: int, hou
     buildings.area_code; prints the quality summary.
 
     \b
+    The band, target, seed, work budget and jobs come from the project file's
+    [partition] section as pucha import stored it; a flag overrides one of them
+    for this run only (the revision records what the run used).
+
+    \b
     Example:
       pucha partition out/project.gpkg
       pucha partition out/project.gpkg --target 300 --min 240 --max 360 --jobs 2
       pucha partition out/project.gpkg --village 310118002001
       pucha partition city.gpkg --dask tcp://10.0.0.5:8786     (city scale)
     """
-    from pucha.config import PartitionSettings
+    from pucha.gis.settings import project_config, with_overrides
     from pucha.partition.run import partition_project
 
-    if band_min > band_max or not band_min <= target <= band_max:
-        raise click.BadParameter(f"need --min <= --target <= --max, got {band_min}, {target}, {band_max}")
-    st = PartitionSettings(target=target, min=band_min, max=band_max, households_target=households_target,
-                           seed=seed, time_limit_s=time_limit, jobs=jobs)
+    # the project's [partition] settings (stored by pucha import); flags override them
+    # for this run only, and the new revision records what the run used
+    st, _flags = with_overrides(project_config(project_gpkg).partition, target=target,
+                                min=band_min, max=band_max, households_target=households_target,
+                                seed=seed, time_limit_s=time_limit, jobs=jobs)
+    if not st.min <= st.target <= st.max:
+        raise click.BadParameter(f"need min <= target <= max, got {st.min}, {st.target}, {st.max}")
+    jobs = st.jobs
     kw = dict(settings=st, jobs=jobs, progress=(not quiet) and sys.stderr.isatty(),
               villages=list(villages) or None, fresh=fresh, renumber=renumber)
     if dask_address:

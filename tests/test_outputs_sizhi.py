@@ -21,8 +21,8 @@ def test_roads_rivers_neighbours_and_edges():
     water = gpd.GeoDataFrame({"name": ["小河"]}, geometry=[LineString([(-20, -6), (120, -6)])])
     nb = gpd.GeoDataFrame({"label": ["第002普查小区"]}, geometry=[box(-100, 0, 0, 100)])
     sides = describe_sides(box(0, 0, 100, 100), roads=roads, water=water, neighbours=nb)
-    assert sides == {"east": "东路", "south": "小河", "west": "第002普查小区", "north": "界"}
-    assert sizhi_text(sides) == "东至东路，南至小河，西至第002普查小区，北至界"
+    assert sides == {"east": "东路", "south": "小河", "west": "第002普查小区", "north": "普查区界"}
+    assert sizhi_text(sides) == "东至东路，南至小河，西至第002普查小区，北至普查区界"
 
 
 def test_project_uses_stored_sizhi_else_describes(tmp_path):
