@@ -35,46 +35,100 @@ SIDES = (("east", "东", (1.0, 0.0)), ("south", "南", (0.0, -1.0)),
 EDGE = "普查区界"
 
 
-def _side_strip(area: BaseGeometry, direction: tuple[float, float], *, share: float,
+class _Named:
+    """Named lines or polygons prepared once: names, geometries and a search tree."""
+
+    __slots__ = ("names", "geoms", "tree")
+
+    def __init__(self, names, geoms) -> None:
+        keep = [i for i, (n, g) in enumerate(zip(names, geoms))
+                if str(n or "").strip() and g is not None and not g.is_empty]
+        self.names = [str(names[i]).strip() for i in keep]
+        self.geoms = np.asarray([geoms[i] for i in keep], dtype=object)
+        self.tree = shapely.STRtree(self.geoms) if keep else None
+
+    @classmethod
+    def of(cls, gdf: gpd.GeoDataFrame | None, column: str) -> "_Named | None":
+        if gdf is None or len(gdf) == 0 or column not in gdf.columns:
+            return None
+        return cls(list(gdf[column]), list(gdf.geometry.values))
+
+
+#: the last frame prepared by :func:`sizhi` (the partition calls it area by area with
+#: the same named lines of one 居/村; the frame is held, so its id cannot be reused)
+_LAST: list = [None, None]
+
+
+def _side_strip(ring: BaseGeometry, direction: tuple[float, float], *, share: float,
                 width: float) -> tuple[BaseGeometry, float, float]:
-    """The strip along the side of ``area`` facing ``direction``, and the side's
-    extent along it (min, max of the tangent coordinate)."""
-    ring = shapely.boundary(area)
-    length = ring.length
-    n = max(8, int(length / 5))
-    pts = shapely.line_interpolate_point(ring, np.linspace(0, length, n, endpoint=False))
-    xy = shapely.get_coordinates(pts)
-    proj = xy @ np.asarray(direction)
-    lo, hi = proj.min(), proj.max()
-    keep = proj >= hi - share * (hi - lo)
+    """The strip along the side of the outline ``ring`` facing ``direction`` (the
+    outermost ``share`` of it, buffered by ``width``) and the side's extent along it
+    (min, max of the tangent coordinate)."""
+    xy = shapely.get_coordinates(ring)
+    d = np.asarray(direction)
+    proj = xy @ d
+    lo, hi = float(proj.min()), float(proj.max())
+    cut = hi - share * (hi - lo)
     tangent = np.asarray((-direction[1], direction[0]))
-    t = xy[keep] @ tangent
-    return shapely.multipoints(xy[keep]).buffer(width), float(t.min()), float(t.max())
+    x0, y0, x1, y1 = ring.bounds
+    pad = width + 1.0
+    if direction[0] > 0:
+        half = shapely.box(cut, y0 - pad, x1 + pad, y1 + pad)
+    elif direction[0] < 0:
+        half = shapely.box(x0 - pad, y0 - pad, -cut, y1 + pad)
+    elif direction[1] > 0:
+        half = shapely.box(x0 - pad, cut, x1 + pad, y1 + pad)
+    else:
+        half = shapely.box(x0 - pad, y0 - pad, x1 + pad, -cut)
+    side = shapely.intersection(ring, half)
+    if side.is_empty:  # degenerate outline: the outermost vertex
+        side = shapely.points(xy[int(np.argmax(proj))])
+    t = shapely.get_coordinates(side) @ tangent
+    return shapely.buffer(side, width, quad_segs=4), float(t.min()), float(t.max())
 
 
-def _longest(gdf: gpd.GeoDataFrame | None, strip: BaseGeometry, column: str,
-             direction: tuple[float, float], side: tuple[float, float],
-             min_span: float) -> str:
+def _longest(named: _Named | None, strip: BaseGeometry, direction: tuple[float, float],
+             side: tuple[float, float], min_span: float) -> str:
     """The name whose piece inside ``strip`` runs furthest along the side
     (overlap of its tangent extent with the side's extent ``side``); ties go to the
     first name in code-point order, so the text does not depend on row order."""
-    if gdf is None or len(gdf) == 0 or column not in gdf.columns:
+    if named is None or named.tree is None:
         return ""
     tangent = np.asarray((-direction[1], direction[0]))
-    idx = np.sort(gdf.sindex.query(strip, predicate="intersects"))
+    idx = np.sort(named.tree.query(strip, predicate="intersects"))
+    if not len(idx):
+        return ""
+    parts = shapely.intersection(named.geoms[idx], strip)
     best, best_len = "", min_span
-    for name, geom in zip(gdf.iloc[idx][column], gdf.iloc[idx].geometry):
-        name = str(name or "").strip()
-        if not name or geom is None:
-            continue
-        part = geom.intersection(strip)
+    for i, part in zip(idx, parts):
         if part.is_empty:
             continue
         t = shapely.get_coordinates(part) @ tangent
         size = max(0.0, min(float(t.max()), side[1]) - max(float(t.min()), side[0]))
+        name = named.names[int(i)]
         if size > best_len or (size == best_len and best and name < best):
             best, best_len = name, size
     return best
+
+
+def _describe(area: BaseGeometry, roads: _Named | None, water: _Named | None,
+              neighbours: _Named | None, *, share: float, width: float, edge: str) -> dict:
+    out = {}
+    if area is None or area.is_empty:
+        return {key: edge for key, _zh, _d in SIDES}
+    ring = shapely.boundary(area)
+    near = None
+    for key, _zh, d in SIDES:
+        strip, t0, t1 = _side_strip(ring, d, share=share, width=width)
+        need = 0.3 * (t1 - t0)
+        side = (t0, t1)
+        name = _longest(roads, strip, d, side, need) or _longest(water, strip, d, side, need)
+        if not name and neighbours is not None and neighbours.tree is not None:
+            if near is None:
+                near = shapely.buffer(area, width, quad_segs=4)
+            name = _longest(neighbours, shapely.intersection(strip, near), d, side, need)
+        out[key] = name or edge
+    return out
 
 
 def describe_sides(area: BaseGeometry, *, roads: gpd.GeoDataFrame | None = None,
@@ -86,20 +140,8 @@ def describe_sides(area: BaseGeometry, *, roads: gpd.GeoDataFrame | None = None,
     ``roads`` and ``water`` need a column ``name``; ``neighbours`` a column ``label``
     (e.g. "第002普查小区"). A side needs a name running along at least 30 % of it.
     """
-    out = {}
-    if area is None or area.is_empty:
-        return {key: edge for key, _zh, _d in SIDES}
-    for key, _zh, d in SIDES:
-        strip, t0, t1 = _side_strip(area, d, share=share, width=width)
-        need = 0.3 * (t1 - t0)
-        side = (t0, t1)
-        name = (_longest(roads, strip, "name", d, side, need)
-                or _longest(water, strip, "name", d, side, need))
-        if not name and neighbours is not None and len(neighbours):
-            name = _longest(neighbours, strip.intersection(area.buffer(width)), "label", d,
-                            side, need)
-        out[key] = name or edge
-    return out
+    return _describe(area, _Named.of(roads, "name"), _Named.of(water, "name"),
+                     _Named.of(neighbours, "label"), share=share, width=width, edge=edge)
 
 
 def sizhi_text(sides: dict[str, str], *, edge: str = EDGE) -> str:
@@ -115,10 +157,10 @@ def sizhi(poly: BaseGeometry, named: gpd.GeoDataFrame,
     ``name``; ``neighbours``: (area_code, polygon) of the areas around it, labelled
     "第NNN普查小区" from the code's sequence.
     """
-    nb = None
-    if neighbours:
-        nb = gpd.GeoDataFrame({"label": [f"第{str(c)[-3:]}普查小区" for c, _ in neighbours]},
-                              geometry=[g for _, g in neighbours])
-    out = describe_sides(poly, roads=named, neighbours=nb)
+    if _LAST[0] is not named:
+        _LAST[0], _LAST[1] = named, _Named.of(named, "name")
+    nb = _Named([f"第{str(c)[-3:]}普查小区" for c, _ in neighbours],
+                [g for _, g in neighbours]) if neighbours else None
+    out = _describe(poly, _LAST[1], None, nb, share=0.15, width=25.0, edge=EDGE)
     out["sizhi"] = sizhi_text(out)
     return out
