@@ -23,6 +23,7 @@ Layout (every section optional except ``[project]`` and ``[layers.buildings]``):
     [partition]     target, min, max, households_target, seed, time_limit_s, jobs
     [maps]          tile_source, tile_url, tianditu_key, data_date, attribution
     [boundaries]    tolerances in metres / m²
+    [staff]         areas_per_supervisor, workload model (see StaffSettings, docs/staff.md)
 
 Each section is a frozen dataclass; :func:`load_config` resolves paths relative to
 the TOML file and raises :class:`~pucha.errors.ConfigError` naming the section,
@@ -41,7 +42,7 @@ from pucha.errors import ConfigError
 
 __all__ = [
     "ProjectSettings", "LayerSource", "PopulationSettings", "PrivacySettings",
-    "PartitionSettings", "MapSettings", "BoundarySettings", "Config", "LAYER_KINDS",
+    "PartitionSettings", "MapSettings", "BoundarySettings", "StaffSettings", "Config", "LAYER_KINDS",
     "load_config", "config_from_dict",
 ]
 
@@ -134,6 +135,31 @@ class BoundarySettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    """The census office's staff plan (``pucha staff``, pucha.partition.staff; docs/staff.md).
+
+    Supervisors' districts (指导区): about ``areas_per_supervisor`` areas each, between
+    ``min_group_areas`` and ``max_group_areas`` wherever the 居/村 has that many. Workload
+    of an area in minutes = dwellings x minutes_per_dwelling + buildings x
+    minutes_per_building + floors climbed x minutes_per_floor + walking route (metres,
+    straight-line tour over the buildings x route_detour) / walking speed. Dwellings not
+    given are estimated as people / persons_per_dwelling. An area above
+    workload_warning_factor x its 居/村's median workload is a warning.
+    """
+
+    areas_per_supervisor: int = 5
+    min_group_areas: int = 3
+    max_group_areas: int = 7
+    minutes_per_dwelling: float = 10.0
+    minutes_per_building: float = 3.0
+    minutes_per_floor: float = 0.5
+    walking_speed_kmh: float = 4.0
+    route_detour: float = 1.3
+    persons_per_dwelling: float = 2.2
+    workload_warning_factor: float = 1.5
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectSettings
     layers: dict[str, LayerSource]
@@ -142,6 +168,7 @@ class Config:
     partition: PartitionSettings = PartitionSettings()
     maps: MapSettings = MapSettings()
     boundaries: BoundarySettings = BoundarySettings()
+    staff: StaffSettings = StaffSettings()
     base_dir: Path = Path(".")
 
     def resolve(self, path: str) -> Path:
@@ -179,7 +206,8 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 def config_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".") -> Config:
     """Build a :class:`Config` from parsed TOML; raise ConfigError on unknown keys."""
-    sections = {"project", "layers", "population", "privacy", "partition", "maps", "boundaries"}
+    sections = {"project", "layers", "population", "privacy", "partition", "maps", "boundaries",
+                "staff"}
     unknown = sorted(set(data) - sections)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(map(repr, unknown))}; "
@@ -200,6 +228,7 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".") -> Con
         partition=_build(PartitionSettings, data.get("partition", {}), "partition"),
         maps=_build(MapSettings, data.get("maps", {}), "maps"),
         boundaries=_build(BoundarySettings, data.get("boundaries", {}), "boundaries"),
+        staff=_build(StaffSettings, data.get("staff", {}), "staff"),
         base_dir=Path(base_dir),
     )
 
