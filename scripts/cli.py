@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "export": "cmd_export:export",
     "run": "cmd_run:run",
     "demo": "cmd_run:demo",
+    "staff": "cmd_staff:staff",
 }
 
 
@@ -87,6 +88,7 @@ def cli(verbose: int, quiet: int) -> None:
       pucha boundaries project.gpkg      自治办: check the 街镇 / 居村 boundaries
       pucha partition project.gpkg       人普办: split every 居/村 into ~300-person areas
       pucha check project.gpkg           人普办: validate a hand-edited plan
+      pucha staff plan project.gpkg      人普办: supervisors' districts, workload, 人员配备表
       pucha maps project.gpkg -o maps/   普查员: HTML + A4 PDF maps, registers
       pucha demo -o pucha-demo/          everything above on the bundled demo data
 
