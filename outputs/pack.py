@@ -256,12 +256,14 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
 
     # registers
     from pucha.outputs.registers import register_rows, write_register_csv, write_register_xlsx
+    from pucha.outputs.staffing import fill_register_rows
 
     all_rows = []
     village_entries = []
     for v in vcodes:
         vname = project.village_name(v)
         rows = register_rows(project, project.area_codes(v), numbered)
+        fill_register_rows(project, rows)  # staff plan: 指导区, workload, names (staffing.py)
         all_rows += rows
         vdir = vdirs[v]
         csv_p = layout.village_register(vdir, v, vname, "csv")
@@ -289,7 +291,8 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
         h, p = area_files[code]
         entries.append({"area_code": code, "village_code": r["居/村代码"], "village": r["居/村"],
                         "population": r["人口"], "dwellings": r["住房套数"],
-                        "n_buildings": r["建筑栋数"], "html": layout.rel(h),
+                        "n_buildings": r["建筑栋数"], "group": r.get("指导区", ""),
+                        "html": layout.rel(h),
                         "pdf": layout.rel(p) if p else ""})
     write_text(layout.index(), index_html(
         project, entries, village_entries=village_entries,

@@ -81,7 +81,7 @@ def use_subset_font(texts: list[str]) -> str | None:
 
     here = Path(__file__).parent
     src = "".join((here / f).read_text(encoding="utf-8") for f in
-                  ("printmap.py", "project.py", "naming.py", "webmap.py"))
+                  ("printmap.py", "project.py", "naming.py", "webmap.py", "staffing.py"))
     src += (here.parent / "basemaps" / "layers.py").read_text(encoding="utf-8")
     src += (here.parent / "basemaps" / "attribution.py").read_text(encoding="utf-8")
     ascii_ = "".join(chr(c) for c in range(32, 127))
@@ -287,7 +287,13 @@ def area_figure(project: MapProject, area_code: str, *,
     attr = attribution_text(project.attribution)
     footer = (f"{project.township_name}（{project.township_code}）  数据日期："
               f"{project.data_date or '—'}  地图数据：{attr}  由 pucha 生成")
-    texts = [title, stats, sizhi, footer, vname]
+    from pucha.outputs.staffing import area_staff_lines, signature_names  # staff plan
+
+    staff_lines = area_staff_lines(area)
+    if staff_lines:
+        stats += "    " + staff_lines[0]
+    signed = signature_names(project, area_code)
+    texts = [title, stats, sizhi, footer, vname, *signed]
 
     # geometry of the panels (mm from bottom-left)
     title_h = 22.0
@@ -419,6 +425,8 @@ def area_figure(project: MapProject, area_code: str, *,
         yy = gy + gh - 7 - i * (gh / 2)
         lax.text(gx + 1, yy, who, fontsize=8.5, va="bottom")
         lax.plot([gx + 30, gx + gw - 30], [yy, yy], color="black", linewidth=0.6)
+        if signed[i]:  # staff plan: the assigned person (pucha staff assign)
+            lax.text(gx + 1, yy - 0.6, signed[i], fontsize=6, va="top", color="#333")
         lax.text(gx + gw - 28, yy, "日期：", fontsize=8, va="bottom")
         lax.plot([gx + gw - 18, gx + gw - 1], [yy, yy], color="black", linewidth=0.6)
     texts += ["普查员（签字）", "普查指导员（签字）", "日期：", "图例"]
@@ -463,6 +471,9 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     texts += [t for t, *_ in layers.town_labels or []]
     draw_on_axes(ax, layers)
     areas.boundary.plot(ax=ax, color=AREA_COLOUR, linewidth=1.2, zorder=6)
+    from pucha.outputs.staffing import draw_groups  # staff plan: 指导区 outlines
+
+    texts += draw_groups(ax, project, village_code)
     halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     for code, seq, p, ppl in zip(areas["area_code"], areas["seq"],
                                  areas.geometry.representative_point(), areas["population"]):
@@ -495,7 +506,9 @@ def project_texts(project: MapProject) -> list[str]:
         for c in cols:
             if c in df.columns:
                 out.extend(sorted(set(df[c].fillna("").astype(str))))
-    return out
+    from pucha.outputs.staffing import staff_texts  # staff plan: names on signature lines
+
+    return out + staff_texts(project)
 
 
 def _draw(make, *args, **kwargs) -> tuple[Figure, bool]:

@@ -2,8 +2,9 @@
 
 One row per area: area code, 居/村, people, dwellings, buildings, the list of
 building numbers with their addresses (in walking order, cut buildings with
-their floor/unit range), 四至, and empty columns 普查员 and 普查指导员 to be
-filled by hand. CSV is UTF-8 with a byte-order mark so that Excel opens the
+their floor/unit range), 四至, the supervisor's group (指导区) and workload of the staff
+plan, and the columns 普查员 and 普查指导员 (names after ``pucha staff assign``, else empty
+to be filled by hand; :func:`pucha.outputs.staffing.fill_register_rows`). CSV is UTF-8 with a byte-order mark so that Excel opens the
 Chinese text correctly; XLSX is written with openpyxl. Both atomically.
 
 Codes are written as text (never numbers: a 15-digit code would lose digits in
@@ -30,7 +31,7 @@ __all__ = ["REGISTER_COLUMNS", "register_rows", "register_frame", "write_registe
            "write_register_xlsx", "building_list_text"]
 
 REGISTER_COLUMNS = ("普查小区代码", "居/村代码", "居/村", "普查小区", "人口", "住房套数", "建筑栋数",
-                    "建筑编号及地址", "四至", "普查员", "普查指导员")
+                    "建筑编号及地址", "四至", "指导区", "工作量(时)", "普查员", "普查指导员")
 
 
 def _num(v: object) -> object:
@@ -122,7 +123,7 @@ def write_register_xlsx(rows: list[dict[str, object]], dest: str | os.PathLike, 
                    for c in REGISTER_COLUMNS])
     widths = {"普查小区代码": 18, "居/村代码": 15, "居/村": 14, "普查小区": 13, "人口": 7,
               "住房套数": 9, "建筑栋数": 9, "建筑编号及地址": 60, "四至": 40, "普查员": 12,
-              "普查指导员": 12}
+              "普查指导员": 12, "指导区": 17, "工作量(时)": 10}  # + staff plan (outputs/staffing.py)
     for i, col in enumerate(REGISTER_COLUMNS, 1):
         letter = ws.cell(row=1, column=i).column_letter
         ws.column_dimensions[letter].width = widths[col]

@@ -32,7 +32,7 @@ __all__ = [
     "TABLE_COLUMNS", "ASSIGNMENT_COLUMNS", "staffing_table", "assignment_table",
     "write_staffing_csv", "write_staffing_xlsx", "write_staffing_pdf", "write_staffing",
     "has_groups", "area_staff_lines", "group_feature_group", "draw_groups",
-    "fill_register_rows", "signature_names", "GROUP_COLOUR",
+    "fill_register_rows", "signature_names", "staff_texts", "GROUP_COLOUR",
 ]
 
 logger = logging.getLogger(__name__)
@@ -324,3 +324,132 @@ def write_staffing(gpkg: str | os.PathLike, out_dir: str | os.PathLike) -> list[
     if assign is not None:
         files.append(write_staffing_csv(assign, out / "人员分工.csv"))
     return files
+
+
+# -- hooks for the maps and registers (pack.py, webmap.py, printmap.py) --------
+
+def _group_tail(code: str) -> str:
+    """``Z01`` of ``310118002001Z01``."""
+    return code[12:] if len(code) > 12 else code
+
+
+def area_staff_lines(area: Mapping[str, object]) -> list[str]:
+    """Header lines of an area map: its group and workload (never a name)."""
+    g = area.get("supervisor_group")
+    if g is None or (isinstance(g, float) and math.isnan(g)) or not str(g):
+        return []
+    line = f"指导区 {_group_tail(str(g))}" + ("（指导员兼本小区普查员）" if bool(area.get("supervisor_area"))
+                                          else "")
+    wl = area.get("workload_min")
+    if wl is not None and not (isinstance(wl, float) and math.isnan(wl)):
+        route = float(area.get("route_m") or 0.0)
+        line += (f" · 工作量约 {_hours(float(wl)):.1f} 小时（住房 {float(area.get('dwellings_est') or 0):.0f} 套，"
+                 f"爬楼 {float(area.get('floors_climbed') or 0):.0f} 层，路线 {route / 1000:.1f} km）")
+    return [line]
+
+
+def _village_groups(project, village_code: str):
+    areas = project.areas
+    if not has_groups(areas):
+        return None
+    a = areas[(areas["village_code"] == village_code)
+              & ~(areas.geometry.isna() | areas.geometry.is_empty)]
+    if len(a) == 0:
+        return None
+    return a.dissolve(by="supervisor_group", as_index=False, sort=True)
+
+
+def group_feature_group(project, village_code: str, to_display):
+    """A folium FeatureGroup with the supervisors' districts of one 居/村 (outline and
+    code), or None without a staff plan. ``to_display(gdf)`` projects to the map's CRS."""
+    import folium
+    import shapely
+
+    from pucha.basemaps.layers import escape_text, round_for_web
+
+    groups = _village_groups(project, village_code)
+    if groups is None:
+        return None
+    fg = folium.FeatureGroup(name="指导区")
+    shown = to_display(groups)
+    reps = to_display(groups.set_geometry(groups.geometry.representative_point()))
+    for code, g, rp in zip(groups["supervisor_group"], shown.geometry, reps.geometry):
+        folium.GeoJson(shapely.geometry.mapping(round_for_web(g)), style_function=lambda f: {
+            "color": GROUP_COLOUR, "weight": 4, "dashArray": "10 6", "fill": False},
+            interactive=False).add_to(fg)
+        folium.Marker([rp.y, rp.x], icon=folium.DivIcon(
+            html=f'<div style="color:{GROUP_COLOUR};font-weight:bold;white-space:nowrap;'
+                 f'transform:translate(-50%,-160%)">指导区 {escape_text(_group_tail(str(code)))}'
+                 '</div>', icon_size=(0, 0)), interactive=False).add_to(fg)
+    return fg
+
+
+def draw_groups(ax, project, village_code: str) -> list[str]:
+    """Draw the supervisors' districts of one 居/村 on a matplotlib Axes (working CRS);
+    returns the texts drawn (for the font check)."""
+    groups = _village_groups(project, village_code)
+    if groups is None:
+        return []
+    groups.boundary.plot(ax=ax, color=GROUP_COLOUR, linewidth=2.4, linestyle=(0, (6, 3)),
+                         zorder=7)
+    texts = []
+    for code, p in zip(groups["supervisor_group"], groups.geometry.representative_point()):
+        t = f"指导区 {_group_tail(str(code))}"
+        ax.annotate(t, (p.x, p.y), xytext=(0, 14), textcoords="offset points", fontsize=7.5,
+                    color=GROUP_COLOUR, ha="center", va="bottom", zorder=11, fontweight="bold")
+        texts.append(t)
+    return texts
+
+
+def _staff_of(project):
+    """The ``staff`` layer of the project, cached on the project object (or None)."""
+    cached = getattr(project, "_pucha_staff", False)
+    if cached is not False:
+        return cached
+    from pucha.partition.roster import read_staff
+
+    staff = read_staff(project.path) if has_groups(project.areas) else None
+    try:
+        project._pucha_staff = staff  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - a frozen project object
+        pass
+    return staff
+
+
+def signature_names(project, area_code: str) -> tuple[str, str]:
+    """(enumerator, supervisor) printed on an area's PDF signature lines: names and
+    phones from ``pucha staff assign``, ("", "") without a roster."""
+    staff = _staff_of(project)
+    if staff is None or len(staff) == 0:
+        return "", ""
+    a = project.area(area_code)
+    group = str(a.get("supervisor_group") or "")
+    got = staff[staff["status"] == "assigned"]
+    sup = got[(got["role"] == "普查指导员") & (got["group_code"] == group)]
+    enu = got[(got["role"] == "普查员") & (got["area_code"] == area_code)]
+    fmt = (lambda r: f"{r['name']} {r['phone']}".strip())
+    s = fmt(sup.iloc[0]) if len(sup) else ""
+    e = s if bool(a.get("supervisor_area")) else (fmt(enu.iloc[0]) if len(enu) else "")
+    return e, s
+
+
+def fill_register_rows(project, rows: list[dict]) -> list[dict]:
+    """Fill the register columns 指导区, 工作量(时), 普查员 and 普查指导员 in place."""
+    if not has_groups(project.areas):
+        return rows
+    for r in rows:
+        code = str(r["普查小区代码"])
+        a = project.area(code)
+        r["指导区"] = str(a.get("supervisor_group") or "")
+        r["工作量(时)"] = _hours(float(a.get("workload_min") or 0.0))
+        e, s = signature_names(project, code)
+        r["普查员"], r["普查指导员"] = e, s
+    return rows
+
+
+def staff_texts(project) -> list[str]:
+    """Every name and phone the signature lines may print (for the PDF font subset)."""
+    staff = _staff_of(project)
+    if staff is None:
+        return []
+    return sorted(set(staff["name"]) | set(staff["phone"]))

@@ -388,6 +388,9 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
         more.append(" · ".join(links))
     if project.data_date:
         more.append(f"数据日期：{escape_text(project.data_date)}")
+    from pucha.outputs.staffing import area_staff_lines  # staff plan: group, workload (no names)
+
+    more += [escape_text(x) for x in area_staff_lines(area)]
     root = m.get_root()
     root.header.add_child(RawHtml(_CSS), name="pucha_css")
     root.header.add_child(RawHtml(f"<title>{title} {escape_text(area_code)}</title>"),
@@ -455,6 +458,11 @@ def village_map(project: MapProject, village_code: str, *, tiles: TileSource | N
             html=f'<div class="pucha-nb"><b>{escape_text(code[-3:])}</b></div>',
             icon_size=(0, 0)), interactive=False).add_to(fg)
     fg.add_to(m)
+    from pucha.outputs.staffing import group_feature_group  # staff plan: 指导区 outlines
+
+    fgg = group_feature_group(project, village_code, lambda g: _display(project, g, tiles))
+    if fgg is not None:
+        fgg.add_to(m)
     m.fit_bounds([[by0, bx0], [by1, bx1]], padding_top_left=(8, 96),
                  padding_bottom_right=(8, 24))
     pop = int(areas["population"].sum())
@@ -530,15 +538,16 @@ def index_html(project: MapProject, entries: list[dict], *, village_entries: lis
             if v.get(k):
                 links.append(f'<a href="{escape_text(v[k])}">{label}</a>')
         rows.append(f'<tr class="vil" data-key="{key}"><td class="code">{escape_text(vc)}</td>'
-                    f'<td colspan="4">{escape_text(v["village"])}</td>'
+                    f'<td colspan="5">{escape_text(v["village"])}</td>'
                     f'<td colspan="2">{" ".join(links)}</td></tr>')
         for e in sorted(by_v.get(vc, []), key=lambda x: x["area_code"]):
-            key = escape_text(f"{e['area_code']} {vc} {e['village']}")
+            key = escape_text(f"{e['area_code']} {vc} {e['village']} {e.get('group', '')}")
             html_l = f'<a href="{escape_text(e["html"])}">地图</a>' if e.get("html") else ""
             pdf_l = f'<a href="{escape_text(e["pdf"])}">PDF</a>' if e.get("pdf") else ""
             rows.append(
                 f'<tr data-key="{key}"><td class="code">{escape_text(e["area_code"])}</td>'
                 f'<td>{escape_text(e["village"])}</td>'
+                f'<td class="code">{escape_text(str(e.get("group") or "")[12:])}</td>'
                 f'<td class="num">{_fmt(e.get("population"))}</td>'
                 f'<td class="num">{_fmt(e.get("dwellings"))}</td>'
                 f'<td class="num">{_fmt(e.get("n_buildings"))}</td>'
@@ -556,7 +565,7 @@ def index_html(project: MapProject, entries: list[dict], *, village_entries: lis
                                 for t, h in extra_links) + "</div>" if extra_links else "")
         + '<p><input id="q" type="search" placeholder="输入普查小区代码或居/村名称搜索" '
         'autocomplete="off"><span id="count"></span></p>'
-        "<div class='wrap'><table><thead><tr><th>代码</th><th>居/村</th><th>人口</th>"
+        "<div class='wrap'><table><thead><tr><th>代码</th><th>居/村</th><th>指导区</th><th>人口</th>"
         "<th>住房</th><th>建筑</th><th>地图</th><th>PDF</th></tr></thead><tbody>"
         + "".join(rows) + "</tbody></table></div>"
         f"<p><small>数据: {escape_text(attribution_text(project.attribution))}</small></p>"
