@@ -412,21 +412,27 @@ def _village_groups(codes: list[str], geoms: list, w: np.ndarray, st: StaffSetti
             if not nx.is_connected(links.subgraph(members)):
                 seeded = None
                 break
-    grouper = _Grouper(real, links, xy, w, scale, st, k, enforce_size=n >= st.min_group_areas)
+    enforce = n >= st.min_group_areas
     if seeded is not None:  # keep the old groups unless that breaks a rule
+        grouper = _Grouper(real, links, xy, w, scale, st, k, enforce_size=enforce)
         label = grouper.improve(_grow(links, xy, w, k, seeded))
         if grouper.total(label) < 100.0:
             return label, real, links
-    # several starts (spread along the serpentine order): the search is local
+    # several starts (spread along the serpentine order): the search is local; where no
+    # start brings every group to min..max areas, one group fewer (never below n / max)
     order = serpentine_order(list(geoms))
     starts = sorted({order[round(i * (n - 1) / max(1, min(n, _STARTS) - 1))]
                      for i in range(min(n, _STARTS))}, key=order.index)
     best = None
-    for first in starts:
-        label = grouper.improve(_grow(links, xy, w, k, None, first))
-        cost = grouper.total(label)
-        if best is None or cost < best[0] - 1e-9:
-            best = (cost, label)
+    for kk in range(k, max(1, math.ceil(n / st.max_group_areas)) - 1, -1):
+        grouper = _Grouper(real, links, xy, w, scale, st, kk, enforce_size=enforce)
+        for first in starts:
+            label = grouper.improve(_grow(links, xy, w, kk, None, first))
+            cost = grouper.total(label)
+            if best is None or cost < best[0] - 1e-9 and (cost < 1000.0 or kk == k):
+                best = (cost, label)
+        if best[0] < 1000.0 or kk == 1:
+            break
     return best[1], real, links
 
 

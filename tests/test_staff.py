@@ -1,8 +1,8 @@
 """The staff plan (``pucha staff plan`` / ``assign``) on a small project from the real writers.
 
-The project is the seeded synthetic township with 2 居/村 and 9,000 people
+The project is the seeded synthetic township with 2 居/村 and 7,000 people
 (:func:`pucha.gis.synthetic.write_synthetic_gpkg`) cut by the real ``pucha partition``
-(about 29 areas); each test works on its own copy.
+(about 23 areas); each test works on its own copy.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def partitioned(tmp_path_factory) -> Path:
     from pucha.partition.run import partition_project
 
     path = tmp_path_factory.mktemp("staff") / "small.gpkg"
-    write_synthetic_gpkg(path, seed=3, n_villages=2, people=9000)
+    write_synthetic_gpkg(path, seed=3, n_villages=2, people=7000)
     partition_project(path, progress=False)
     return path
 
@@ -130,7 +130,12 @@ def test_areas_per_supervisor_option(partitioned: Path, tmp_path: Path) -> None:
     areas = read_layer(path, S.LAYER_AREAS)
     n = areas.groupby("village_code")["supervisor_group"].nunique()
     sizes = areas.groupby("village_code").size()
-    assert (n == (sizes / 3).round().astype(int)).all()
+    # about 3 areas per group, within 3..7: floor(n / 3) groups, or one fewer where the
+    # areas' layout allows no split into groups of exactly 3
+    assert ((n == sizes // 3) | (n == sizes // 3 - 1)).all(), (n.to_dict(), sizes.to_dict())
+    five = read_layer(partitioned, S.LAYER_AREAS)
+    assert n.sum() > len(five) // 5
+    assert areas.groupby("supervisor_group").size().between(3, 7).all()
 
 
 def test_groups_unchanged_where_the_repartition_did_not_touch(planned: Path,
@@ -276,13 +281,12 @@ def test_tour_and_group_count() -> None:
     assert n_groups(533, st) == 107
 
 
-def test_names_only_on_registers_and_signature_lines(planned: Path, tmp_path: Path) -> None:
-    """After `pucha staff assign`: registers and the PDF signature lines carry the names
-    and phones; no area HTML (nor overview, nor index) does; the township register and
-    the index carry the groups."""
-    from pucha.outputs.pack import make_pack
+def test_names_only_on_signature_lines_never_in_html(planned: Path, tmp_path: Path) -> None:
+    """After `pucha staff assign`: the PDF signature lines carry the names and phones, the
+    area and overview HTML maps never do (they show the group and the workload)."""
     from pucha.outputs.printmap import write_area_pdf
     from pucha.outputs.project import load_project
+    from pucha.outputs.webmap import area_html, village_html
 
     path = _copy(planned, tmp_path)
     areas = read_layer(path, S.LAYER_AREAS)
@@ -290,26 +294,20 @@ def test_names_only_on_registers_and_signature_lines(planned: Path, tmp_path: Pa
     _run("staff", "assign", str(path), str(roster), "-o", str(tmp_path / "o"))
     staff = pd.DataFrame(read_layer(path, "staff"))
     secrets = list(staff["name"]) + list(staff["phone"])
-    village = sorted(set(areas["village_code"]))[0]
-    res = make_pack(path, tmp_path / "maps", jobs=1, progress=False, pdf=False,
-                    only_village=village)
-    htmls = [p for p in res.html]
-    assert len(htmls) > 5
-    for h in htmls:
-        text = h.read_text(encoding="utf-8")
-        leaked = [s for s in secrets if s in text]
-        assert not leaked, f"{h.name} shows {leaked[:3]}"
-    index = (tmp_path / "maps" / "index.html").read_text(encoding="utf-8")
-    assert "指导区" in index and "Z01" in index
-    reg = next(p for p in res.registers if p.suffix == ".csv" and p.parent.name == "登记表")
-    table = pd.read_csv(reg, dtype=str, encoding="utf-8-sig").fillna("")
-    mine = areas[areas["village_code"] == village].set_index("area_code")
-    assert list(table["指导区"]) == list(mine.loc[table["普查小区代码"], "supervisor_group"])
-    assert table["普查员"].str.contains("普查|指导").all() and table["普查指导员"].ne("").all()
-    code = table.iloc[0]["普查小区代码"]
     project = load_project(path)
-    write_area_pdf(project, code, tmp_path / "a.pdf")
+    sup_area = areas[areas["supervisor_area"].astype(bool)].iloc[0]
+    other = areas[~areas["supervisor_area"].astype(bool)].iloc[0]
+    for code in (sup_area["area_code"], other["area_code"]):
+        html = area_html(project, code)
+        assert "指导区" in html and "工作量" in html
+        assert not [s for s in secrets if s in html], code
+    over = village_html(project, str(sup_area["village_code"]))
+    assert "b15928" in over and not [s for s in secrets if s in over]  # groups drawn
+    write_area_pdf(project, other["area_code"], tmp_path / "a.pdf")
     text = subprocess.run(["pdftotext", str(tmp_path / "a.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
-    enum = table.iloc[0]["普查员"].split()[0]
-    assert enum in text and "指导区" in text and "工作量" in text
+    who = staff[(staff["area_code"] == other["area_code"]) & (staff["role"] == "普查员")]
+    boss = staff[(staff["group_code"] == other["supervisor_group"])
+                 & (staff["role"] == "普查指导员")]
+    assert who.iloc[0]["name"] in text and boss.iloc[0]["name"] in text
+    assert who.iloc[0]["phone"] in text and "指导区" in text
