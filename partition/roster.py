@@ -208,11 +208,12 @@ def read_staff(gpkg_path: str | Path) -> pd.DataFrame | None:
     return df[list(STAFF_COLUMNS)]
 
 
-def staff_assign_project(gpkg_path: str | Path, roster_path: str | Path
+def staff_assign_project(gpkg_path: str | Path, roster_path: str | Path | None
                          ) -> tuple[pd.DataFrame, list[dict]]:
     """Read the roster, assign it (:func:`assign_staff`, keeping the earlier assignment
     where it survives) and write the ``staff`` layer and the ``problems`` rows of stage
-    ``roster`` into the project, in one atomic update."""
+    ``roster`` into the project, in one atomic update. ``roster_path`` None: re-assign
+    the people of the current ``staff`` layer (after a new staff plan)."""
     import geopandas as gpd
 
     from pucha.gis import schema as S
@@ -220,7 +221,14 @@ def staff_assign_project(gpkg_path: str | Path, roster_path: str | Path
     from pucha.partition.staff import LAYER_STAFF
 
     path = Path(gpkg_path)
-    roster = read_roster(roster_path)
+    if roster_path is None:
+        current = read_staff(path)
+        if current is None:
+            raise InputError(f"{path}: no layer 'staff'; give a roster CSV")
+        roster = current.rename(columns={"village_pref": "village"})[
+            ["name", "role", "phone", "village"]]
+    else:
+        roster = read_roster(roster_path)
     names = list_layers(path)
     if S.LAYER_AREAS not in names:
         raise InputError(f"{path}: no layer 'areas'; run `pucha partition` and "
@@ -250,6 +258,6 @@ def staff_assign_project(gpkg_path: str | Path, roster_path: str | Path
                                                  geometry="geometry", crs=areas.crs)
     else:
         out[S.LAYER_PROBLEMS] = new
-    update_gpkg(path, out, meta={"roster": {"file": Path(roster_path).name,
-                                            "people": len(staff)}})
+    source = Path(roster_path).name if roster_path is not None else "(staff layer)"
+    update_gpkg(path, out, meta={"roster": {"file": source, "people": len(staff)}})
     return staff, problems

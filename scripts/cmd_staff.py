@@ -43,7 +43,9 @@ def plan(project_gpkg: Path, areas_per_supervisor: int | None, out: Path | None)
     touch. Writes the columns supervisor_group, supervisor_area and the workload
     (dwellings_est, floors_climbed, route_m, workload_min, workload_note) on `areas`,
     the layer `supervisor_groups`, `problems` rows (an area above 1.5x its 居/村's
-    median workload, naming the cause) and the staffing table (人员配备表).
+    median workload, naming the cause) and the staffing table (人员配备表). After
+    `pucha staff assign`, the people of the `staff` layer are re-assigned to the new
+    groups and areas (each keeps the area or group they held wherever it survives).
 
     \b
     Example:
@@ -56,6 +58,12 @@ def plan(project_gpkg: Path, areas_per_supervisor: int | None, out: Path | None)
 
     st = staff_settings_of(read_meta(project_gpkg), areas_per_supervisor=areas_per_supervisor)
     res = staff_plan_project(project_gpkg, settings=st)
+    from pucha.partition.roster import read_staff, staff_assign_project
+
+    if read_staff(project_gpkg) is not None:  # a roster was assigned: keep people in place
+        staff_df, _problems = staff_assign_project(project_gpkg, None)
+        moved = int((staff_df["status"] == "reserve").sum())
+        click.echo(f"名册已按新指导区重新分配（原岗位保留处不变），备用 {moved} 人")
     files = write_staffing(project_gpkg, _out_dir(project_gpkg, out))
     n, k = len(res.areas), len(res.groups)
     warn = int((res.problems["code"] == "workload_high").sum())

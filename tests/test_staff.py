@@ -198,9 +198,12 @@ def test_roster_round_trip(planned: Path, tmp_path: Path) -> None:
     # after a re-partition of one 居/村, everyone whose area or group survived stays
     touched = sorted(set(areas["village_code"]))[0]
     _run("partition", str(path), "--village", touched, "--target", "270", "--min", "200", "-q")
-    _run("staff", "plan", str(path), "-o", str(tmp_path / "o"))
+    out = _run("staff", "plan", str(path), "-o", str(tmp_path / "o"))
+    assert "名册已按新指导区重新分配" in out  # the plan re-assigns the people it has
+    replanned = pd.DataFrame(read_layer(path, "staff"))
     _run("staff", "assign", str(path), str(roster), "-o", str(tmp_path / "o"))
-    after = pd.DataFrame(read_layer(path, "staff")).set_index("name")
+    assert pd.DataFrame(read_layer(path, "staff")).equals(replanned)
+    after = replanned.set_index("name")
     now = read_layer(path, S.LAYER_AREAS)
     need = set(now.loc[~now["supervisor_area"].astype(bool), "area_code"])
     kept = 0
