@@ -291,6 +291,7 @@ def write_staffing(gpkg: str | os.PathLike, out_dir: str | os.PathLike) -> list[
     project whose staff plan is current; returns the files written."""
     from pucha.errors import InputError
     from pucha.gis import schema as S
+    from pucha.gis.settings import project_config
     from pucha.gis.write import list_layers, read_layer, read_meta
     from pucha.partition.roster import read_staff
 
@@ -311,7 +312,8 @@ def write_staffing(gpkg: str | os.PathLike, out_dir: str | os.PathLike) -> list[
     staff = read_staff(gpkg)
     meta = read_meta(gpkg)
     settings = (meta.get("staff") or {}).get("settings", {}) if isinstance(meta.get("staff"), dict) else {}
-    proj = meta.get("project") if isinstance(meta.get("project"), dict) else {}
+    cfg = project_config(gpkg)
+    data_date = cfg.maps.data_date or cfg.project.data_date
     table = staffing_table(areas, villages, township=township, staff=staff)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -320,7 +322,7 @@ def write_staffing(gpkg: str | os.PathLike, out_dir: str | os.PathLike) -> list[
     files = [write_staffing_csv(table, out / "人员配备表.csv"),
              write_staffing_xlsx(table, out / "人员配备表.xlsx", assignments=assign, title=title),
              write_staffing_pdf(table, out / "人员配备表.pdf", title=title, settings=settings,
-                                data_date=str(proj.get("data_date") or ""))]
+                                data_date=str(data_date or ""))]
     if assign is not None:
         files.append(write_staffing_csv(assign, out / "人员分工.csv"))
     return files

@@ -570,21 +570,15 @@ class StaffPlanResult:
 
 
 def staff_settings_of(meta: Mapping[str, object], **overrides) -> StaffSettings:
-    """The ``[staff]`` settings stored with the project (``pucha import`` / an earlier
-    staff plan), with ``overrides`` (those not None) on top."""
+    """The ``[staff]`` settings ``pucha import`` stored with the project (defaults when
+    none), with ``overrides`` (those not None) on top, for this run only."""
     import dataclasses
 
-    stored: dict = {}
-    for key in ("settings", "config", "import.settings"):
-        sect = meta.get(key)
-        if isinstance(sect, dict) and isinstance(sect.get("staff"), dict):
-            stored = dict(sect["staff"])
-            break
-    st_meta = meta.get("staff")
-    if isinstance(st_meta, dict) and isinstance(st_meta.get("settings"), dict):
-        stored.update(st_meta["settings"])
+    from pucha.gis.settings import stored_settings_dict
+
+    stored = (stored_settings_dict(dict(meta)) or {}).get("staff")
     names = {f.name for f in dataclasses.fields(StaffSettings)}
-    kw = {k: v for k, v in stored.items() if k in names}
+    kw = {k: v for k, v in (stored if isinstance(stored, dict) else {}).items() if k in names}
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return StaffSettings(**kw)
 

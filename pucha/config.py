@@ -158,6 +158,15 @@ class StaffSettings:
     persons_per_dwelling: float = 2.2
     workload_warning_factor: float = 1.5
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_group_areas <= self.max_group_areas:
+            raise ConfigError(f"[staff]: need 1 <= min_group_areas <= max_group_areas, got "
+                              f"{self.min_group_areas}, {self.max_group_areas}")
+        if self.areas_per_supervisor < 1 or self.walking_speed_kmh <= 0 \
+                or self.persons_per_dwelling <= 0:
+            raise ConfigError("[staff]: areas_per_supervisor >= 1, walking_speed_kmh > 0 and "
+                              "persons_per_dwelling > 0 are required")
+
 
 @dataclass(frozen=True)
 class Config:
