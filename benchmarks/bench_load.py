@@ -228,6 +228,25 @@ assert len(read_layer(folder / "io.gpkg", "buildings")) == len(b)
 """
 
 
+# A partition's write step alone: the layers `pucha partition` writes (plan, revision
+# snapshot, problems, meta, QGIS styles) written into an existing partitioned project.
+_WRITE = r"""
+import sys, time
+from pathlib import Path
+import pandas as pd
+from pucha.gis.write import read_layer, update_gpkg
+from pucha.gis.styles import write_styles
+plan = Path(sys.argv[1])
+areas = read_layer(plan, "areas")
+ba = pd.DataFrame(read_layer(plan, "building_areas"))
+layers = {"areas": areas, "building_areas": ba, "buildings": read_layer(plan, "buildings"),
+          "areas_r1": areas, "building_areas_r1": ba}
+t = time.perf_counter()
+update_gpkg(plan, layers, meta={"bench": {"write": 1}}, finish=write_styles)
+print(f"WRITE_SECONDS={time.perf_counter() - t:.2f}", file=sys.stderr)
+"""
+
+
 def measure(cmd: list[str], cwd: Path, timeout: float) -> dict:
     r = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True,
                        text=True, timeout=timeout, env=dict(os.environ, PYTHONHASHSEED="0"))
@@ -245,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="buildings in the one-居/村 row (0: skip)")
     ap.add_argument("--stages", nargs="*", default=["io", "import", "partition", "check"],
                     help="io (read + atomic GeoPackage write), import, partition, check "
-                         "(on a generated plan of ~300-person bands, see make_plan)")
+                         "(on a generated plan of ~300-person bands, see make_plan), write "
+                         "(a partition's write step into that plan)")
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--timeout", type=float, default=3 * 3600)
     a = ap.parse_args(argv)
@@ -278,12 +298,17 @@ def main(argv: list[str] | None = None) -> int:
                 elif stage == "check":
                     plan = make_plan(folder)
                     cmd = pucha("check", str(plan))
+                elif stage == "write":
+                    plan = make_plan(folder)
+                    cmd = [sys.executable, "-c", _WRITE, str(plan)]
                 else:
                     raise SystemExit(f"unknown stage {stage}")
                 m = measure(cmd, folder, a.timeout)
                 mib = m["peak_kib"] / 1024
                 status = "ok" if m["rc"] == 0 else f"exit {m['rc']}: " + \
                     " ".join(m["err"].split())[-160:]
+                if stage == "write" and m["rc"] == 0:
+                    status = m["err"].strip().splitlines()[-1]   # the write step alone
                 print(f"{label:28s} {stage:10s} {n_v:6d} {m['seconds']:9.1f} {mib:9.0f} "
                       f"{m['seconds'] / n * 1e6:8.1f} {m['peak_kib'] / n:8.2f}  {status}",
                       flush=True)

@@ -7,11 +7,22 @@ and sees, with no setup:
 
 ``areas``      outlines labelled with their code (locked areas red and hatched);
 ``buildings``  filled by ``area_code`` (one colour per area, grey = unassigned),
-               a thick outline when ``locked``, labelled with the area's sequence;
-               ``area_code`` and ``locked`` are the only editable attributes
-               (``area_code`` is THE editable assignment, ``locked`` a check box);
-``villages``   thick dark outlines labelled with the 居/村 name;
-``problems``   by severity (error red, warning orange, info blue).
+               a thick red outline when ``locked``, labelled with the area's
+               sequence from 1:5000 inward; ``area_code`` and ``locked`` are the only
+               editable attributes (``area_code`` THE editable assignment, picked
+               from a list of the existing area codes so a typo cannot be typed;
+               ``locked`` a check box);
+``villages``   thick dark outlines labelled with the 居/村 name (red when locked);
+``problems_points`` / ``_lines`` / ``_polygons``
+               the problems layer's typed tables (:data:`pucha.gis.gpkg.SPLIT_LAYERS`)
+               by severity (error red, warning orange, info blue).
+
+``locked`` is a GeoPackage BOOLEAN: QGIS reads it as a boolean, so every rule
+tests it as one (``"locked"``), never as ``"locked" = 1``.
+
+A default style the user saved in QGIS (another ``styleName``) stays the
+default: pucha's own row is then stored as an alternative, never the other way
+round. ``update_time`` is a GeoPackage date-time (``YYYY-MM-DDTHH:MM:SS.SSSZ``).
 
 The table has QGIS's own schema (``f_table_catalog, f_table_schema,
 f_table_name, f_geometry_column, styleName, styleQML, styleSLD, useAsDefault,
@@ -32,9 +43,8 @@ import sqlite3
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import shapely
-
 from pucha.gis import schema as S
+from pucha.gis.gpkg import PARTS, register_functions, transaction
 
 __all__ = ["write_styles", "layer_qml", "connect_gpkg", "STYLED_LAYERS", "STYLE_NAME",
            "area_colour"]
@@ -42,7 +52,8 @@ __all__ = ["write_styles", "layer_qml", "connect_gpkg", "STYLED_LAYERS", "STYLE_
 logger = logging.getLogger(__name__)
 
 STYLE_NAME = "pucha"
-STYLED_LAYERS = (S.LAYER_AREAS, S.LAYER_BUILDINGS, S.LAYER_VILLAGES, S.LAYER_PROBLEMS)
+STYLED_LAYERS = (S.LAYER_AREAS, S.LAYER_BUILDINGS, S.LAYER_VILLAGES,
+                 *(f"{S.LAYER_PROBLEMS}_{p}" for p in PARTS))
 _FONT = "Noto Sans CJK SC"
 _QGIS_VERSION = "3.22.16-Białowieża"
 
@@ -128,7 +139,9 @@ def _symbol_for(kind: str, name: str, colour: str) -> str:
 
 def _labeling(expr: str, *, is_expression: bool, size: float, colour: str = "20,20,20,255",
               bold: bool = False, max_scale_denom: float = 0.0, placement: int = 1) -> str:
-    scale = (f'scaleVisibility="1" scaleMin="{max_scale_denom:g}" scaleMax="0"'
+    # QGIS stores the zoomed-out limit (minimumScale) in "scaleMax" and the zoomed-in
+    # one (maximumScale) in "scaleMin": shown from 1:max_scale_denom inward
+    scale = (f'scaleVisibility="1" scaleMin="0" scaleMax="{max_scale_denom:g}"'
              if max_scale_denom else 'scaleVisibility="0" scaleMin="0" scaleMax="0"')
     return (
         '<labeling type="simple"><settings calloutType="simple">'
@@ -163,12 +176,19 @@ def _labeling(expr: str, *, is_expression: bool, size: float, colour: str = "20,
 
 
 def _fields(columns: list[str], *, editable: set[str], checkboxes: set[str],
-            aliases: dict[str, str]) -> str:
+            aliases: dict[str, str], value_maps: dict[str, list[str]] | None = None) -> str:
     cfg = []
     for c in columns:
-        if c in checkboxes:
+        if c in (value_maps or {}):
+            # a drop-down of the allowed values: a typo cannot be typed
+            items = "".join(f'<Option type="Map">{_opt(v, v)}</Option>'
+                            for v in value_maps[c])
+            widget = ('<editWidget type="ValueMap"><config><Option type="Map">'
+                      f'<Option name="map" type="List">{items}</Option>'
+                      "</Option></config></editWidget>")
+        elif c in checkboxes:
             widget = ('<editWidget type="CheckBox"><config><Option type="Map">'
-                      + _opt("CheckedState", "1") + _opt("UncheckedState", "0")
+                      + _opt("CheckedState", "") + _opt("UncheckedState", "")
                       + _opt("TextDisplayMethod", 0, "int") + "</Option></config></editWidget>")
         else:
             widget = ('<editWidget type="TextEdit"><config><Option type="Map">'
@@ -223,10 +243,10 @@ def layer_qml(layer: str, columns: list[str], *, geometry_type: str = "POLYGON",
         renderer = (
             '<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
             'forceraster="0" referencescale="-1"><rules key="root">'
-            '<rule key="locked" symbol="0" label="已锁定 locked" filter="&quot;locked&quot; = 1"/>'
+            '<rule key="locked" symbol="0" label="已锁定 locked" filter="&quot;locked&quot;"/>'
             '<rule key="open" symbol="1" label="普查小区 area" filter="ELSE"/>'
             "</rules><symbols>"
-            + _fill_symbol("0", fill="220,40,40,60", outline="200,20,20,255", width=1.0,
+            + _fill_symbol("0", fill="220,30,30,255", outline="220,30,30,255", width=1.2,
                            style="b_diagonal")
             + _fill_symbol("1", fill="0,0,0,0", outline="30,80,200,255", width=0.8, style="no")
             + "</symbols></renderer-v2>")
@@ -238,8 +258,8 @@ def layer_qml(layer: str, columns: list[str], *, geometry_type: str = "POLYGON",
         cats = "".join(
             f'<category render="true" symbol="{k}" value={quoteattr(c)} label={quoteattr(c)}/>'
             for k, c in enumerate(codes))
-        dd = {"outlineWidth": 'if("locked" = 1, 0.8, 0.15)',
-              "outlineColor": "if(\"locked\" = 1, '200,20,20,255', '60,60,60,255')"}
+        dd = {"outlineWidth": 'if("locked", 0.8, 0.15)',
+              "outlineColor": "if(\"locked\", '220,30,30,255', '60,60,60,255')"}
         syms = "".join(_fill_symbol(str(k), fill=area_colour(c), outline="60,60,60,255",
                                     width=0.15, dd=dd) for k, c in enumerate(codes))
         n = len(codes)
@@ -257,19 +277,20 @@ def layer_qml(layer: str, columns: list[str], *, geometry_type: str = "POLYGON",
         labels = _labeling("right(\"area_code\", 3)", is_expression=True, size=7,
                            max_scale_denom=5000)
         fields = _fields(columns, editable={"area_code", "locked"},
-                         checkboxes={"locked", "residential", "pop_guessed"}, aliases=aliases)
+                         checkboxes={"locked", "residential", "pop_guessed"}, aliases=aliases,
+                         value_maps={"area_code": codes})
     elif layer == S.LAYER_VILLAGES:
         renderer = ('<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" '
                     'forceraster="0" referencescale="-1"><symbols>'
                     + _fill_symbol("0", fill="0,0,0,0", outline="40,40,40,255", width=1.6,
                                    style="no", outline_style="dash",
-                                   dd={"outlineColor": "if(\"locked\" = 1, '200,20,20,255', "
+                                   dd={"outlineColor": "if(\"locked\", '220,30,30,255', "
                                                        "'40,40,40,255')"})
                     + "</symbols></renderer-v2>")
         labels = _labeling("name", is_expression=False, size=12, colour="40,40,40,255",
                            bold=True)
         fields = _fields(columns, editable={"locked"}, checkboxes={"locked"}, aliases=aliases)
-    elif layer == S.LAYER_PROBLEMS:
+    elif layer == S.LAYER_PROBLEMS or layer.startswith(f"{S.LAYER_PROBLEMS}_"):
         colours = (("error", "错误 error", "220,30,30,255"),
                    ("warning", "警告 warning", "245,150,20,255"),
                    ("info", "提示 info", "40,110,220,255"))
@@ -291,27 +312,6 @@ def layer_qml(layer: str, columns: list[str], *, geometry_type: str = "POLYGON",
 # --------------------------------------------------------------------------- SQLite access
 
 
-def _gpkg_envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
-    """(minx, maxx, miny, maxy) of a GeoPackage geometry blob, None if empty/NULL."""
-    import struct
-
-    if blob is None or len(blob) < 8 or bytes(blob[:2]) != b"GP":
-        return None
-    flags = blob[3]
-    if flags & 0x10:
-        return None
-    order = "<" if flags & 0x01 else ">"
-    env = (flags >> 1) & 0x07
-    if env in (1, 2, 3, 4):
-        minx, maxx, miny, maxy = struct.unpack(order + "4d", bytes(blob[8:40]))
-        return minx, maxx, miny, maxy
-    geom = shapely.from_wkb(bytes(blob[8:]))
-    if geom is None or geom.is_empty:
-        return None
-    x0, y0, x1, y1 = geom.bounds
-    return x0, x1, y0, y1
-
-
 def connect_gpkg(path: str | os.PathLike) -> sqlite3.Connection:
     """A :mod:`sqlite3` connection to a GeoPackage that can UPDATE feature tables.
 
@@ -322,19 +322,7 @@ def connect_gpkg(path: str | os.PathLike) -> sqlite3.Connection:
     what a QGIS edit session does.
     """
     con = sqlite3.connect(path, timeout=30)
-
-    def is_empty(blob):
-        return None if blob is None else int(_gpkg_envelope(blob) is None)
-
-    def coord(k):
-        def f(blob):
-            env = _gpkg_envelope(blob)
-            return None if env is None else env[k]
-        return f
-
-    con.create_function("ST_IsEmpty", 1, is_empty, deterministic=True)
-    for k, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
-        con.create_function(name, 1, coord(k), deterministic=True)
+    register_functions(con)
     return con
 
 
@@ -345,7 +333,7 @@ _DDL = """CREATE TABLE IF NOT EXISTS layer_styles (
  f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256),
  f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT,
  useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30),
- update_time DATETIME DEFAULT CURRENT_TIMESTAMP)"""
+ update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"""
 
 
 def _columns(con: sqlite3.Connection, table: str, geom_col: str) -> list[str]:
@@ -354,7 +342,7 @@ def _columns(con: sqlite3.Connection, table: str, geom_col: str) -> list[str]:
 
 
 def write_styles(gpkg: str | os.PathLike, *, layers: tuple[str, ...] = STYLED_LAYERS,
-                 update_time: str = "2026-01-01T00:00:00") -> list[str]:
+                 update_time: str = "2026-01-01T00:00:00.000Z") -> list[str]:
     """Store a default QGIS style for each project layer present in ``gpkg``.
 
     Replaces earlier pucha styles (``styleName`` ``"pucha"``) of those layers;
@@ -364,50 +352,47 @@ def write_styles(gpkg: str | os.PathLike, *, layers: tuple[str, ...] = STYLED_LA
     projects give identical files. Returns the styled layer names.
     """
     path = Path(gpkg)
-    con = connect_gpkg(path)
     done = []
-    try:
+    with transaction(path) as con:   # inside update_gpkg: its open transaction
         geo = {r[0]: (r[1], r[2]) for r in con.execute(
             "SELECT table_name, column_name, geometry_type_name FROM gpkg_geometry_columns")}
         area_codes: list[str] = []
         if S.LAYER_AREAS in geo:
             area_codes = [str(r[0]) for r in con.execute(
                 f'SELECT DISTINCT area_code FROM "{S.LAYER_AREAS}" ORDER BY area_code')]
-        with con:
-            con.execute(_DDL)
-            con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier,"
-                        " description, last_change) VALUES ('layer_styles', 'attributes',"
-                        " 'layer_styles', '', strftime('%Y-%m-%dT%H:%M:%fZ','now'))")
-            try:
-                con.execute("INSERT OR IGNORE INTO gpkg_ogr_contents (table_name, feature_count)"
-                            " VALUES ('layer_styles', NULL)")
-            except sqlite3.OperationalError:
-                pass
-            for layer in layers:
-                if layer not in geo:
-                    continue
-                gcol, gtype = geo[layer]
-                qml = layer_qml(layer, _columns(con, layer, gcol), geometry_type=gtype,
-                                area_codes=area_codes)
-                con.execute("DELETE FROM layer_styles WHERE f_table_name=? AND styleName=?",
-                            (layer, STYLE_NAME))
-                con.execute("UPDATE layer_styles SET useAsDefault=0 WHERE f_table_name=?",
-                            (layer,))
-                con.execute(
-                    "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name,"
-                    " f_geometry_column, styleName, styleQML, styleSLD, useAsDefault,"
-                    " description, owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, '', 1,"
-                    " ?, '', NULL, ?)",
-                    (layer, gcol, STYLE_NAME, qml, f"pucha default style for {layer}",
-                     update_time))
-                done.append(layer)
-            n = con.execute("SELECT count(*) FROM layer_styles").fetchone()[0]
-            try:
-                con.execute("UPDATE gpkg_ogr_contents SET feature_count=? WHERE "
-                            "table_name='layer_styles'", (n,))
-            except sqlite3.OperationalError:
-                pass
-    finally:
-        con.close()
+        con.execute(_DDL)
+        con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier,"
+                    " description, last_change) VALUES ('layer_styles', 'attributes',"
+                    " 'layer_styles', '', strftime('%Y-%m-%dT%H:%M:%fZ','now'))")
+        try:
+            con.execute("INSERT OR IGNORE INTO gpkg_ogr_contents (table_name, feature_count)"
+                        " VALUES ('layer_styles', NULL)")
+        except sqlite3.OperationalError:
+            pass
+        for layer in layers:
+            if layer not in geo:
+                continue
+            gcol, gtype = geo[layer]
+            qml = layer_qml(layer, _columns(con, layer, gcol), geometry_type=gtype,
+                            area_codes=area_codes)
+            con.execute("DELETE FROM layer_styles WHERE f_table_name=? AND styleName=?",
+                        (layer, STYLE_NAME))
+            # a default style the user saved stays the default: pucha never demotes it
+            theirs = con.execute("SELECT count(*) FROM layer_styles WHERE f_table_name=? AND "
+                                 "useAsDefault", (layer,)).fetchone()[0]
+            con.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name,"
+                " f_geometry_column, styleName, styleQML, styleSLD, useAsDefault,"
+                " description, owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, '', ?,"
+                " ?, '', NULL, ?)",
+                (layer, gcol, STYLE_NAME, qml, int(not theirs),
+                 f"pucha default style for {layer}", update_time))
+            done.append(layer)
+        n = con.execute("SELECT count(*) FROM layer_styles").fetchone()[0]
+        try:
+            con.execute("UPDATE gpkg_ogr_contents SET feature_count=? WHERE "
+                        "table_name='layer_styles'", (n,))
+        except sqlite3.OperationalError:
+            pass
     logger.info("QGIS 默认样式 default styles written for: %s", ", ".join(done))
     return done

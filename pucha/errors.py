@@ -8,7 +8,8 @@ fix it*.
 
 from __future__ import annotations
 
-__all__ = ["PuchaError", "InputError", "ConfigError", "CRSError", "FontError", "SolverError"]
+__all__ = ["PuchaError", "InputError", "ConfigError", "CRSError", "FontError", "SolverError",
+           "ProjectBusyError"]
 
 
 class PuchaError(Exception):
@@ -35,3 +36,10 @@ class FontError(PuchaError, RuntimeError):
 
 class SolverError(PuchaError, RuntimeError):
     """The partition cannot run at all (not: a rule it could not meet)."""
+
+
+class ProjectBusyError(PuchaError, RuntimeError):
+    """The project GeoPackage is locked by another program (QGIS saving or editing);
+    nothing was written. Exit status 75 (try again later)."""
+
+    exit_code = 75

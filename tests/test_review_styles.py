@@ -81,8 +81,12 @@ def test_rewrite_replaces_and_keeps_user_styles(styled: Path) -> None:
     rows = _rows(styled)
     assert len(rows) == len(STYLED_LAYERS) + 1
     mine = [r for r in rows if r[2] == "mine"]
-    assert mine and mine[0][4] == 0                  # ours is the default again
+    assert mine and mine[0][4] == 1                  # the user's default stays the default
+    ours = [r for r in rows if r[0] == "areas" and r[2] == "pucha"]
+    assert len(ours) == 1 and ours[0][4] == 0        # ours is kept as an alternative
     assert sum(r[4] for r in rows if r[0] == "areas") == 1
+    others = [r for r in rows if r[0] != "areas"]
+    assert all(r[4] == 1 for r in others)
 
 
 def test_edits_through_connect_gpkg_keep_the_spatial_index(styled: Path) -> None:
@@ -142,7 +146,7 @@ def test_qgis_applies_the_styles_on_open(styled: Path, tmp_path: Path) -> None:
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert line, proc.stdout + proc.stderr
     res = json.loads(line[0][7:])
-    a, b, v, p = (res[n] for n in ("areas", "buildings", "villages", "problems"))
+    a, b, v = (res[n] for n in ("areas", "buildings", "villages"))
     assert all(d["valid"] and d["labels"] for d in res.values()), res
     assert a["renderer"] == "RuleRenderer" and a["label"] == "area_code"
     assert b["renderer"] == "categorizedSymbol" and b["attr"] == "area_code" and b["n"] == 5
@@ -150,4 +154,6 @@ def test_qgis_applies_the_styles_on_open(styled: Path, tmp_path: Path) -> None:
     assert "population" not in b["editable"] and "building_id" not in b["editable"]
     assert a["locked_widget"] == b["locked_widget"] == "CheckBox"
     assert v["label"] == "name"
-    assert p["renderer"] == "categorizedSymbol" and p["attr"] == "severity"
+    for part in ("points", "lines", "polygons"):     # the problems layer's typed tables
+        p = res[f"problems_{part}"]
+        assert p["renderer"] == "categorizedSymbol" and p["attr"] == "severity"
