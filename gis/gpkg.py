@@ -52,7 +52,7 @@ from pucha.gis.schema import LAYER_META
 
 __all__ = ["update_gpkg", "replace_rows", "read_layer", "list_layers", "read_meta", "meta_table",
            "transaction", "active_connection", "register_functions", "drop_layer",
-           "SPLIT_LAYERS", "PARTS", "BUSY_SECONDS", "GPKG_USER_VERSION"]
+           "recover", "SPLIT_LAYERS", "PARTS", "BUSY_SECONDS", "GPKG_USER_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -695,6 +695,26 @@ def _damaged(path: str | os.PathLike, exc: Exception) -> InputError:
         "makes the project GeoPackage, `pucha partition` adds the areas) or restore a copy.")
 
 
+def recover(path: str | os.PathLike) -> None:
+    """Roll back what a killed writer left (a hot ``-journal``) before reading.
+
+    SQLite rolls a hot journal back on the next read-write open; GDAL opens
+    read-only and cannot, so pucha's readers open the file read-write once (a
+    plain read: nothing is written unless a killed transaction is undone). A
+    journal of a live writer is not hot and is left alone.
+    """
+    if not os.path.exists(f"{path}-journal"):
+        return
+    try:
+        con = sqlite3.connect(path, timeout=BUSY_SECONDS)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        pass    # a locked or damaged file: the read that follows reports it
+
+
 def _logical(names: list[str]) -> list[str]:
     """Table names with the typed tables of a split layer shown as the one layer."""
     out: list[str] = []
@@ -714,6 +734,7 @@ def list_layers(path: str | os.PathLike) -> list[str]:
     """
     if not Path(path).exists():
         return []
+    recover(path)
     try:
         return _logical([str(n) for n, _ in pyogrio.list_layers(path)])
     except pyogrio.errors.DataSourceError as exc:
@@ -740,6 +761,7 @@ def read_layer(path: str | os.PathLike, name: str) -> gpd.GeoDataFrame | pd.Data
     typed tables in their written order. Raises :class:`~pucha.errors.InputError`
     if the file cannot be read.
     """
+    recover(path)
     tables = [str(n) for n, _ in pyogrio.list_layers(path)] if (
         name in SPLIT_LAYERS and Path(path).exists()) else []
     parts = [f"{name}_{p}" for p in PARTS if f"{name}_{p}" in tables]

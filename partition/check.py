@@ -61,7 +61,7 @@ import shapely
 from pucha.config import PartitionSettings
 from pucha.errors import InputError
 from pucha.gis import schema as S
-from pucha.gis.write import list_layers, read_layer, update_gpkg
+from pucha.gis.write import list_layers, read_layer, replace_rows
 
 __all__ = [
     "CheckIssue", "CheckReport", "check_plan", "effective_assignment", "RULES",
@@ -764,21 +764,7 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
 
 
 def _write_problems(path: Path, report: CheckReport, crs, layers: set[str]) -> None:
-    new = report.problems_frame(crs)
-    if S.LAYER_PROBLEMS in layers:
-        old = read_layer(path, S.LAYER_PROBLEMS)
-        if not isinstance(old, gpd.GeoDataFrame):
-            old = gpd.GeoDataFrame(old, geometry=gpd.GeoSeries([None] * len(old), crs=crs),
-                                   crs=crs)
-        old = old[old["stage"].astype(str) != "check"]
-        if old.crs is None and crs is not None:
-            old = old.set_crs(crs, allow_override=True)
-        keep_cols = [c for c in S.PROBLEM_COLUMNS if c in old.columns]
-        old = gpd.GeoDataFrame(old[keep_cols], geometry=old.geometry.values, crs=crs)
-        old["geometry"] = old.geometry.fillna(shapely.Polygon()) if len(old) else old.geometry
-        frames = [f for f in (old, new) if len(f)]
-        merged = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
-                                   crs=crs) if frames else new)
-    else:
-        merged = new
-    update_gpkg(path, {S.LAYER_PROBLEMS: merged})
+    """Replace the stage=check rows of the problems layer, in place, in one transaction;
+    nothing else in the project is written (the plan is not changed)."""
+    replace_rows(path, S.LAYER_PROBLEMS, report.problems_frame(crs), column="stage",
+                 value="check")

@@ -14,6 +14,12 @@ seeded random delay inside the measured run time, several times; after every kil
 
 Finally a clean re-run must give the same fingerprint and leave no temporary file
 (including the ones the killed runs left behind).
+
+The project GeoPackage is written in place, one SQLite transaction per change
+(gis/gpkg.py): a kill inside it leaves SQLite's hot ``-journal``, which the next
+read-write open (pucha's own readers, QGIS) rolls back to the last committed state;
+GDAL's read-only open cannot, so the checks here open it as pucha's readers do
+(:func:`pucha.gis.gpkg.recover`) before reading it with pyogrio.
 """
 
 from __future__ import annotations
@@ -74,6 +80,9 @@ def _sha(data: bytes) -> str:
 def _gpkg_digest(path: Path) -> str:
     import pyogrio
 
+    from pucha.gis.gpkg import recover
+    recover(path)     # a killed in-place write left SQLite's hot journal: roll it back
+
     h = hashlib.sha256()
     for name, _ in sorted(pyogrio.list_layers(path), key=lambda t: str(t[0])):
         name = str(name)
@@ -115,6 +124,9 @@ def readable(path: Path) -> None:
         path.read_bytes().decode("utf-8-sig")
     elif s == ".gpkg":
         import pyogrio
+
+        from pucha.gis.gpkg import recover
+        recover(path)     # as any read-write open (pucha's readers, QGIS) does
         for name, _ in pyogrio.list_layers(path):
             pyogrio.read_dataframe(path, layer=name)
 
