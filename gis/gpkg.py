@@ -259,10 +259,13 @@ def _drop_table(con: sqlite3.Connection, name: str) -> None:
     for (trig,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND "
                                "tbl_name=?", (name,)).fetchall():
         con.execute(f"DROP TRIGGER IF EXISTS {_q(trig)}")
-    geo = [r[0] for r in con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE "
-                                     "table_name=?", (name,))] if _has_table(
-        con, "gpkg_geometry_columns") else []
-    for col in geo:
+    geo = {"geom"}       # GDAL's name: also an R-tree left when a tool dropped the table
+    for meta in ("gpkg_geometry_columns", "gpkg_extensions"):
+        if _has_table(con, meta):
+            geo |= {str(r[0]) for r in con.execute(
+                f"SELECT column_name FROM {meta} WHERE table_name=? AND column_name IS NOT "
+                "NULL", (name,))}
+    for col in sorted(geo):
         con.execute(f"DROP TABLE IF EXISTS {_q(f'rtree_{name}_{col}')}")
     con.execute(f"DROP TABLE IF EXISTS {_q(name)}")
     for table in ("gpkg_extensions", "gpkg_ogr_contents", "gpkg_geometry_columns",

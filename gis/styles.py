@@ -112,6 +112,15 @@ def _fill_symbol(name: str, *, fill: str, outline: str, width: float, style: str
             + _opt("style", style) + "</Option>" + _dd(dd or {}) + "</layer></symbol>")
 
 
+def _locked_symbol(name: str) -> str:
+    """Red and hatched: a light red fill under red diagonal hatching, a thick red outline."""
+    one = _fill_symbol(name, fill="220,30,30,100", outline="220,30,30,0", width=0.0)
+    two = _fill_symbol(name, fill="200,20,20,255", outline="220,30,30,255", width=1.2,
+                       style="b_diagonal")
+    layer2 = two[two.index('<layer class="SimpleFill"'):two.rindex("</symbol>")]
+    return one.replace("</symbol>", layer2 + "</symbol>")
+
+
 def _marker_symbol(name: str, *, colour: str) -> str:
     return (f'<symbol type="marker" name={quoteattr(name)} alpha="1" clip_to_extent="1" '
             'force_rhr="0"><layer class="SimpleMarker" enabled="1" pass="0" locked="0">'
@@ -246,8 +255,7 @@ def layer_qml(layer: str, columns: list[str], *, geometry_type: str = "POLYGON",
             '<rule key="locked" symbol="0" label="已锁定 locked" filter="&quot;locked&quot;"/>'
             '<rule key="open" symbol="1" label="普查小区 area" filter="ELSE"/>'
             "</rules><symbols>"
-            + _fill_symbol("0", fill="220,30,30,255", outline="220,30,30,255", width=1.2,
-                           style="b_diagonal")
+            + _locked_symbol("0")
             + _fill_symbol("1", fill="0,0,0,0", outline="30,80,200,255", width=0.8, style="no")
             + "</symbols></renderer-v2>")
         labels = _labeling("area_code", is_expression=False, size=9, colour="30,60,160,255",
