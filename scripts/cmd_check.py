@@ -18,7 +18,7 @@ __all__ = ["check"]
 @click.option("-o", "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the report text to this file.")
 @click.option("--no-problems", is_flag=True,
-              help="Do not write the findings into the problems layer.")
+              help="Write nothing into the project (the file stays byte-identical).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result line.")
 def check(project_gpkg: Path, band_min: int | None, band_max: int | None,
           report_path: Path | None, no_problems: bool, quiet: bool) -> int:
@@ -31,14 +31,18 @@ def check(project_gpkg: Path, band_min: int | None, band_max: int | None,
         cover each building exactly once, codes unique, gapless and starting with
         the 普查区 code, each area one piece containing its buildings, population
         inside the band, areas tile each 居/村 (no overlap, no gap > 1 m²).
-    The plan is not changed; the findings replace the stage=check rows of the
-    problems layer (open it in QGIS to zoom to each one).
+    The plan is not changed: the findings replace the stage=check rows of the
+    problems layer (open it in QGIS to zoom to each one), written in place in one
+    transaction, so QGIS may keep the project open; with --no-problems nothing
+    at all is written.
 
     \b
     Example:
       pucha check out/project.gpkg
       pucha check out/project.gpkg --min 250 --max 350 -o check.txt
-    Exit status: 0 passed (warnings allowed), 1 a hard rule is broken.
+    Exit status: 0 passed (warnings allowed), 1 a hard rule is broken, 75 the
+    project is being saved or edited in another program (QGIS): nothing written,
+    save or discard the edits there and run again.
     """
     from pucha.gis.settings import project_config, with_overrides
     from pucha.gis.write import write_text
