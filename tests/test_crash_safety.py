@@ -250,6 +250,54 @@ def test_atomic_write_killed_midway_keeps_old_file_and_is_swept(tmp_path: Path) 
             p.stdout.close()
 
 
+@pytest.mark.parametrize("mode", ["delete", "wal"])
+def test_in_place_write_killed_inside_its_transaction_keeps_the_last_commit(
+        tmp_path: Path, mode: str) -> None:
+    """SIGKILL inside ``update_gpkg``'s transaction (every layer rewritten, not yet
+    committed) in either journal mode: the file keeps its last committed content, passes
+    ``PRAGMA integrity_check``, keeps its journal mode, and the next write succeeds."""
+    import sqlite3
+
+    sys.path.insert(0, str(HERE))
+    import fixture_outputs
+
+    from pucha.gis.write import read_layer
+
+    gpkg = fixture_outputs.make_tiny_project(tmp_path / "project.gpkg")
+    con = sqlite3.connect(gpkg)
+    con.execute(f"PRAGMA journal_mode={mode}")
+    con.close()
+    before = _gpkg_digest(gpkg)
+    code = (
+        "import sys, time\n"
+        "from pucha.gis.write import read_layer, update_gpkg\n"
+        "p = sys.argv[1]\n"
+        "layers = {n: read_layer(p, n) for n in ('areas', 'buildings', 'villages')}\n"
+        "layers['buildings']['area_code'] = ''\n"
+        "def finish(path):\n"
+        "    print('inside', flush=True)\n"
+        "    time.sleep(60)\n"
+        "update_gpkg(p, layers, meta={'half': 1}, finish=finish)\n")
+    p = subprocess.Popen([sys.executable, "-c", code, str(gpkg)], stdout=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    assert p.stdout is not None and p.stdout.readline().strip() == "inside"
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    p.stdout.close()
+    assert _gpkg_digest(gpkg) == before
+    con = sqlite3.connect(gpkg)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == mode
+    finally:
+        con.close()
+    b = read_layer(gpkg, "buildings")
+    assert (b["area_code"] != "").all()
+    from pucha.gis.write import update_gpkg
+    update_gpkg(gpkg, {"buildings": b}, meta={"whole": 1})
+    assert _gpkg_digest(gpkg) == before
+
+
 # --------------------------------------------------------------------------- pucha import
 @pytest.mark.slow
 def test_import_killed_keeps_previous_project(tmp_path: Path) -> None:
