@@ -18,6 +18,8 @@ Usage::
     python benchmarks/bench_load.py                 # 10k, 100k, 1M and the 100k 居/村
     python benchmarks/bench_load.py --sizes 10000   # one size
     python benchmarks/bench_load.py --keep DIR      # keep the generated projects
+    python benchmarks/bench_load.py --sizes 100000 1000000 --single 0 --stages write
+                                                    # a partition's write step alone
 
 Prints one table row per size and stage: buildings, 居/村, seconds, peak RSS (MiB),
 and µs / MiB per building (the linearity check).

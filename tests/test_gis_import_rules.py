@@ -191,8 +191,9 @@ def test_import_writes_qgis_styles_in_place(tmp_path: Path) -> None:
         ok = con.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         con.close()
-    assert rows == [(S.LAYER_BUILDINGS, "pucha", 1), (S.LAYER_PROBLEMS, "pucha", 1),
-                    (S.LAYER_VILLAGES, "pucha", 1)]
+    assert rows == [(S.LAYER_BUILDINGS, "pucha", 1)] + [  # problems: one table per type
+        (f"{S.LAYER_PROBLEMS}_{p}", "pucha", 1) for p in ("lines", "points", "polygons")] + [
+        (S.LAYER_VILLAGES, "pucha", 1)]
     assert ok == "ok"
     # nothing but the project is left beside it (no temporary copies)
     assert sorted(os.listdir(tmp_path / "")) == sorted(

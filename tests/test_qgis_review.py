@@ -167,6 +167,13 @@ from qgis.PyQt.QtGui import QColor
 gpkg, lock, other = sys.argv[1], sys.argv[2], sys.argv[3]
 app = QgsApplication([], False); app.initQgis()
 out = {}
+from osgeo import gdal, ogr            # QGIS 3.22's GDAL (3.6): opens without a warning
+msgs = []
+gdal.PushErrorHandler(lambda cls, no, msg: msgs.append(msg))
+ds = ogr.Open(gpkg)
+out["gdal"] = [ds.GetLayerCount(), msgs]
+ds = None
+gdal.PopErrorHandler()
 def lyr(name):
     l = QgsVectorLayer(f"{gpkg}|layername={name}", name, "ogr")
     assert l.isValid(), name
@@ -295,3 +302,4 @@ def test_qgis_reads_the_styles_as_designed(demo: Path, tmp_path: Path) -> None:
         assert typed[n] not in ("Unknown", "GeometryCollection", "NoGeometry"), (n, typed)
     assert "problems" not in typed and "water" not in typed
     assert view["railways"] == ["Line", "EPSG:4549", 0]
+    assert view["gdal"][0] > 10 and view["gdal"][1] == [], view["gdal"]   # GeoPackage 1.2

@@ -70,6 +70,26 @@ def test_layer_styles_table(styled: Path) -> None:
             assert editable["locked"] == "1"
 
 
+def test_update_time_is_a_geopackage_datetime(styled: Path) -> None:
+    import re
+
+    con = sqlite3.connect(styled)
+    try:
+        times = [r[0] for r in con.execute("SELECT update_time FROM layer_styles")]
+    finally:
+        con.close()
+    assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t)
+                         for t in times), times
+
+
+def test_locked_rules_test_a_boolean(styled: Path) -> None:
+    """GeoPackage booleans are true/false in QGIS: no rule compares "locked" with 1."""
+    for _, _, _, qml, _, _ in _rows(styled):
+        assert "locked&quot; = 1" not in qml and '"locked" = 1' not in qml
+    areas = [r for r in _rows(styled) if r[0] == "areas"][0][3]
+    assert 'filter="&quot;locked&quot;"' in areas
+
+
 def test_rewrite_replaces_and_keeps_user_styles(styled: Path) -> None:
     con = sqlite3.connect(styled)
     con.execute("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
