@@ -48,6 +48,8 @@ import shapely
 import shapely.errors
 
 from pucha.errors import InputError, ProjectBusyError
+from pucha.gis.gpkg_read import (BUSY_SECONDS, PARTS, SPLIT_LAYERS, _damaged, _logical,
+                                 list_layers, read_layer, read_meta, recover)
 from pucha.gis.schema import LAYER_META
 
 __all__ = ["update_gpkg", "replace_rows", "read_layer", "list_layers", "read_meta", "meta_table",
@@ -56,14 +58,9 @@ __all__ = ["update_gpkg", "replace_rows", "read_layer", "list_layers", "read_met
 
 logger = logging.getLogger(__name__)
 
-#: seconds to wait for another program's write lock before giving up
-BUSY_SECONDS = float(os.environ.get("PUCHA_BUSY_SECONDS", "5"))
 #: GeoPackage 1.2 (what GDAL 3.x writes by default; QGIS 3.22 LTR reads it without warning)
 GPKG_USER_VERSION = 10200
 _APPLICATION_ID = 0x47504B47  # "GPKG"
-#: layers of mixed geometry, stored as one table per geometry family
-SPLIT_LAYERS = ("problems", "water", "conflicts")
-PARTS = ("points", "lines", "polygons")
 _FAMILY = {"Point": "points", "MultiPoint": "points", "LineString": "lines",
            "MultiLineString": "lines", "LinearRing": "lines", "Polygon": "polygons",
            "MultiPolygon": "polygons"}
@@ -349,53 +346,76 @@ def _blobs(geoms: np.ndarray, srs_id: int) -> tuple[list, np.ndarray, np.ndarray
     return out, bounds, ~(missing | empty)
 
 
-def _column(s: pd.Series, old: str | None) -> tuple[str, list]:
-    """(declared GeoPackage type, values for SQLite) of one column; a user's declared
+def _column_type(s: pd.Series, old: str | None) -> tuple[str, str]:
+    """(declared GeoPackage type, conversion) of one column; a user's declared
     integer/text/date type is kept when the values fit it."""
     dt = s.dtype
-    notna = s.notna().to_numpy()
     if isinstance(dt, pd.CategoricalDtype):
-        s, dt = s.astype(object), np.dtype(object)
+        dt = np.dtype(object)
     if pd.api.types.is_bool_dtype(dt):
-        typ = "BOOLEAN"
-        vals = [int(v) if ok else None for v, ok in zip(s.tolist(), notna)]
+        typ, conv = "BOOLEAN", "int"
     elif pd.api.types.is_integer_dtype(dt):
-        typ = "INTEGER"
-        vals = [int(v) if ok else None for v, ok in zip(s.tolist(), notna)]
+        typ, conv = "INTEGER", "int"
     elif pd.api.types.is_float_dtype(dt):
         a = s.to_numpy(dtype="float64", na_value=np.nan)
         fin = a[np.isfinite(a)]
         if old and old.startswith(_INT_TYPES) and np.all(fin == np.round(fin)):
-            return old, [int(v) if ok else None for v, ok in zip(a.tolist(), notna)]
-        typ = "REAL"
-        vals = [v if ok else None for v, ok in zip(a.tolist(), notna)]
+            return old, "float_int"
+        typ, conv = "REAL", "float"
     elif pd.api.types.is_datetime64_any_dtype(dt):
-        typ = "DATETIME"
-        vals = [v.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" if ok else None
-                for v, ok in zip(pd.to_datetime(s).tolist(), notna)]
+        typ, conv = "DATETIME", "datetime"
     else:
         kind = pd.api.types.infer_dtype(s, skipna=True)
-        vals = s.astype(object).where(pd.Series(notna, index=s.index), None).tolist()
-        if kind == "boolean":
-            typ, vals = "BOOLEAN", [None if v is None else int(bool(v)) for v in vals]
-        elif kind == "integer":
-            typ, vals = "INTEGER", [None if v is None else int(v) for v in vals]
-        elif kind in ("floating", "mixed-integer-float"):
-            typ, vals = "REAL", [None if v is None else float(v) for v in vals]
-        elif kind == "bytes":
-            typ = "BLOB"
-        elif kind == "date":
-            typ, vals = "DATE", [None if v is None else v.isoformat() for v in vals]
-        else:
-            typ = "TEXT"
-            if kind not in ("string", "empty"):
-                vals = [v if v is None or isinstance(v, str) else str(v) for v in vals]
+        typ, conv = {"boolean": ("BOOLEAN", "obj_bool"), "integer": ("INTEGER", "obj_int"),
+                     "floating": ("REAL", "obj_float"),
+                     "mixed-integer-float": ("REAL", "obj_float"), "bytes": ("BLOB", "obj"),
+                     "date": ("DATE", "obj_date"), "string": ("TEXT", "obj"),
+                     "empty": ("TEXT", "obj")}.get(kind, ("TEXT", "obj_str"))
     if old and old != typ:
         if typ == "INTEGER" and old.startswith(_INT_TYPES + ("BOOLEAN",)):
             typ = old
         elif typ == "TEXT" and old.startswith(("TEXT", "DATE")):
             typ = old
-    return typ, vals
+    return typ, conv
+
+
+def _values(s: pd.Series, conv: str) -> list:
+    """The values of (a slice of) a column for SQLite (None for missing)."""
+    notna = s.notna().to_numpy()
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    if conv == "int":
+        return [int(v) if ok else None for v, ok in zip(s.tolist(), notna)]
+    if conv in ("float", "float_int"):
+        a = s.to_numpy(dtype="float64", na_value=np.nan).tolist()
+        if conv == "float_int":
+            return [int(v) if ok else None for v, ok in zip(a, notna)]
+        return [v if ok else None for v, ok in zip(a, notna)]
+    if conv == "datetime":
+        return [v.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" if ok else None
+                for v, ok in zip(pd.to_datetime(s).tolist(), notna)]
+    vals = s.astype(object).where(pd.Series(notna, index=s.index), None).tolist()
+    if conv == "obj_bool":
+        return [None if v is None else int(bool(v)) for v in vals]
+    if conv == "obj_int":
+        return [None if v is None else int(v) for v in vals]
+    if conv == "obj_float":
+        return [None if v is None else float(v) for v in vals]
+    if conv == "obj_date":
+        return [None if v is None else v.isoformat() for v in vals]
+    if conv == "obj_str":
+        return [v if v is None or isinstance(v, str) else str(v) for v in vals]
+    return vals
+
+
+def _column(s: pd.Series, old: str | None) -> tuple[str, list]:
+    """(declared GeoPackage type, values for SQLite) of one column."""
+    typ, conv = _column_type(s, old)
+    return typ, _values(s, conv)
+
+
+#: rows converted and inserted at a time (bounds the Python objects alive at once)
+_CHUNK = 50_000
 
 
 def _write_table(con: sqlite3.Connection, name: str, frame: pd.DataFrame, *,
@@ -410,57 +430,68 @@ def _write_table(con: sqlite3.Connection, name: str, frame: pd.DataFrame, *,
     gcol = old_geo[0] if old_geo else "geom"
     attrs = frame.drop(columns=[frame.geometry.name]) if is_geo else pd.DataFrame(frame)
     attrs = attrs.drop(columns=[c for c in attrs.columns if str(c).lower() in ("fid", gcol)])
-    cols, values = [], []
+    cols, convs = [], []
     for c in attrs.columns:
-        typ, vals = _column(attrs[c], old.get(str(c)))
+        typ, conv = _column_type(attrs[c], old.get(str(c)))
         cols.append(f"{_q(c)} {typ}")
-        values.append(vals)
+        convs.append(conv)
     n = len(frame)
-    fid = (np.arange(1, n + 1) if fids is None else np.asarray(fids)).tolist()
+    fid = np.arange(1, n + 1) if fids is None else np.asarray(fids)
     now = "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+    names = [_q("fid")] + ([_q(gcol)] if is_geo else []) + [_q(c) for c in attrs.columns]
     if is_geo:
         geoms = np.asarray(frame.geometry.values, dtype=object)
         gtype = geometry_type or _geometry_type(geoms, name, old_geo[1] if old_geo else None)
         srs = _srs_id(con, frame.crs)
-        blobs, bounds, indexed = _blobs(geoms, srs)
         z = int(bool(np.any(shapely.has_z(geoms))))
         con.execute(f"CREATE TABLE {_q(name)} (\"fid\" INTEGER PRIMARY KEY AUTOINCREMENT NOT "
                     f"NULL, {_q(gcol)} {gtype}{''.join(', ' + c for c in cols)})")
-        names = ", ".join([_q("fid"), _q(gcol)] + [_q(c) for c in attrs.columns])
-        rows = zip(fid, blobs, *values)
-        con.executemany(f"INSERT INTO {_q(name)} ({names}) VALUES "
-                        f"({', '.join('?' * (len(attrs.columns) + 2))})", rows)
-        ok = indexed
-        ext = ((float(np.min(bounds[ok, 0])), float(np.min(bounds[ok, 1])),
-                float(np.max(bounds[ok, 2])), float(np.max(bounds[ok, 3])))
-               if ok.any() else (None, None, None, None))
-        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description,"
-                    " last_change, min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'features', ?,"
-                    f" '', {now}, ?, ?, ?, ?, ?)", (name, name, *ext, srs))
-        con.execute("INSERT INTO gpkg_geometry_columns (table_name, column_name, "
-                    "geometry_type_name, srs_id, z, m) VALUES (?,?,?,?,?,0)",
-                    (name, gcol, gtype, srs, z))
-        _rtree(con, name, gcol, np.asarray(fid)[ok], bounds[ok])
     else:
         con.execute(f"CREATE TABLE {_q(name)} (\"fid\" INTEGER PRIMARY KEY AUTOINCREMENT NOT "
                     f"NULL{''.join(', ' + c for c in cols)})")
-        names = ", ".join([_q("fid")] + [_q(c) for c in attrs.columns])
-        con.executemany(f"INSERT INTO {_q(name)} ({names}) VALUES "
-                        f"({', '.join('?' * (len(attrs.columns) + 1))})", zip(fid, *values))
+    insert = (f"INSERT INTO {_q(name)} ({', '.join(names)}) VALUES "
+              f"({', '.join('?' * len(names))})")
+    ext = [np.inf, np.inf, -np.inf, -np.inf]
+    if is_geo:
+        rt = f"rtree_{name}_{gcol}"
+        con.execute(f"CREATE VIRTUAL TABLE {_q(rt)} USING rtree(id, minx, maxx, miny, maxy)")
+    for a in range(0, max(n, 1), _CHUNK):
+        b = min(n, a + _CHUNK)
+        if b <= a:
+            break
+        cols_vals = [_values(attrs[c].iloc[a:b], conv) for c, conv in zip(attrs.columns, convs)]
+        if is_geo:
+            blobs, bounds, ok = _blobs(geoms[a:b], srs)
+            con.executemany(insert, zip(fid[a:b].tolist(), blobs, *cols_vals))
+            bx = bounds[ok]
+            con.executemany(f"INSERT INTO {_q(rt)} VALUES (?,?,?,?,?)",
+                            zip(fid[a:b][ok].tolist(), bx[:, 0].tolist(), bx[:, 2].tolist(),
+                                bx[:, 1].tolist(), bx[:, 3].tolist()))
+            if len(bx):
+                ext = [min(ext[0], bx[:, 0].min()), min(ext[1], bx[:, 1].min()),
+                       max(ext[2], bx[:, 2].max()), max(ext[3], bx[:, 3].max())]
+        else:
+            con.executemany(insert, zip(fid[a:b].tolist(), *cols_vals))
+    if is_geo:
+        env = tuple(float(v) for v in ext) if np.isfinite(ext[0]) else (None,) * 4
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description,"
+                    " last_change, min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'features', ?,"
+                    f" '', {now}, ?, ?, ?, ?, ?)", (name, name, *env, srs))
+        con.execute("INSERT INTO gpkg_geometry_columns (table_name, column_name, "
+                    "geometry_type_name, srs_id, z, m) VALUES (?,?,?,?,?,0)",
+                    (name, gcol, gtype, srs, z))
+        _rtree_triggers(con, name, gcol)
+    else:
         con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description,"
                     f" last_change) VALUES (?, 'attributes', ?, '', {now})", (name, name))
     _feature_count(con, name, n)
 
 
-def _rtree(con: sqlite3.Connection, name: str, gcol: str, fids: np.ndarray,
-           bounds: np.ndarray) -> None:
-    """The GeoPackage R-tree index of a feature table, filled, and its triggers."""
+def _rtree_triggers(con: sqlite3.Connection, name: str, gcol: str) -> None:
+    """The triggers that keep a feature table's (filled) R-tree index, and its
+    ``gpkg_extensions`` row."""
     rt = f"rtree_{name}_{gcol}"
     t, g, r = _q(name), _q(gcol), _q(rt)
-    con.execute(f"CREATE VIRTUAL TABLE {r} USING rtree(id, minx, maxx, miny, maxy)")
-    con.executemany(f"INSERT INTO {r} VALUES (?,?,?,?,?)",
-                    zip(fids.tolist(), bounds[:, 0].tolist(), bounds[:, 2].tolist(),
-                        bounds[:, 1].tolist(), bounds[:, 3].tolist()))
     env = (f'ST_MinX(NEW.{g}), ST_MaxX(NEW.{g}), ST_MinY(NEW.{g}), ST_MaxY(NEW.{g})')
     full = f'NEW.{g} NOTNULL AND NOT ST_IsEmpty(NEW.{g})'
     trig = {
@@ -677,106 +708,3 @@ def meta_table(meta: Mapping[str, object]) -> pd.DataFrame:
     return pd.DataFrame({"key": keys,
                          "value": [json.dumps(meta[k], ensure_ascii=False, sort_keys=True,
                                               default=str) for k in keys]})
-
-
-def read_meta(path: str | os.PathLike) -> dict[str, object]:
-    """Read the ``pucha_meta`` table of a project GeoPackage as a dict."""
-    if LAYER_META not in list_layers(path):
-        return {}
-    try:
-        df = pyogrio.read_dataframe(path, layer=LAYER_META)
-        return {str(k): json.loads(v) for k, v in zip(df["key"], df["value"])}
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError,
-            TypeError, KeyError) as exc:
-        raise _damaged(path, exc) from None
-
-
-def _damaged(path: str | os.PathLike, exc: Exception) -> InputError:
-    return InputError(
-        f"{path}: not a readable GeoPackage ({' '.join(str(exc).split())[:200]}); the file "
-        "is empty, truncated or damaged. Re-run the step that wrote it (`pucha import` "
-        "makes the project GeoPackage, `pucha partition` adds the areas) or restore a copy.")
-
-
-def recover(path: str | os.PathLike) -> None:
-    """Roll back what a killed writer left (a hot ``-journal``) before reading.
-
-    SQLite rolls a hot journal back on the next read-write open; GDAL opens
-    read-only and cannot, so pucha's readers open the file read-write once (a
-    plain read: nothing is written unless a killed transaction is undone). A
-    journal of a live writer is not hot and is left alone.
-    """
-    if not os.path.exists(f"{path}-journal"):
-        return
-    try:
-        con = sqlite3.connect(path, timeout=BUSY_SECONDS)
-        try:
-            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        finally:
-            con.close()
-    except sqlite3.Error:
-        pass    # a locked or damaged file: the read that follows reports it
-
-
-def _logical(names: list[str]) -> list[str]:
-    """Table names with the typed tables of a split layer shown as the one layer."""
-    out: list[str] = []
-    for n in names:
-        base = next((b for b in SPLIT_LAYERS if n in {f"{b}_{p}" for p in PARTS}), None)
-        n = base or n
-        if n not in out:
-            out.append(n)
-    return out
-
-
-def list_layers(path: str | os.PathLike) -> list[str]:
-    """Names of the layers/tables in a GeoPackage (empty list if it does not exist);
-    a split layer's typed tables are listed once under the layer's name.
-
-    Raises :class:`~pucha.errors.InputError` if the file exists but cannot be read.
-    """
-    if not Path(path).exists():
-        return []
-    recover(path)
-    try:
-        return _logical([str(n) for n, _ in pyogrio.list_layers(path)])
-    except pyogrio.errors.DataSourceError as exc:
-        raise _damaged(path, exc) from None
-
-
-def _read_one(path: str | os.PathLike, name: str, **kw) -> gpd.GeoDataFrame | pd.DataFrame:
-    try:
-        return pyogrio.read_dataframe(path, layer=name, **kw)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        if Path(path).exists() and name in [str(n) for n, _ in pyogrio.list_layers(path)]:
-            raise _damaged(path, exc) from None
-        raise InputError(f"{path}: no layer {name!r}; it has: "
-                         f"{', '.join(list_layers(path)) or 'no layers'}") from None
-    except (UnicodeDecodeError, shapely.errors.GEOSException) as exc:
-        # damaged bytes inside a row: text that is not UTF-8, a geometry blob GEOS rejects
-        raise _damaged(path, exc) from None
-
-
-def read_layer(path: str | os.PathLike, name: str) -> gpd.GeoDataFrame | pd.DataFrame:
-    """Read one layer of a project GeoPackage; id and code columns come back as str.
-
-    A split layer (:data:`SPLIT_LAYERS`) comes back as one frame: the rows of its
-    typed tables in their written order. Raises :class:`~pucha.errors.InputError`
-    if the file cannot be read.
-    """
-    recover(path)
-    tables = [str(n) for n, _ in pyogrio.list_layers(path)] if (
-        name in SPLIT_LAYERS and Path(path).exists()) else []
-    parts = [f"{name}_{p}" for p in PARTS if f"{name}_{p}" in tables]
-    if parts and name not in tables:
-        frames = [_read_one(path, t, fid_as_index=True) for t in parts]
-        crs = next((f.crs for f in frames if getattr(f, "crs", None) is not None), None)
-        full = [f for f in frames if len(f)] or frames[:1]
-        df = gpd.GeoDataFrame(pd.concat(full).sort_index(kind="stable"), geometry="geometry",
-                              crs=crs).reset_index(drop=True)
-    else:
-        df = _read_one(path, name)
-    for col in df.columns:
-        if col.endswith("_id") or col.endswith("code") or col in ("code", "feature_ids"):
-            df[col] = df[col].astype("string").fillna("").astype(object)
-    return df
