@@ -281,6 +281,9 @@ def _issue(issues: list, rule: str, severity: str, code: str, layer: str, ids: I
                              message, geometry))
 
 
+from pucha.partition.edits import check_edits  # noqa: E402
+
+
 def _check_assignment(issues, buildings, ba, eff, area_codes) -> None:
     bids = set(buildings["building_id"])
     orphan = sorted(set(ba["building_id"]) - bids)
@@ -743,6 +746,8 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
     issues: list[CheckIssue] = list(invalid)
     area_codes = set(areas["area_code"])
     _check_assignment(issues, buildings, ba, eff, area_codes)
+    check_edits(issues, _issue, buildings, ba, areas,
+                path if S.LAYER_PROBLEMS in layers else None)
     _check_cut_ranges(issues, buildings, eff)
     _check_codes(issues, areas, villages, history, township_code)
     _check_contiguity(issues, areas, villages, buildings, eff, min_area_m2)

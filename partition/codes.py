@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import shapely
 
-__all__ = ["serpentine_order", "assign_codes"]
+__all__ = ["serpentine_order", "assign_codes", "stable_codes", "MAX_SEQ", "VIRTUAL_SEQ"]
 
 
 def serpentine_order(polygons: Sequence) -> list[int]:
@@ -52,3 +52,64 @@ def assign_codes(village_code: str, polygons: Sequence, *,
         codes[i] = f"{village_code}{seq:03d}"
         used.add(codes[i])
     return codes
+
+
+# --------------------------------------------------------------------------- stable codes
+
+MAX_SEQ = 899       # 普查小区 sequences 001-899 (CENSUS-RULES.md)
+VIRTUAL_SEQ = 900   # 900+ are kept for virtual areas
+
+
+def stable_codes(village_code: str, new_assign, old_assign, *, used_seqs: set[int],
+                 reserved: set[str], keys: Sequence[str] | None = None,
+                 exhausted: type[Exception] = ValueError) -> dict[str, str]:
+    """Codes for the new areas of one 居/村 (provisional key -> 15-digit code).
+
+    ``new_assign``/``old_assign``: assignments (building_id, area_code, part,
+    population) keyed by provisional key / old code; the old one is the plan as
+    the user left it (hand edits applied), so an area that took in a hand-moved
+    building is "the same area" as the one it was moved into. ``used_seqs``: every
+    sequence ever issued in this 居/村 (in use or retired). ``reserved``: codes that
+    must not be given (locked or kept areas, deleted areas, other 居/村). ``keys``:
+    every provisional key (areas without buildings too; default: those of
+    ``new_assign``).
+
+    A new area that is the same area as an old one
+    (:func:`pucha.partition.diff.match_areas`: maximum-weight matching by shared
+    people, more than half of the people both ways) keeps its code; every other
+    gets the next sequence after the largest ever issued, in order of the keys.
+    Past 899 the lowest sequence never issued is used; none left: ``exhausted``.
+    """
+    from pucha.partition.diff import match_areas
+
+    new_assign = new_assign[["building_id", "area_code", "part", "population"]]
+    old_assign = old_assign[["building_id", "area_code", "part", "population"]]
+    given: set[str] = set(reserved)
+    old = old_assign[old_assign["area_code"].astype(str).str.startswith(village_code)
+                     & ~old_assign["area_code"].isin(given)]
+    out: dict[str, str] = {}
+    for old_code, key in sorted(match_areas(old, new_assign).items()):
+        out[key] = old_code
+        given.add(old_code)
+    taken = {int(c[12:]) for c in given if c.startswith(village_code) and c[12:].isdigit()}
+    ever = {q for q in set(used_seqs) | taken if q <= MAX_SEQ}
+    top = max(ever | {0})
+    fresh = iter(q for q in range(1, MAX_SEQ + 1) if q not in ever)  # never issued, lowest first
+    all_keys = list(keys) if keys is not None else sorted(set(new_assign["area_code"]))
+    need = [k for k in all_keys if k not in out]
+    for key in need:
+        if top < MAX_SEQ:
+            top += 1
+            q = top
+        else:  # past 899: the lowest sequence never issued (a gap), never a retired one
+            q = next(fresh, None)
+            if q is None:
+                raise exhausted(
+                    f"居/村 {village_code}: {len(need)} new 普查小区 need codes, but every "
+                    f"sequence 001-{MAX_SEQ:03d} is in use or was issued in an earlier revision "
+                    f"(codes {VIRTUAL_SEQ:03d}+ are for virtual areas). Raise the target "
+                    "(--target/--max) or split the 居/村; `pucha partition --fresh --renumber` "
+                    "restarts the numbering (only before the codes are issued to enumerators)")
+        ever.add(q)
+        out[key] = f"{village_code}{q:03d}"
+    return out

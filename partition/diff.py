@@ -47,11 +47,12 @@ from pucha.gis import schema as S
 from pucha.gis.write import list_layers, read_layer, write_text
 
 __all__ = ["Plan", "PlanDiff", "load_plan", "match_areas", "diff_plans", "write_diff_csv",
+           "hand_moves",
            "MATERIAL_SHARE", "AREA_CHANGES"]
 
 logger = logging.getLogger(__name__)
 
-MATERIAL_SHARE = 0.9
+MATERIAL_SHARE = 0.5  # "the same area": more than half its people, both ways
 AREA_CHANGES = ("unchanged", "population", "reshaped", "recoded", "added", "removed")
 _GEOM_TOL_M2 = 1.0
 
@@ -111,10 +112,18 @@ def load_plan(gpkg: str | os.PathLike, *, revision: int | None = None) -> Plan:
 
 def match_areas(old: pd.DataFrame, new: pd.DataFrame, *, share: float = MATERIAL_SHARE
                 ) -> dict[str, str]:
-    """Old area code -> new area code for every pair that is materially the same.
+    """Old area code -> new area code for every pair that is *the same area*.
 
     ``old`` and ``new`` are assignments (building_id, area_code, part, population).
-    Each area matches at most one other (with share > 0.5 the match is unique).
+    The pairs are a **maximum-weight matching** between old and new areas, the
+    weight of a pair being the people of the buildings they share (counted in both
+    plans; a cut building's parts with their people). A matched pair is the same
+    area when the shared buildings hold **more than half** (``share``) of the old
+    area's people in the old plan *and* more than half of the new area's people in
+    the new plan: the area kept most of its people and took in fewer than it kept
+    (people re-estimated in the same buildings do not make it another area).
+    Areas without people compare building counts the same way. Each area matches at
+    most one other; ties go to the lower codes (deterministic).
 
     >>> old = pd.DataFrame({"building_id": list("abc"), "area_code": ["A", "A", "B"],
     ...                     "part": 0, "population": [100, 200, 300]})
@@ -123,45 +132,74 @@ def match_areas(old: pd.DataFrame, new: pd.DataFrame, *, share: float = MATERIAL
     >>> match_areas(old, new)
     {'A': 'X', 'B': 'Y'}
     """
-    def members(df):
-        return {c: frozenset(zip(g["building_id"].astype(str), g["part"].astype(int)))
-                for c, g in df.groupby("area_code", sort=True)}
+    from scipy.optimize import linear_sum_assignment
 
-    m_old, m_new = members(old), members(new)
-    out: dict[str, str] = {}
-    by_set = {s: c for c, s in m_new.items()}
-    for c, s in m_old.items():
-        if s in by_set and by_set[s] not in out.values():
-            out[c] = by_set[s]
-    # people (or building counts) per building in each area
     def weights(df):
-        w = df.groupby(["area_code", "building_id"])["population"].sum()
-        return w
+        d = pd.DataFrame({"area_code": df["area_code"].astype(str),
+                          "building_id": df["building_id"].astype(str),
+                          "population": pd.to_numeric(df["population"], errors="coerce"
+                                                      ).fillna(0).clip(lower=0)})
+        return d.groupby(["area_code", "building_id"], sort=True)["population"].sum()
+
     wo, wn = weights(old), weights(new)
+    if not len(wo) or not len(wn):
+        return {}
     tot_o = wo.groupby(level=0).sum().to_dict()
     tot_n = wn.groupby(level=0).sum().to_dict()
-    cnt_o = old.groupby("area_code")["building_id"].nunique().to_dict()
-    cnt_n = new.groupby("area_code")["building_id"].nunique().to_dict()
-    jo = wo.rename("po").reset_index()
-    jn = wn.rename("pn").reset_index()
-    j = jo.merge(jn, on="building_id", suffixes=("_o", "_n"))
-    j["both"] = np.minimum(j["po"], j["pn"])
-    ov = j.groupby(["area_code_o", "area_code_n"]).agg(people=("both", "sum"),
-                                                        n=("building_id", "nunique"))
-    taken = set(out.values())
-    for (co, cn), row in ov.sort_index().iterrows():
-        if co in out or cn in taken:
-            continue
+    cnt_o = wo.groupby(level=0).size().to_dict()
+    cnt_n = wn.groupby(level=0).size().to_dict()
+    j = wo.rename("po").reset_index().merge(wn.rename("pn").reset_index(), on="building_id",
+                                             suffixes=("_o", "_n"))
+    if not len(j):
+        return {}
+    ov = j.groupby(["area_code_o", "area_code_n"], sort=True).agg(
+        kept=("po", "sum"), came=("pn", "sum"), n=("building_id", "size")).reset_index()
+    codes_o = sorted(set(ov["area_code_o"]))
+    codes_n = sorted(set(ov["area_code_n"]))
+    io = {c: i for i, c in enumerate(codes_o)}
+    jn = {c: i for i, c in enumerate(codes_n)}
+    # people first; shared buildings break ties and weigh areas without people
+    big = float(2 * (max(tot_o.values()) + max(tot_n.values())) + 1)
+    w = np.zeros((len(codes_o), len(codes_n)))
+    ok = np.zeros_like(w, dtype=bool)
+    for co, cn, kept, came, n in ov.itertuples(index=False):
         po, pn = tot_o.get(co, 0), tot_n.get(cn, 0)
-        if po > 0 and pn > 0:
-            ok = row["people"] >= share * po and row["people"] >= share * pn
+        if po > 0 or pn > 0:
+            good = kept > share * po and came > share * pn
         else:
-            ok = (po == 0 and pn == 0 and row["n"] >= share * cnt_o.get(co, 0)
-                  and row["n"] >= share * cnt_n.get(cn, 0))
-        if ok:
-            out[co] = cn
-            taken.add(cn)
+            good = n > share * cnt_o.get(co, 0) and n > share * cnt_n.get(cn, 0)
+        w[io[co], jn[cn]] = (kept + came) * big + n
+        ok[io[co], jn[cn]] = good
+    w = np.where(ok, w, 0.0)
+    rows, cols = linear_sum_assignment(w, maximize=True)
+    out = {codes_o[r]: codes_n[c] for r, c in zip(rows, cols) if ok[r, c]}
     return dict(sorted(out.items()))
+
+
+def hand_moves(gpkg: str | os.PathLike, rev_from: int | None, rev_to: int | None) -> set[str]:
+    """Buildings moved by hand between revision ``rev_from`` and ``rev_to`` of one
+    project (``None`` as ``rev_to``: up to the current plan, its pending edits
+    included): the ``moves`` each revision's summary records."""
+    import json
+
+    from pucha.partition.check import effective_assignment
+
+    path = Path(gpkg)
+    out: set[str] = set()
+    if "revisions" in list_layers(path):
+        revs = read_layer(path, "revisions")
+        for r, summ in zip(revs["revision"].astype(int), revs["summary"].astype(str)):
+            if (rev_from is None or r > rev_from) and (rev_to is None or r <= rev_to):
+                try:
+                    out |= set((json.loads(summ) or {}).get("moves") or {})
+                except ValueError:
+                    continue
+    if rev_to is None and S.LAYER_BUILDINGS in list_layers(path):
+        b = read_layer(path, S.LAYER_BUILDINGS)
+        ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
+        eff = effective_assignment(b, ba)
+        out |= set(eff.loc[eff["edited"], "building_id"])
+    return out
 
 
 @dataclass
@@ -214,8 +252,14 @@ def _geom_changed(a, b) -> float:
     return float(shapely.symmetric_difference(a, b).area)
 
 
-def diff_plans(old: Plan, new: Plan, *, share: float = MATERIAL_SHARE) -> PlanDiff:
-    """Compare two plans area by area and building by building."""
+def diff_plans(old: Plan, new: Plan, *, share: float = MATERIAL_SHARE,
+               moved: set[str] | None = None) -> PlanDiff:
+    """Compare two plans area by area and building by building.
+
+    ``diff.buildings`` lists every building whose area code(s) changed, and every
+    building added or removed, with a ``reason``: ``hand move`` (in ``moved``: moved
+    in QGIS or with ``pucha move`` between the plans, see :func:`hand_moves`),
+    ``new data`` (added, removed, or its people changed), else ``re-solve``."""
     match = match_areas(old.assignment, new.assignment, share=share)
     back = {v: k for k, v in match.items()}
     pop_o, pop_n = old.area_population(), new.area_population()
@@ -259,27 +303,28 @@ def diff_plans(old: Plan, new: Plan, *, share: float = MATERIAL_SHARE) -> PlanDi
     areas["boundary_change_m2"] = areas["boundary_change_m2"].round(1)
     areas = areas.sort_values(["village_code", "new_code", "old_code"]).reset_index(drop=True)
 
-    # buildings: codes per building, old codes translated through the match
+    # buildings: EVERY building whose codes changed, with the reason
     def codes(df):
         return {b: tuple(sorted(set(g["area_code"]))) for b, g in df.groupby("building_id")}
     def pops(df):
         return df.groupby("building_id")["population"].sum().round().astype(int).to_dict()
     co, cn = codes(old.assignment), codes(new.assignment)
     po, pn = pops(old.assignment), pops(new.assignment)
+    hand = set(moved or ())
     brows = []
     for bid in sorted(set(co) | set(cn)):
         if bid not in cn:
-            brows.append((bid, "removed", "/".join(co[bid]), "", po.get(bid, 0), 0))
+            brows.append((bid, "removed", "/".join(co[bid]), "", po.get(bid, 0), 0, "new data"))
         elif bid not in co:
-            brows.append((bid, "added", "", "/".join(cn[bid]), 0, pn.get(bid, 0)))
-        else:
-            translated = tuple(sorted({match.get(c, c) for c in co[bid]}))
-            if translated != cn[bid]:
-                brows.append((bid, "moved", "/".join(co[bid]), "/".join(cn[bid]),
-                              po.get(bid, 0), pn.get(bid, 0)))
+            brows.append((bid, "added", "", "/".join(cn[bid]), 0, pn.get(bid, 0), "new data"))
+        elif co[bid] != cn[bid]:
+            why = ("hand move" if bid in hand else
+                   "new data" if po.get(bid, 0) != pn.get(bid, 0) else "re-solve")
+            brows.append((bid, "moved", "/".join(co[bid]), "/".join(cn[bid]),
+                          po.get(bid, 0), pn.get(bid, 0), why))
     buildings = pd.DataFrame(brows, columns=["building_id", "change", "old_area_code",
                                              "new_area_code", "old_population",
-                                             "new_population"])
+                                             "new_population", "reason"])
     geoms = {}
     for r in areas.itertuples():
         if r.change == "unchanged":

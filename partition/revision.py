@@ -271,66 +271,22 @@ def record_revision(gpkg: str | os.PathLike, *, settings: PartitionSettings | No
 
 # --------------------------------------------------------------------------- codes
 
-MAX_SEQ = 899       # 普查小区 sequences 001-899 (CENSUS-RULES.md)
-VIRTUAL_SEQ = 900   # 900+ are kept for virtual areas
+from pucha.partition.codes import MAX_SEQ, VIRTUAL_SEQ, stable_codes  # noqa: E402
 
 
 class CodesExhausted(InputError):
     """No free 普查小区 sequence is left in a 居/村 (001-899, none reused)."""
 
 
-
 def assign_codes(village_code: str, new_assign: pd.DataFrame, old_assign: pd.DataFrame, *,
-                 labels: Mapping[str, str], used_seqs: set[int], reserved: set[str]
-                 ) -> dict[str, str]:
-    """Codes for the new areas of one 居/村 (provisional key -> 15-digit code).
-
-    ``new_assign``/``old_assign``: assignments (building_id, area_code, part,
-    population) keyed by provisional key / old code. ``labels``: provisional key
-    -> the code hand-moved buildings in it were moved to. ``used_seqs``: every
-    sequence ever issued in this 居/村 (in use or retired). ``reserved``: codes
-    that must not be given (locked areas, other villages).
-
-    Order: pinned label first, then the material match
-    (:func:`pucha.partition.diff.match_areas`), then the next free sequence after
-    the largest ever used, in reading order of the provisional keys.
-    """
-    from pucha.partition.diff import match_areas
-
-    out: dict[str, str] = {}
-    given: set[str] = set(reserved)
-    for key in sorted(labels):
-        code = labels[key]
-        if code and code not in given and code.startswith(village_code):
-            out[key] = code
-            given.add(code)
-    match = match_areas(old_assign[~old_assign["area_code"].isin(given)],
-                        new_assign[~new_assign["area_code"].isin(set(out))])
-    for old_code, key in sorted(match.items()):
-        if key not in out and old_code not in given:
-            out[key] = old_code
-            given.add(old_code)
-    taken = {int(c[12:]) for c in given if c.startswith(village_code) and c[12:].isdigit()}
-    ever = {q for q in used_seqs | taken if q <= MAX_SEQ}
-    top = max(ever | {0})
-    fresh = iter(q for q in range(1, MAX_SEQ + 1) if q not in ever)  # never issued, lowest first
-    need = sorted(set(new_assign["area_code"]) - set(out))
-    for key in need:
-        if top < MAX_SEQ:
-            top += 1
-            q = top
-        else:  # past 899: the lowest sequence never issued (a gap), never a retired one
-            q = next(fresh, None)
-            if q is None:
-                raise CodesExhausted(
-                    f"居/村 {village_code}: {len(need)} new 普查小区 need codes, but every "
-                    f"sequence 001-{MAX_SEQ:03d} is in use or was issued in an earlier revision "
-                    f"(codes {VIRTUAL_SEQ:03d}+ are for virtual areas). Raise the target "
-                    "(--target/--max) or split the 居/村; `pucha partition --fresh --renumber` "
-                    "restarts the numbering (only before the codes are issued to enumerators)")
-        ever.add(q)
-        out[key] = f"{village_code}{q:03d}"
-    return out
+                 labels: Mapping[str, str] | None = None, used_seqs: set[int],
+                 reserved: set[str], keys=None) -> dict[str, str]:
+    """Codes for the new areas of one 居/村 (provisional key -> 15-digit code):
+    :func:`pucha.partition.codes.stable_codes` (the same area keeps its code, every
+    other gets a sequence never issued). ``labels`` is accepted for older callers and
+    not used: the old plan with its hand edits decides which area a code names."""
+    return stable_codes(village_code, new_assign, old_assign, used_seqs=used_seqs,
+                        reserved=reserved, keys=keys, exhausted=CodesExhausted)
 
 
 def edited_buildings(buildings: pd.DataFrame, building_areas: pd.DataFrame) -> dict[str, str]:
@@ -388,6 +344,9 @@ class RevisionResult:
     new_codes: list[str] = field(default_factory=list)
     retired_codes: list[str] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
+    unmet_moves: list[str] = field(default_factory=list)   # hand moves not kept (error rows)
+    attempts: dict[str, str] = field(default_factory=dict)  # 居/村 -> local/neighbours/village
+    moves: dict[str, list[str]] = field(default_factory=dict)  # building -> [from, to]
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -397,7 +356,8 @@ class RevisionResult:
                 "villages_updated": len(self.updated), "villages_resolved": len(self.resolved),
                 "locked_areas": len(self.locked_areas), "pinned_buildings": len(self.pinned),
                 "new_codes": self.new_codes, "retired_codes": self.retired_codes,
-                "problems": len(self.problems)}
+                "problems": len(self.problems), "moves": self.moves,
+                "unmet_moves": self.unmet_moves, "attempts": self.attempts}
 
 
 def _problem(severity: str, code: str, layer: str, ids, message: str, geometry=None) -> dict:
@@ -422,25 +382,6 @@ def _area_stats(areas: gpd.GeoDataFrame, ba: pd.DataFrame, lo: int, hi: int, tar
     a["status"] = ["below_band" if p < lo else "above_band" if p > hi else "ok"
                    for p in a["population"]]
     return a
-
-
-def _lock_diagnosis(vc: str, locked_codes: list[str], rest_pop: int, lo: int, hi: int,
-                    sol: VillageSolution | None) -> list[dict]:
-    out = []
-    names = ", ".join(locked_codes)
-    if locked_codes and 0 < rest_pop < lo:
-        out.append(_problem("error", "lock_leaves_too_few", S.LAYER_AREAS, locked_codes,
-                            f"居/村 {vc}: locked area(s) {names} leave {rest_pop} people in the "
-                            f"rest of the 居/村, below the band {lo}-{hi}; unlock one of them "
-                            f"(`pucha lock --unlock CODE`) so the rest can be re-balanced"))
-    elif locked_codes and sol is not None:
-        bad = sol.areas[(sol.areas["population"] < lo) | (sol.areas["population"] > hi)]
-        if len(bad):
-            out.append(_problem("error", "lock_blocks_band", S.LAYER_AREAS, locked_codes,
-                                f"居/村 {vc}: with area(s) {names} locked, {len(bad)} of the "
-                                f"re-solved areas stay outside the band {lo}-{hi}; unlocking "
-                                f"{locked_codes[0]} gives the solver room"))
-    return out
 
 
 def engine_solver(gpkg: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None
@@ -501,7 +442,8 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     GeoPackage update.
     """
     from pucha.partition.check import _bool, effective_assignment
-    from pucha.partition.polygons import without_slivers
+    from pucha.partition.edits import invalid_edits, raise_invalid_edits, touched_areas
+    from pucha.partition.resolve import VillageContext, revise_village
 
     settings = settings or PartitionSettings()
     t_start = time.monotonic()
@@ -528,6 +470,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     bids = set(buildings["building_id"])
     eff = effective_assignment(buildings, ba)
     eff = eff[eff["building_id"].isin(bids)]
+    raise_invalid_edits(path, invalid_edits(buildings, ba, areas))
     pins = edited_buildings(buildings, ba)
     moved = {b for b in eff.loc[eff["edited"], "building_id"]}
     b_village = dict(zip(buildings["building_id"], buildings["village_code"]))
@@ -538,35 +481,66 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         if len(c) == 15 and c[12:].isdigit():
             used.setdefault(c[:12], set()).add(int(c[12:]))
     result = RevisionResult(revision=rev, locked_areas=sorted(a_locked), pinned=pins)
-    solver = solver or None
+    for b in sorted(moved):
+        frm = "/".join(sorted(set(ba.loc[ba["building_id"] == b, "area_code"].astype(str))))
+        result.moves[b] = [frm, pins.get(b, "")]
     out_areas, out_ba = [], []
     vgeom = dict(zip(villages["village_code"], villages.geometry))
+    result.problems.extend(_lost_and_deleted(path, buildings, ba, areas))
+    live_codes = set(areas["area_code"])
+    deleted_of: dict[str, set[str]] = {}
+    for c in set(ba["area_code"].astype(str)) - live_codes:
+        deleted_of.setdefault(c[:12], set()).add(c)
+    keep_typed: set[str] = set()  # moves not applied: buildings.area_code stays as typed
 
     bids_of = {v: set(g) for v, g in buildings.groupby("village_code")["building_id"]}
     areas_of = {v: g for v, g in areas.groupby("village_code")}
     eff_v = eff.assign(_v=[b_village.get(b, c[:12]) for b, c in zip(eff["building_id"],
                                                                      eff["area_code"])])
     eff_of = {v: g.drop(columns="_v") for v, g in eff_v.groupby("_v")}
-    empty_eff = eff.iloc[0:0]
+    ba_v = ba.assign(_v=[b_village.get(b, str(c)[:12]) for b, c in zip(ba["building_id"],
+                                                                       ba["area_code"])])
+    ba_of = {v: g.drop(columns="_v") for v, g in ba_v.groupby("_v")}
+    empty_eff, empty_ba = eff.iloc[0:0], ba.iloc[0:0]
     for vc in sorted(villages["village_code"]):
         v_areas = areas_of.get(vc, areas.iloc[0:0])
         v_bids = bids_of.get(vc, set())
         v_eff = eff_of.get(vc, empty_eff)
+        v_ba = ba_of.get(vc, empty_ba)
         v_pins = {b: c for b, c in pins.items() if b in v_bids}
         v_moved = moved & v_bids
+        v_del = deleted_of.get(vc, set())
         if vc in v_locked:
+            # a locked 居/村 keeps its plan as it is: hand moves in it are not applied
+            # (they stay typed in buildings.area_code) and each is an error row
+            kept_ba = v_ba[v_ba["building_id"].isin(v_bids)]
+            for b in sorted(v_moved):
+                frm = "/".join(sorted(set(v_ba.loc[v_ba["building_id"] == b, "area_code"])))
+                result.problems.append(_problem(
+                    "error", "move_in_locked_village", S.LAYER_BUILDINGS, [b, frm, v_pins[b]],
+                    f"building {b} was moved by hand from {frm or '(none)'} to {v_pins[b]}, but "
+                    f"its 居/村 {vc} is locked: the move is not applied and the plan of {vc} "
+                    f"is kept as it is. Unlock the 居/村 (`pucha lock --unlock {vc}`) to apply "
+                    "it, or clear the building's area_code"))
+                keep_typed.add(b)
+            for c in sorted(v_del):
+                result.problems.append(_problem(
+                    "error", "area_deleted_in_locked_village", S.LAYER_AREAS, [c],
+                    f"area {c} was deleted from layer 'areas', but its 居/村 {vc} is locked: "
+                    "nothing is re-solved and its buildings belong to no area. Unlock the "
+                    f"居/村 (`pucha lock --unlock {vc}`) so `pucha partition` re-solves them"))
             out_areas.append(v_areas)
-            out_ba.append(v_eff)
+            out_ba.append(kept_ba)
             result.kept.append(vc)
             continue
         same_input = last_fp.get(vc) == fps.get(vc)
-        if not v_moved and same_input:
+        if not v_moved and not v_del and same_input:
             out_areas.append(v_areas)
             out_ba.append(v_eff)
             result.kept.append(vc)
             continue
         # (2) input changed, no edit: keep when still valid
-        if not v_moved and len(v_areas):
+        if not v_moved and not v_del and len(v_areas):
             kept = _try_keep(vc, v_areas, v_eff, buildings[buildings["village_code"] == vc],
                              vgeom.get(vc), lo, hi)
             if kept is not None:
@@ -574,84 +548,40 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
                 out_ba.append(kept)
                 result.updated.append(vc)
                 continue
-        # (3) re-solve the unlocked remainder
-        lk = sorted(c for c in v_areas["area_code"] if c in a_locked)
-        lk_areas = v_areas[v_areas["area_code"].isin(lk)]
-        lk_eff = v_eff[v_eff["area_code"].isin(lk)]
-        into_locked = sorted(b for b in v_moved if v_pins.get(b) in lk)
-        for b in into_locked:
+        # (3) re-solve what the change reaches (partition/resolve.py)
+        for b in sorted(b for b in v_moved if v_pins.get(b) in a_locked):
             result.problems.append(_problem(
                 "warning", "moved_into_locked_area", S.LAYER_BUILDINGS, [b],
                 f"building {b} was moved into locked area {v_pins[b]}; it stays there, but the "
                 "locked boundary is not redrawn: unlock the area to redraw it around the "
                 "building"))
-        # cut buildings with parts in a locked area and parts elsewhere ("straddlers"): the
-        # locked parts stay; the other parts keep their floor/unit ranges and go, together,
-        # to the area the solver puts the building's remaining people in
-        open_rows = v_eff[~v_eff["area_code"].isin(lk)]
-        straddle = sorted(set(lk_eff["building_id"]) & set(open_rows["building_id"]))
-        resid = open_rows[open_rows["building_id"].isin(straddle)]
-        rest_bids = sorted((v_bids - set(lk_eff["building_id"])) | set(straddle))
-        rest_b = buildings[buildings["building_id"].isin(rest_bids)].copy()
-        if straddle:
-            rp = resid.groupby("building_id")["population"].sum().round().astype(int)
-            m = rest_b["building_id"].isin(straddle)
-            rest_b.loc[m, "population"] = rest_b.loc[m, "building_id"].map(rp).to_numpy()
-            for col in ("floors", "dwellings"):
-                if col in rest_b.columns:
-                    rest_b.loc[m, col] = np.nan  # not to be cut again
-            first_code = resid.sort_values(["building_id", "part"]).drop_duplicates("building_id")
-            for bid, code in zip(first_code["building_id"], first_code["area_code"]):
-                v_pins.setdefault(bid, str(code))
-        for lc, lg in zip(lk_areas["area_code"], lk_areas.geometry):
-            if lg is None or lg.is_empty:
-                continue
-            cand = rest_b[~rest_b["building_id"].isin(straddle)]
-            inside = cand[cand.geometry.intersection(lg).area > 0.5 * cand.geometry.area]
-            for bid in sorted(inside["building_id"]):
-                result.problems.append(_problem(
-                    "error", "lock_holds_moved_building", S.LAYER_BUILDINGS, [bid, lc],
-                    f"building {bid} stands inside locked area {lc} but was moved to "
-                    f"{v_pins.get(bid, 'another area')}; the locked boundary cannot change: "
-                    f"unlock {lc} (`pucha lock --unlock {lc}`) or move the building back"))
         vg = vgeom.get(vc)
-        if vg is None or vg.is_empty:
-            rest_poly = vg
-        else:
-            # (slivers where the locked areas' union and the 居/村 differ in the last digits
-            # are not parts of the rest)
-            rest_poly = without_slivers(vg.difference(shapely.union_all(np.asarray(lk_areas.geometry.values))))\
-                if len(lk_areas) else vg
-        rest_pop = int(rest_b["population"].sum())
-        rest_pins = {b: c for b, c in v_pins.items() if b in set(rest_bids)}
+        v_b = buildings[buildings["building_id"].isin(v_bids)]
+        union = (shapely.union_all(np.asarray(v_areas.geometry.values)) if len(v_areas)
+                 else shapely.Polygon())
+        hole = vg.difference(union) if (v_del and vg is not None) else None
+        outline_moved = (vg is not None and len(v_areas) and not v_del
+                         and shapely.symmetric_difference(union, vg).area > 1.0)
+        touched = touched_areas(v_areas, v_ba, v_eff, v_b, v_moved, hole)
+        pop_now = v_eff.groupby("area_code")["population"].sum()
+        touched |= {c for c in v_areas["area_code"] if not lo <= pop_now.get(c, 0) <= hi
+                    and (c in touched or not same_input)}
+        ctx = VillageContext(
+            vc=vc, polygon=vg, areas=v_areas, eff=v_eff, solved=v_ba, buildings=v_b,
+            pins=v_pins, moved=v_moved, locked=a_locked, touched=touched, deleted=v_del,
+            whole_village=bool(outline_moved), lo=lo, hi=hi, used_seqs=used.get(vc, set()),
+            reserved={c for c in areas["area_code"] if not c.startswith(vc)})
         if solver is None:
             solver = engine_solver(path, cache_dir=cache_dir)
-        sol = solver(vc, polygon=rest_poly, buildings=rest_b, pinned=rest_pins, gpkg=path,
-                     settings=settings, excluded=sorted(set(lk_eff["building_id"])))
-        result.problems.extend(sol.problems)
-        result.problems.extend(_lock_diagnosis(vc, lk, rest_pop, lo, hi, sol))
-        if straddle:
-            sba = sol.building_areas
-            home = (sba[sba["building_id"].isin(straddle)].sort_values(["building_id", "part"])
-                    .drop_duplicates("building_id").set_index("building_id")["area_code"])
-            keep_rows = resid[resid["building_id"].isin(home.index)].copy()
-            keep_rows["area_code"] = keep_rows["building_id"].map(home)
-            sol.building_areas = pd.concat(
-                [sba[~sba["building_id"].isin(straddle)],
-                 keep_rows[list(S.BUILDING_AREA_COLUMNS)]], ignore_index=True)
-        old_rest = v_eff[~v_eff["area_code"].isin(lk)]
-        reserved = set(lk) | {c for c in areas["area_code"] if not c.startswith(vc)}
-        codes = assign_codes(vc, sol.building_areas, old_rest, labels=sol.labels,
-                             used_seqs=used.get(vc, set()), reserved=reserved)
-        new_a = sol.areas.copy()
-        new_a["area_code"] = new_a["area_code"].map(codes)
-        new_a["village_code"] = vc
-        new_a["locked"] = False
-        new_ba = sol.building_areas.copy()
-        new_ba["area_code"] = new_ba["area_code"].map(codes)
-        out_areas.append(pd.concat([lk_areas, new_a], ignore_index=True))
-        out_ba.append(pd.concat([lk_eff, new_ba], ignore_index=True))
+        new_areas, new_ba, probs, how = revise_village(ctx, solver, settings=settings, gpkg=path,
+                                                       exhausted=CodesExhausted)
+        result.problems.extend(probs)
+        unmet = {r["feature_ids"].split(",")[0] for r in probs if r["code"] == "move_not_honoured"}
+        result.unmet_moves.extend(sorted(unmet))
+        out_areas.append(new_areas)
+        out_ba.append(new_ba)
         result.resolved.append(vc)
+        result.attempts[vc] = how
 
     all_areas = gpd.GeoDataFrame(pd.concat(out_areas, ignore_index=True), geometry="geometry",
                                  crs=areas.crs)
@@ -671,8 +601,11 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     first = all_ba.sort_values(["building_id", "part"]).drop_duplicates("building_id")
     code_of = dict(zip(first["building_id"], first["area_code"]))
     nb = buildings.copy()
-    nb["area_code"] = [code_of.get(b, "") for b in nb["building_id"]]
-    nb["locked"] = [_bool(lk) or b in moved for b, lk in zip(nb["building_id"], nb["locked"])]
+    typed = dict(zip(buildings["building_id"], buildings["area_code"]))
+    nb["area_code"] = [typed.get(b) if b in keep_typed else code_of.get(b, "")
+                       for b in nb["building_id"]]
+    honoured = moved - keep_typed - set(result.unmet_moves)
+    nb["locked"] = [_bool(lk) or b in honoured for b, lk in zip(nb["building_id"], nb["locked"])]
 
     layers: dict[str, pd.DataFrame] = {S.LAYER_AREAS: all_areas, S.LAYER_BUILDING_AREAS: all_ba,
                                        S.LAYER_BUILDINGS: nb}
@@ -685,7 +618,8 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         pass
     result.timings = {"total": round(time.monotonic() - t_start, 3)}
     last_settings = json.loads(revisions["settings"].iloc[-1]) if len(revisions) else None
-    if (not result.updated and not result.resolved and not moved and not result.problems
+    if (not result.updated and not result.resolved and not (moved - keep_typed)
+            and all(p["code"] in _STANDING for p in result.problems)
             and last_settings is not None
             and _same_settings(last_settings, _settings_dict(settings))):
         # nothing changed: no new revision (a re-run is idempotent)
@@ -707,6 +641,47 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
                 "retired %s", rev, len(result.kept), len(result.updated), len(result.resolved),
                 ", ".join(result.new_codes) or "none", ", ".join(result.retired_codes) or "none")
     return result
+
+
+#: rows that describe the project as it stands (re-stated by every run, no reason for a
+#: new revision on their own)
+_STANDING = ("population_differs_from_import", "move_in_locked_village",
+             "area_deleted_in_locked_village")
+#: rows about hand edits, replaced by every run
+_EDIT_ROWS = ("move_not_honoured", "building_deleted", "area_deleted")
+
+
+def _lost_and_deleted(path: Path, buildings: pd.DataFrame, ba: pd.DataFrame,
+                      areas: pd.DataFrame) -> list[dict]:
+    """Rows for buildings and areas deleted by hand since the last partition, and for
+    居/村 whose people no longer add up to what ``pucha import`` wrote."""
+    from pucha.gis.write import read_meta
+    from pucha.partition.edits import population_accounting
+
+    rows = []
+    bids = set(buildings["building_id"])
+    gone = ba[~ba["building_id"].isin(bids)]
+    for bid, g in gone.groupby("building_id", sort=True):
+        rows.append(_problem(
+            "warning", "building_deleted", S.LAYER_BUILDINGS, [bid],
+            f"building {bid} ({int(round(g['population'].sum()))} people, area "
+            f"{'/'.join(sorted(set(g['area_code'])))}) is no longer in layer 'buildings' "
+            "(deleted in QGIS?): its people are no longer counted and its area is re-balanced"))
+    live = set(areas["area_code"])
+    for code, g in ba[~ba["area_code"].isin(live)].groupby("area_code", sort=True):
+        g = g[g["building_id"].isin(bids)]
+        rows.append(_problem(
+            "info", "area_deleted", S.LAYER_AREAS, [code],
+            f"area {code} was deleted from layer 'areas': its {g['building_id'].nunique()} "
+            f"building(s) ({int(round(g['population'].sum()))} people) are re-solved with the "
+            f"areas around them; code {code} is retired"))
+    try:
+        imported = (read_meta(path).get("import_population") or {}).get("per_village") or {}
+    except Exception:  # noqa: BLE001 - a project without import meta: nothing to compare
+        imported = {}
+    rows += [dict(r, geometry=shapely.Polygon())
+             for r in population_accounting(buildings, imported, stage="partition")]
+    return rows
 
 
 def _same_settings(a: Mapping[str, object], b: Mapping[str, object]) -> bool:
@@ -764,7 +739,7 @@ def _merge_problems(path: Path, rows: list[dict], crs, *, resolved: list[str] = 
         return new
     old = read_layer(path, S.LAYER_PROBLEMS)
     codes = {"lock_leaves_too_few", "lock_blocks_band", "moved_into_locked_area",
-             "lock_holds_moved_building"}
+             "lock_holds_moved_building", "resolve_widened"} | set(_STANDING) | set(_EDIT_ROWS)
     old = old[~old["code"].astype(str).isin(codes) & (old["stage"].astype(str) != "check")]
     if resolved:
         text = old["feature_ids"].astype(str) + " " + old["message"].astype(str)

@@ -32,13 +32,14 @@ def diff(old: Path, new: Path | None, rev_from: int | None, rev_to: int | None, 
       pucha diff before.gpkg after.gpkg -o diff/
       pucha diff project.gpkg --from 1 --to 2
       pucha diff project.gpkg --from 2          revision 2 -> current plan
-    An area that keeps >= 90% of its people (both ways) or the same buildings is
-    "the same area" (materially unchanged). Writes diff-areas.csv,
-    diff-buildings.csv (UTF-8, Excel-ready) and diff.html, an offline map of the
-    changed areas.
+    An area is "the same area" when it keeps more than half of its people and
+    takes in fewer than it keeps (docs/review.md). diff-buildings.csv lists EVERY
+    building whose area code changed, with the reason: hand move, re-solve or
+    new data. Writes diff-areas.csv, diff-buildings.csv (UTF-8, Excel-ready) and
+    diff.html, an offline map of the changed areas.
     """
     from pucha.errors import InputError
-    from pucha.partition.diff import diff_plans, load_plan, write_diff_csv
+    from pucha.partition.diff import diff_plans, hand_moves, load_plan, write_diff_csv
     from pucha.partition.revision import list_revisions
 
     if new is None:
@@ -51,10 +52,12 @@ def diff(old: Path, new: Path | None, rev_from: int | None, rev_to: int | None, 
             rev_from = before[-1]
         a = load_plan(old, revision=rev_from)
         b = load_plan(old, revision=rev_to)
+        moved = hand_moves(old, rev_from, rev_to)
     else:
         a = load_plan(old, revision=rev_from)
         b = load_plan(new, revision=rev_to)
-    d = diff_plans(a, b)
+        moved = hand_moves(new, None, rev_to) if rev_to is None else set()
+    d = diff_plans(a, b, moved=moved)
     files = write_diff_csv(d, out)
     if not no_map:
         from pucha.outputs.diffmap import write_diff_map

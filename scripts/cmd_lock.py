@@ -78,14 +78,21 @@ def move_building(path: str | Path, building_id: str, area_code: str, *,
     path = Path(path)
     con = _connect(path)
     try:
-        row = con.execute("SELECT area_code FROM buildings WHERE building_id=?",
+        row = con.execute("SELECT area_code, village_code FROM buildings WHERE building_id=?",
                           (str(building_id),)).fetchone()
         if row is None:
             raise InputError(f"{path}: layer 'buildings' has no building_id {building_id!r}")
-        if not _has_table(con, "areas") or con.execute(
-                "SELECT 1 FROM areas WHERE area_code=?", (str(area_code),)).fetchone() is None:
+        area = (con.execute("SELECT village_code FROM areas WHERE area_code=?",
+                            (str(area_code),)).fetchone() if _has_table(con, "areas") else None)
+        if area is None:
             raise InputError(f"{path}: layer 'areas' has no area_code {area_code!r}; "
-                             "move the building to an existing area (see layer 'areas')")
+                             "move the building to an existing area (see layer 'areas'); "
+                             "nothing was changed")
+        if str(area[0]) != str(row[1]):
+            raise InputError(f"{path}: building {building_id} belongs to 居/村 {row[1]}, area "
+                             f"{area_code} to 居/村 {area[0]}: a building can only move to an "
+                             "area of its own 居/村 (a boundary change is the 自治办's: "
+                             "`pucha boundaries`, then re-import); nothing was changed")
         with con:
             if lock:
                 con.execute("UPDATE buildings SET area_code=?, locked=1 WHERE building_id=?",

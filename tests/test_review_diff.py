@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from fixture_outputs import VA, VB, make_tiny_project
 from pucha.gis.styles import connect_gpkg
-from pucha.partition.diff import diff_plans, load_plan, match_areas
+from pucha.gis.write import read_layer
+from pucha.partition.diff import diff_plans, hand_moves, load_plan, match_areas
 from pucha.scripts.cli import cli
 
 
@@ -25,9 +26,17 @@ def _assign(rows):
 
 def test_material_rule() -> None:
     old = _assign([("a", "A", 100), ("b", "A", 100), ("c", "A", 100), ("d", "B", 300)])
-    # A loses one of 3 buildings (67% stays): not the same area any more
+    # A keeps 2 of its 3 buildings (67% of its people, all of X's): the same area; B's
+    # 300 are 75% of Y: the same area
     new = _assign([("a", "X", 100), ("b", "X", 100), ("c", "Y", 100), ("d", "Y", 300)])
-    assert match_areas(old, new) == {}
+    assert match_areas(old, new) == {"A": "X", "B": "Y"}
+    # A split in halves: neither half is A any more
+    new = _assign([("a", "X", 150), ("b", "Y", 150), ("d", "Z", 300)])
+    old1 = _assign([("a", "A", 150), ("b", "A", 150), ("d", "B", 300)])
+    assert match_areas(old1, new) == {"B": "Z"}
+    # X took in more than A kept (A's 100 of X's 300): not the same area
+    assert match_areas(_assign([("a", "A", 100)]),
+                       _assign([("a", "X", 100), ("n", "X", 200)])) == {}
     # 95% both ways: the same area
     old = _assign([(f"b{i}", "A", 10) for i in range(20)])
     new = _assign([(f"b{i}", "X" if i else "Y", 10) for i in range(20)]
@@ -71,7 +80,14 @@ def test_diff_lists_exactly_the_changed_areas(pair) -> None:
     assert ch == {("reshaped", f"{VA}001", f"{VA}001"), ("reshaped", f"{VA}002", f"{VA}002"),
                   ("recoded", f"{VB}002", f"{VB}003"),
                   ("population", f"{VB}001", f"{VB}001")}
-    assert d.buildings[["building_id", "change"]].values.tolist() == [["b0000", "moved"]]
+    # EVERY building whose code changed is listed (the re-coded area's too), with why
+    moved_b = d.buildings[d.buildings["change"] == "moved"]
+    recoded = set(read_layer(old, "building_areas").query(f"area_code == '{VB}002'")["building_id"])
+    assert set(moved_b["building_id"]) == {"b0000"} | recoded
+    assert set(moved_b.loc[moved_b["building_id"] != "b0000", "reason"]) == {"re-solve"}
+    d2 = diff_plans(load_plan(old), load_plan(new), moved=hand_moves(new, None, None))
+    why = dict(zip(d2.buildings["building_id"], d2.buildings["reason"]))
+    assert why["b0000"] == "hand move"
     s = d.summary
     assert s["population_new"] - s["population_old"] == 10
     assert s["areas"]["unchanged"] == 0 and s["areas"]["recoded"] == 1
