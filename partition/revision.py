@@ -619,7 +619,7 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     result.timings = {"total": round(time.monotonic() - t_start, 3)}
     last_settings = json.loads(revisions["settings"].iloc[-1]) if len(revisions) else None
     if (not result.updated and not result.resolved and not (moved - keep_typed)
-            and all(p["code"] in _STANDING for p in result.problems)
+            and _standing_written(path, result.problems)
             and last_settings is not None
             and _same_settings(last_settings, _settings_dict(settings))):
         # nothing changed: no new revision (a re-run is idempotent)
@@ -649,6 +649,19 @@ _STANDING = ("population_differs_from_import", "move_in_locked_village",
              "area_deleted_in_locked_village")
 #: rows about hand edits, replaced by every run
 _EDIT_ROWS = ("move_not_honoured", "building_deleted", "area_deleted")
+
+
+def _standing_written(path: Path, rows: list[dict]) -> bool:
+    """Every row of this run is a standing row already in the ``problems`` layer."""
+    if any(p["code"] not in _STANDING for p in rows):
+        return False
+    key = {(p["code"], str(p["feature_ids"])) for p in rows}
+    old = set()
+    if S.LAYER_PROBLEMS in list_layers(path):
+        o = read_layer(path, S.LAYER_PROBLEMS)
+        o = o[o["code"].astype(str).isin(_STANDING)]
+        old = set(zip(o["code"].astype(str), o["feature_ids"].astype(str)))
+    return key == old
 
 
 def _lost_and_deleted(path: Path, buildings: pd.DataFrame, ba: pd.DataFrame,

@@ -14,7 +14,7 @@ buildings of 50 people (20 x 15 m), given in the source file::
 
 A: 8 blocks of 6 buildings = 2,400 people (8 areas of 300: one block each); B: 24
 buildings = 1,200 people (4 areas). ``tower=True`` adds to A a 20-floor tower of
-400 people (cut by floors into areas). Import then partition take a few seconds.
+700 people (cut by floors into areas). Import then partition take a few seconds.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def draw_sources(d: Path, *, tower: bool = False) -> Path:
                     rows.append(dict(编号=f"b{bx}{by}{i}{j}", 人口=50, 层数=3,
                                      geometry=_b(x0 + 10 + i * 30, y0 + 20 + j * 70)))
     if tower:
-        rows.append(dict(编号="tower", 人口=400, 层数=20, geometry=_b(300 + 40, 150 + 55, 15, 15)))
+        rows.append(dict(编号="tower", 人口=700, 层数=20, geometry=_b(300 + 40, 150 + 55, 15, 15)))
     gpd.GeoDataFrame(rows, crs=CRS).to_file(d / "buildings.gpkg", layer="buildings")
     gpd.GeoDataFrame({"居委会代码": [VA, VB], "居委会名称": ["东方居委会", "西湖村委会"]},
                      geometry=[box(X0, Y0, X0 + 400, Y0 + 300),
