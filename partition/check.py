@@ -747,7 +747,7 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
     area_codes = set(areas["area_code"])
     _check_assignment(issues, buildings, ba, eff, area_codes)
     check_edits(issues, _issue, buildings, ba, areas,
-                path if S.LAYER_PROBLEMS in layers else None)
+                path if S.LAYER_PROBLEMS in layers else None, project=path)
     _check_cut_ranges(issues, buildings, eff)
     _check_codes(issues, areas, villages, history, township_code)
     _check_contiguity(issues, areas, villages, buildings, eff, min_area_m2)

@@ -6,24 +6,21 @@ applied, see :func:`pucha.partition.check.effective_assignment`) or a revision
 kept in it (layers ``areas_r{N}`` and ``building_areas_r{N}``, see
 :mod:`pucha.partition.revision`).
 
-When is an area "the same area"? (materially unchanged)
--------------------------------------------------------
-Old area A and new area B are *materially the same* when
-
-* they hold the same buildings (same ids and parts), or
-* at least 90 % of A's people are in B **and** at least 90 % of B's people
-  come from A (people counted per building; for areas without people the
-  same test runs on building counts).
-
-This is the rule :mod:`pucha.partition.revision` uses to let an area keep its
+When is an area "the same area"?
+--------------------------------
+Old area A and new area B are *the same area* when a maximum-weight matching
+between old and new areas (weight: the people of the buildings they share) pairs
+them and the shared buildings hold more than half of A's people (old plan) and
+more than half of B's people (new plan). Areas without people compare building
+counts. :mod:`pucha.partition.revision` uses this rule to let an area keep its
 code across revisions; :func:`match_areas` implements it for both.
 
 Each area of either plan gets one ``change``:
 
 ``unchanged``   same code, same buildings, same people, boundary moved < 1 m²
 ``population``  same code and buildings, the people changed (re-estimate)
-``reshaped``    same code, buildings or boundary changed (materially the same or not)
-``recoded``     materially the same area under another code
+``reshaped``    same code, buildings or boundary changed
+``recoded``     the same area under another code
 ``added``       a new area (no material match in the old plan)
 ``removed``     an old area with no material match in the new plan
 """

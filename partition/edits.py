@@ -155,7 +155,8 @@ def population_accounting(buildings: pd.DataFrame, imported: dict, *, stage: str
     return rows
 
 
-def check_edits(issues: list, _issue, buildings, ba, areas, problems_path) -> None:
+def check_edits(issues: list, _issue, buildings, ba, areas, problems_path,
+                project=None) -> None:
     """Hand-typed area codes that name no area of the building's own 居/村 (see
     :mod:`pucha.partition.edits`; ``pucha partition`` refuses them too), and hand
     moves the last ``pucha partition`` could not keep (its ``move_not_honoured`` rows)."""
@@ -171,6 +172,16 @@ def check_edits(issues: list, _issue, buildings, ba, areas, problems_path) -> No
                [bid], f"building {bid}: area_code {code!r} {why}. Type an existing 15-digit "
                "code of an area of the building's 居/村 (layer 'areas'), or clear the cell "
                "(NULL: no move); `pucha partition` refuses to run until it is corrected")
+    if project is not None:  # people against what pucha import wrote
+        from pucha.gis.write import read_meta
+
+        try:
+            imported = (read_meta(project).get("import_population") or {}).get("per_village")
+        except Exception:  # noqa: BLE001 - no import meta: nothing to compare with
+            imported = None
+        for r in population_accounting(buildings, imported or {}, stage="check"):
+            _issue(issues, "assignment", "warning", r["code"], r["layer"],
+                   [r["feature_ids"]], r["message"])
     if problems_path is None:
         return
     old = read_layer(problems_path, S.LAYER_PROBLEMS)

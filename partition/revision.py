@@ -10,8 +10,9 @@ calls when the project GeoPackage already has areas) then:
 * keeps every **building a person moved** where it was put: a building whose
   ``buildings.area_code`` differs from the last solved ``building_areas`` (a
   QGIS edit or ``pucha move``), or whose ``buildings.locked`` is set, is pinned
-  to that area code. Moved buildings are then marked ``locked`` so later runs
-  keep them too (clear with ``pucha lock --unlock --building ID``);
+  to that area code. A move that is kept marks the building ``locked`` so later
+  runs keep it too (clear with ``pucha lock --unlock --building ID``); a move no
+  plan inside the band can keep is an error row ``move_not_honoured``;
 * re-solves **only what changed**, per 居/村:
 
   1. nothing changed since the last revision (same buildings, people, outline,
@@ -30,18 +31,21 @@ calls when the project GeoPackage already has areas) then:
 
 Stable codes
 ------------
-An area *keeps its code* when it is materially unchanged
-(:func:`pucha.partition.diff.match_areas`): it holds the same buildings, or at
-least 90 % of its old people are in the new area and at least 90 % of the new
-area's people come from it. An area that received a hand-moved building keeps
-the code the building was moved to. Every other new area gets the **next free
-sequence after the largest ever used** in its 居/村, so no other area is
-renumbered and a retired code is never reused. ``pucha check`` accepts the gaps
-left by retired codes (they are recorded). Past 899 (the last sequence; 900+ are
-virtual areas) the lowest sequence never issued is used; when none is left,
+Only the areas a change touches are re-solved (:mod:`pucha.partition.resolve`);
+every other area keeps its buildings, boundary and code. A re-solved area keeps
+the code of the old area that is *the same area*
+(:func:`pucha.partition.diff.match_areas`: a maximum-weight matching by shared
+people, more than half of the people both ways, against the plan as the user left
+it, hand moves applied). Every other new area gets the **next free sequence after
+the largest ever used** in its 居/村, so no other area is renumbered and a
+retired code is never reused. ``pucha check`` accepts the gaps left by retired
+codes (they are recorded). Past 899 (the last sequence; 900+ are virtual areas)
+the lowest sequence never issued is used; when none is left,
 :class:`CodesExhausted` (a clear error). ``pucha partition --fresh`` keeps codes
 the same way (``pucha.partition.run.CodeMemory``); only ``--renumber`` restarts
-at 001 and starts ``code_history`` again.
+at 001 and starts ``code_history`` again. Hand-typed codes that name no area of
+the building's 居/村 stop the run before anything is solved
+(:mod:`pucha.partition.edits`).
 
 A re-run that finds nothing to do (every 居/村 kept, no edit, same settings but
 ``jobs``) writes nothing and records no revision.

@@ -311,6 +311,8 @@ def test_move_inside_a_locked_village_is_reported_not_applied(drawn: Path) -> No
 def test_deleted_building_is_reported_against_the_imported_totals(drawn: Path) -> None:
     """Defect: a building deleted in QGIS took its 50 people with no warning."""
     _sql(drawn, "DELETE FROM buildings WHERE building_id='b0120'")
+    res = _pucha("check", drawn, ok=False)        # after the edit, before any partition
+    assert "holds 2350 people, `pucha import` wrote 2400" in res.output and "b0120" in res.output
     _pucha("partition", drawn, "-q")
     rows = _problems(drawn, "building_deleted")
     assert len(rows) == 1 and "b0120" in rows["message"].iloc[0]
