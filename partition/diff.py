@@ -131,26 +131,54 @@ def match_areas(old: pd.DataFrame, new: pd.DataFrame, *, share: float = MATERIAL
     """
     from scipy.optimize import linear_sum_assignment
 
-    def weights(df):
+    def rows(df):
         d = pd.DataFrame({"area_code": df["area_code"].astype(str),
                           "building_id": df["building_id"].astype(str),
+                          "part": pd.to_numeric(df["part"], errors="coerce").fillna(0).astype(int),
                           "population": pd.to_numeric(df["population"], errors="coerce"
                                                       ).fillna(0).clip(lower=0)})
-        return d.groupby(["area_code", "building_id"], sort=True)["population"].sum()
+        return d.groupby(["area_code", "building_id", "part"], sort=True,
+                         as_index=False)["population"].sum()
 
-    wo, wn = weights(old), weights(new)
-    if not len(wo) or not len(wn):
+    ro, rn = rows(old), rows(new)
+    if not len(ro) or not len(rn):
         return {}
-    tot_o = wo.groupby(level=0).sum().to_dict()
-    tot_n = wn.groupby(level=0).sum().to_dict()
-    cnt_o = wo.groupby(level=0).size().to_dict()
-    cnt_n = wn.groupby(level=0).size().to_dict()
-    j = wo.rename("po").reset_index().merge(wn.rename("pn").reset_index(), on="building_id",
-                                             suffixes=("_o", "_n"))
+    tot_o = ro.groupby("area_code")["population"].sum().to_dict()
+    tot_n = rn.groupby("area_code")["population"].sum().to_dict()
+    cnt_o = ro.groupby("area_code")["building_id"].nunique().to_dict()
+    cnt_n = rn.groupby("area_code")["building_id"].nunique().to_dict()
+    # a building cut the same way in both plans is compared part by part; any other
+    # building by its people, a re-cut tower's people shared out in proportion
+    parts_o = ro.groupby("building_id")["part"].agg(frozenset)
+    parts_n = rn.groupby("building_id")["part"].agg(frozenset)
+    common = parts_o.index.intersection(parts_n.index)
+    same = set(common[(parts_o[common] == parts_n[common]).to_numpy()])
+    jo = ro[ro["building_id"].isin(same)].merge(rn[rn["building_id"].isin(same)],
+                                                on=["building_id", "part"], suffixes=("_o", "_n"))
+    jo = jo.rename(columns={"population_o": "kept", "population_n": "came"})
+    bo = ro[~ro["building_id"].isin(same)].groupby(["area_code", "building_id"],
+                                                    as_index=False)["population"].sum()
+    bn = rn[~rn["building_id"].isin(same)].groupby(["area_code", "building_id"],
+                                                    as_index=False)["population"].sum()
+    jb = bo.merge(bn, on="building_id", suffixes=("_o", "_n"))
+    if len(jb):
+        tot_bo = jb["building_id"].map(bo.groupby("building_id")["population"].sum())
+        tot_bn = jb["building_id"].map(bn.groupby("building_id")["population"].sum())
+        n_o = jb["building_id"].map(bo.groupby("building_id").size())
+        n_n = jb["building_id"].map(bn.groupby("building_id").size())
+        to_x = np.where(tot_bn > 0, jb["population_n"] / tot_bn.where(tot_bn > 0, 1), 1 / n_n)
+        from_a = np.where(tot_bo > 0, jb["population_o"] / tot_bo.where(tot_bo > 0, 1), 1 / n_o)
+        jb["kept"] = jb["population_o"] * to_x    # A's people in b that went to X
+        jb["came"] = jb["population_n"] * from_a  # X's people in b that came from A
+    else:
+        jb = jb.assign(kept=[], came=[])
+    j = pd.concat([jo[["area_code_o", "area_code_n", "building_id", "kept", "came"]],
+                   jb[["area_code_o", "area_code_n", "building_id", "kept", "came"]]],
+                  ignore_index=True)
     if not len(j):
         return {}
     ov = j.groupby(["area_code_o", "area_code_n"], sort=True).agg(
-        kept=("po", "sum"), came=("pn", "sum"), n=("building_id", "size")).reset_index()
+        kept=("kept", "sum"), came=("came", "sum"), n=("building_id", "nunique")).reset_index()
     codes_o = sorted(set(ov["area_code_o"]))
     codes_n = sorted(set(ov["area_code_n"]))
     io = {c: i for i, c in enumerate(codes_o)}

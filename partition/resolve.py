@@ -79,6 +79,9 @@ class _Try:
 
     lo: int = 0
     hi: int = 0
+    out_ba: pd.DataFrame | None = None      # with final codes, kept areas included
+    final_ba: pd.DataFrame | None = None    # the re-solved part, final codes
+    out_areas: pd.DataFrame | None = None
 
 
 def _runs(floors: list[int]) -> list[tuple[int, int]]:
@@ -215,10 +218,13 @@ def revise_village(ctx: VillageContext, solver, *, settings, gpkg, exhausted
     codes_all = list(ctx.areas["area_code"])
     unlocked = [c for c in codes_all if c not in ctx.locked]
     touched = set(ctx.touched) - ctx.locked
-    # the areas moved buildings were put in keep their other buildings with them, so the
-    # solver honours a move by redrawing around it rather than by re-labelling
+    # an area a building was moved into keeps its other buildings with it when that fits
+    # the band (the solver then honours the move by redrawing around it); otherwise only
+    # the moved buildings are pinned and the area may hand some buildings on
+    pop = ctx.eff.groupby("area_code")["population"].sum()
     dest = {c for b, c in ctx.pins.items() if b in ctx.moved} - ctx.locked
-    core = ctx.eff[(ctx.eff["part"] == 0) & ctx.eff["area_code"].isin(dest)]
+    fits = {c for c in dest if pop.get(c, 0) <= ctx.hi}
+    core = ctx.eff[(ctx.eff["part"] == 0) & ctx.eff["area_code"].isin(fits)]
     move_pins = dict(zip(core["building_id"], core["area_code"]))
     move_pins.update(ctx.pins)
     attempts = []
@@ -231,6 +237,8 @@ def revise_village(ctx: VillageContext, solver, *, settings, gpkg, exhausted
         if wider != touched and wider != set(unlocked):
             attempts.append(("neighbours", wider, move_pins))
     attempts.append(("village", set(unlocked), move_pins))
+    if move_pins != ctx.pins:
+        attempts.append(("village", set(unlocked), dict(ctx.pins)))
     if ctx.moved:  # last resort: the touched areas re-solved without the moves (error rows)
         kept_pins = {b: c for b, c in ctx.pins.items() if b not in ctx.moved}
         attempts.append(("without_moves", touched or set(unlocked), kept_pins))
@@ -238,12 +246,33 @@ def revise_village(ctx: VillageContext, solver, *, settings, gpkg, exhausted
     for kind, region, pins in attempts:
         frozen = [c for c in codes_all if c not in region]
         t = _solve_rest(ctx, kind, frozen, pins, solver, settings=settings, gpkg=gpkg)
-        score = (t.misses, int(_pins_broken(t, pins) or _unmet(t, ctx)))
+        _final(ctx, t, exhausted)
+        score = (t.misses, len(_unmet(ctx, t.out_ba)))
         if best_score is None or score < best_score:  # ties: the more local attempt
             best, best_score = t, score
         if score == (0, 0):
             break
     t = best
+    fz = set(t.frozen)
+    new_ba, out_ba, areas = t.final_ba, t.out_ba, t.out_areas
+    problems = list(t.problems)
+    if t.kind in ("neighbours", "village") and touched:
+        problems.append(_problem(
+            "info", "resolve_widened", S.LAYER_VILLAGES, [ctx.vc],
+            f"居/村 {ctx.vc}: the edit could not be absorbed by the areas it touches "
+            f"({', '.join(sorted(touched))}) inside the band {ctx.lo}-{ctx.hi}; "
+            + ("their unlocked neighbours were re-solved with them"
+               if t.kind == "neighbours" else "the whole unlocked 居/村 was re-solved")))
+    problems += _moves_not_honoured(ctx, out_ba)
+    problems += _band_diagnosis(ctx, new_ba, sorted(c for c in fz if c in ctx.locked), t)
+    return areas, out_ba, problems, t.kind
+
+
+def _final(ctx: VillageContext, t: _Try, exhausted) -> None:
+    """Give the attempt's areas their codes (the same area keeps its code) and join
+    them to the areas kept as they are."""
+    from pucha.partition.codes import stable_codes
+
     sol = t.sol
     fz = set(t.frozen)
     fz_areas = ctx.areas[ctx.areas["area_code"].isin(fz)]
@@ -262,51 +291,17 @@ def revise_village(ctx: VillageContext, solver, *, settings, gpkg, exhausted
     if len(new_ba):
         new_ba["area_code"] = new_ba["area_code"].map(codes)
     out_ba = pd.concat([fz_eff[list(S.BUILDING_AREA_COLUMNS)], new_ba], ignore_index=True)
-    out_ba = _renumber_parts(out_ba, set(fz_eff["building_id"]) & set(new_ba["building_id"])
-                             if len(new_ba) else set())
-    problems = list(t.problems)
-    if t.kind in ("neighbours", "village") and touched:
-        problems.append(_problem(
-            "info", "resolve_widened", S.LAYER_VILLAGES, [ctx.vc],
-            f"居/村 {ctx.vc}: the edit could not be absorbed by the areas it touches "
-            f"({', '.join(sorted(touched))}) inside the band {ctx.lo}-{ctx.hi}; "
-            + ("their unlocked neighbours were re-solved with them"
-               if t.kind == "neighbours" else "the whole unlocked 居/村 was re-solved")))
-    problems += _moves_not_honoured(ctx, out_ba)
-    problems += _band_diagnosis(ctx, new_ba, sorted(c for c in fz if c in ctx.locked), t)
-    areas = pd.concat([fz_areas, new_a], ignore_index=True) if len(new_a) else fz_areas
-    return areas, out_ba, problems, t.kind
+    t.out_ba = _renumber_parts(out_ba, set(fz_eff["building_id"]) & set(new_ba["building_id"])
+                               if len(new_ba) else set())
+    t.final_ba = new_ba
+    t.out_areas = pd.concat([fz_areas, new_a], ignore_index=True) if len(new_a) else fz_areas
 
 
-def _unmet(t: _Try, ctx: VillageContext) -> bool:
-    """A hand move the attempt does not keep: the building is not with the other
-    buildings of the area it was moved to."""
-    ba = t.new_ba
-    if not len(ba):
-        return bool(ctx.moved)
-    key = ba.drop_duplicates("building_id").set_index("building_id")["area_code"]
-    for b in ctx.moved:
-        to = ctx.pins.get(b)
-        if to in ctx.locked or b not in key.index:
-            continue
-        mates = ctx.eff[(ctx.eff["area_code"] == to) & (ctx.eff["building_id"] != b)
-                        & ~ctx.eff["building_id"].isin(ctx.moved)]["building_id"]
-        mates = [m for m in mates if m in key.index]
-        if mates and key[b] not in set(key[mates]):
-            return True
-    return False
-
-
-def _pins_broken(t: _Try, pins: dict[str, str]) -> bool:
-    """Pinned groups merged into one area or split over several."""
-    ba = t.new_ba
-    if not pins or not len(ba):
-        return False
-    b = ba[ba["building_id"].isin(set(pins))]
-    lab = b["building_id"].map(pins)
-    per_lab = b.groupby(lab)["area_code"].nunique()
-    per_area = lab.groupby(b["area_code"]).nunique()
-    return bool((per_lab > 1).any() or (per_area > 1).any())
+def _unmet(ctx: VillageContext, ba: pd.DataFrame) -> list[str]:
+    """Hand-moved buildings that do not end in the area whose code was typed."""
+    have = ba.groupby("building_id")["area_code"].agg(set).to_dict() if len(ba) else {}
+    return sorted(b for b in ctx.moved
+                  if ctx.pins.get(b) is not None and ctx.pins[b] not in have.get(b, set()))
 
 
 def _moves_not_honoured(ctx: VillageContext, ba: pd.DataFrame) -> list[dict]:
