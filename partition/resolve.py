@@ -21,7 +21,9 @@ user left it. A hand move that the result does not keep is named in an error row
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -212,7 +214,6 @@ def revise_village(ctx: VillageContext, solver, *, settings, gpkg, exhausted
                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], str]:
     """Re-solve what the change reaches in one 居/村; returns (areas, building_areas,
     problems, attempt kind) with final codes. See the module docstring."""
-    from pucha.partition.codes import stable_codes
     from pucha.partition.edits import neighbours
 
     codes_all = list(ctx.areas["area_code"])
@@ -358,3 +359,88 @@ def _band_diagnosis(ctx: VillageContext, new_ba: pd.DataFrame, locked: list[str]
                             f"the locked areas cannot be split into areas inside it; unlocking "
                             f"{locked[0]} gives the solver room"))
     return out
+
+
+# --------------------------------------------------------------------------- per 居/村 edits
+
+
+def _lost_and_deleted(path: Path, buildings: pd.DataFrame, ba: pd.DataFrame,
+                      areas: pd.DataFrame) -> list[dict]:
+    """Rows for buildings and areas deleted by hand since the last partition, and for
+    居/村 whose people no longer add up to what ``pucha import`` wrote."""
+    from pucha.gis.write import read_meta
+    from pucha.partition.edits import population_accounting
+
+    rows = []
+    bids = set(buildings["building_id"])
+    gone = ba[~ba["building_id"].isin(bids)]
+    for bid, g in gone.groupby("building_id", sort=True):
+        rows.append(_problem(
+            "warning", "building_deleted", S.LAYER_BUILDINGS, [bid],
+            f"building {bid} ({int(round(g['population'].sum()))} people, area "
+            f"{'/'.join(sorted(set(g['area_code'])))}) is no longer in layer 'buildings' "
+            "(deleted in QGIS?): its people are no longer counted and its area is re-balanced"))
+    live = set(areas["area_code"])
+    for code, g in ba[~ba["area_code"].isin(live)].groupby("area_code", sort=True):
+        g = g[g["building_id"].isin(bids)]
+        rows.append(_problem(
+            "info", "area_deleted", S.LAYER_AREAS, [code],
+            f"area {code} was deleted from layer 'areas': its {g['building_id'].nunique()} "
+            f"building(s) ({int(round(g['population'].sum()))} people) are re-solved with the "
+            f"areas around them; code {code} is retired"))
+    try:
+        imported = (read_meta(path).get("import_population") or {}).get("per_village") or {}
+    except Exception:  # noqa: BLE001 - a project without import meta: nothing to compare
+        imported = {}
+    rows += [dict(r, geometry=shapely.Polygon())
+             for r in population_accounting(buildings, imported, stage="partition")]
+    return rows
+
+
+def _locked_village_edits(vc, v_ba, v_moved, v_pins, v_del) -> list[dict]:
+    """A locked 居/村 keeps its plan as it is: hand moves in it are not applied (they
+    stay typed in buildings.area_code) and each, like a deleted area, is an error row."""
+    rows = []
+    for b in sorted(v_moved):
+        frm = "/".join(sorted(set(v_ba.loc[v_ba["building_id"] == b, "area_code"])))
+        rows.append(_problem(
+            "error", "move_in_locked_village", S.LAYER_BUILDINGS, [b, frm, v_pins[b]],
+            f"building {b} was moved by hand from {frm or '(none)'} to {v_pins[b]}, but "
+            f"its 居/村 {vc} is locked: the move is not applied and the plan of {vc} "
+            f"is kept as it is. Unlock the 居/村 (`pucha lock --unlock {vc}`) to apply "
+            "it, or clear the building's area_code"))
+    for c in sorted(v_del):
+        rows.append(_problem(
+            "error", "area_deleted_in_locked_village", S.LAYER_AREAS, [c],
+            f"area {c} was deleted from layer 'areas', but its 居/村 {vc} is locked: "
+            "nothing is re-solved and its buildings belong to no area. Unlock the "
+            f"居/村 (`pucha lock --unlock {vc}`) so `pucha partition` re-solves them"))
+    return rows
+
+
+def _village_context(vc, vg, v_areas, v_eff, v_ba, v_b, v_pins, v_moved, a_locked, v_del,
+                     same_input, lo, hi):
+    """What :func:`pucha.partition.resolve.revise_village` needs: the areas the change
+    touches, the ground of deleted areas, whether the outline moved."""
+    from pucha.partition.edits import touched_areas
+
+    union = (shapely.union_all(np.asarray(v_areas.geometry.values)) if len(v_areas)
+             else shapely.Polygon())
+    hole = vg.difference(union) if (v_del and vg is not None) else None
+    outline_moved = (vg is not None and len(v_areas) and not v_del
+                     and shapely.symmetric_difference(union, vg).area > 1.0)
+    touched = touched_areas(v_areas, v_ba, v_eff, v_b, v_moved, hole)
+    pop_now = v_eff.groupby("area_code")["population"].sum()
+    touched |= {c for c in v_areas["area_code"] if not lo <= pop_now.get(c, 0) <= hi
+                and (c in touched or not same_input)}
+    return VillageContext(vc=vc, polygon=vg, areas=v_areas, eff=v_eff, solved=v_ba,
+                          buildings=v_b, pins=v_pins, moved=v_moved, locked=a_locked,
+                          touched=touched, deleted=v_del, whole_village=bool(outline_moved),
+                          lo=lo, hi=hi)
+
+
+def _of_village(rows: pd.DataFrame, b_village: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """Assignment rows per 居/村 of their building (else of their area code)."""
+    v = rows.assign(_v=[b_village.get(b, str(c)[:12]) for b, c in zip(rows["building_id"],
+                                                                       rows["area_code"])])
+    return {k: g.drop(columns="_v") for k, g in v.groupby("_v")}

@@ -275,7 +275,7 @@ def record_revision(gpkg: str | os.PathLike, *, settings: PartitionSettings | No
 
 # --------------------------------------------------------------------------- codes
 
-from pucha.partition.codes import MAX_SEQ, VIRTUAL_SEQ, stable_codes  # noqa: E402
+from pucha.partition.codes import MAX_SEQ, VIRTUAL_SEQ, stable_codes  # noqa: E402,F401 (re-exported)
 
 
 class CodesExhausted(InputError):
@@ -431,30 +431,24 @@ def engine_solver(gpkg: str | os.PathLike, *, cache_dir: str | os.PathLike | Non
     return solve
 
 
-def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
-                        jobs: int = 1, progress: bool = False, solver: SolveFn | None = None,
-                        date: str | None = None, cache_dir: str | os.PathLike | None = None
-                        ) -> RevisionResult:
-    """Re-partition a project that already has a plan, keeping locks and edits.
+def _used_seqs(codes) -> dict[str, set[int]]:
+    """Every sequence issued per 居/村 (12-digit prefix) among ``codes``."""
+    used: dict[str, set[int]] = {}
+    for c in codes:
+        if len(c) == 15 and c[12:].isdigit():
+            used.setdefault(c[:12], set()).add(int(c[12:]))
+    return used
 
-    See the module docstring for the rules. ``solver`` defaults to
-    :func:`engine_solver` (the engine's ``solve_village`` on the remainder); any
-    callable ``(village_code, *, polygon, buildings, pinned, gpkg, settings,
-    excluded)`` returning a :class:`VillageSolution` works. Writes ``areas``,
-    ``building_areas``, ``buildings`` (area_code, locked), ``problems`` rows of
-    stage ``partition`` about locks, and a new revision; all in one atomic
-    GeoPackage update.
-    """
-    from pucha.partition.check import _bool, effective_assignment
-    from pucha.partition.edits import invalid_edits, raise_invalid_edits, touched_areas
-    from pucha.partition.resolve import VillageContext, revise_village
 
-    settings = settings or PartitionSettings()
-    t_start = time.monotonic()
-    lo, hi = int(settings.min), int(settings.max)
-    path = Path(gpkg)
-    if not has_plan(path):
-        raise InputError(f"{path}: no areas to revise; run `pucha partition` first")
+def _by_prefix(codes) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for c in codes:
+        out.setdefault(c[:12], set()).add(c)
+    return out
+
+
+def _read_plan(path: Path):
+    """villages, buildings, areas and building_areas of the project, numbers as numbers."""
     villages = read_layer(path, S.LAYER_VILLAGES)
     buildings = read_layer(path, S.LAYER_BUILDINGS)
     buildings["population"] = pd.to_numeric(buildings["population"], errors="coerce"
@@ -464,47 +458,59 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
     for c in ("population", "dwellings", "floor_from", "floor_to", "unit_from", "unit_to"):
         ba[c] = pd.to_numeric(ba[c], errors="coerce")
     ba["part"] = pd.to_numeric(ba["part"], errors="coerce").fillna(0).astype(int)
-    history = _read_table(path, LAYER_CODE_HISTORY, _HIST_COLS)
-    revisions = _read_table(path, LAYER_REVISIONS, _REV_COLS)
-    rev = _next_revision(path)
-    last_fp = (json.loads(revisions["fingerprints"].iloc[-1]) if len(revisions) else {})
-    fps = village_fingerprints(villages, buildings, settings)
+    return villages, buildings, areas, ba
 
-    # the assignment in force, without buildings that no longer exist
-    bids = set(buildings["building_id"])
-    eff = effective_assignment(buildings, ba)
-    eff = eff[eff["building_id"].isin(bids)]
-    raise_invalid_edits(path, invalid_edits(buildings, ba, areas))
-    pins = edited_buildings(buildings, ba)
-    moved = {b for b in eff.loc[eff["edited"], "building_id"]}
+
+def _assemble(out_areas, out_ba, crs, a_locked, lo, hi, target):
+    """The township's areas (with their statistics) and assignment, from the 居/村."""
+    all_areas = gpd.GeoDataFrame(pd.concat(out_areas, ignore_index=True), geometry="geometry",
+                                 crs=crs)
+    all_ba = pd.concat(out_ba, ignore_index=True)
+    all_ba = all_ba[list(S.BUILDING_AREA_COLUMNS)].sort_values(
+        ["building_id", "part"]).reset_index(drop=True)
+    all_ba["part"] = all_ba["part"].astype(int)
+    all_areas = _area_stats(all_areas, all_ba, lo, hi, target)
+    all_areas["locked"] = [c in a_locked for c in all_areas["area_code"]]
+    all_areas = all_areas[[c for c in S.AREA_COLUMNS if c in all_areas.columns] + ["geometry"]]
+    return all_areas.sort_values("area_code").reset_index(drop=True), all_ba
+
+
+def _buildings_after(buildings, all_ba, keep_typed: set[str], honoured: set[str]):
+    """``buildings`` with area_code = the assignment (the first part's area for a cut
+    building; a move not applied keeps what was typed) and kept moves locked."""
+    from pucha.partition.check import _bool
+
+    first = all_ba.sort_values(["building_id", "part"]).drop_duplicates("building_id")
+    code_of = dict(zip(first["building_id"], first["area_code"]))
+    nb = buildings.copy()
+    typed = dict(zip(buildings["building_id"], buildings["area_code"]))
+    nb["area_code"] = [typed.get(b) if b in keep_typed else code_of.get(b, "")
+                       for b in nb["building_id"]]
+    nb["locked"] = [_bool(lk) or b in honoured for b, lk in zip(nb["building_id"], nb["locked"])]
+    return nb
+
+
+def _revise_villages(path, villages, buildings, areas, ba, eff, pins, moved, a_locked, used,
+                     result, *, fingerprints, settings, solver, cache_dir):
+    """Each 居/村 kept, updated or re-solved (see the module docstring); returns the
+    areas and assignments per 居/村 and the buildings whose typed move is not applied."""
+    from pucha.partition.check import _bool
+    from pucha.partition.resolve import (
+        _locked_village_edits, _of_village, _village_context, revise_village,
+    )
+
+    last_fp, fps = fingerprints
+    lo, hi = int(settings.min), int(settings.max)
     b_village = dict(zip(buildings["building_id"], buildings["village_code"]))
-    a_locked = {c for c, lk in zip(areas["area_code"], areas["locked"]) if _bool(lk)}
     v_locked = {v for v, lk in zip(villages["village_code"], villages["locked"]) if _bool(lk)}
-    used = {}
-    for c in list(history["area_code"].astype(str)) + list(areas["area_code"].astype(str)):
-        if len(c) == 15 and c[12:].isdigit():
-            used.setdefault(c[:12], set()).add(int(c[12:]))
-    result = RevisionResult(revision=rev, locked_areas=sorted(a_locked), pinned=pins)
-    for b in sorted(moved):
-        frm = "/".join(sorted(set(ba.loc[ba["building_id"] == b, "area_code"].astype(str))))
-        result.moves[b] = [frm, pins.get(b, "")]
     out_areas, out_ba = [], []
     vgeom = dict(zip(villages["village_code"], villages.geometry))
-    result.problems.extend(_lost_and_deleted(path, buildings, ba, areas))
-    live_codes = set(areas["area_code"])
-    deleted_of: dict[str, set[str]] = {}
-    for c in set(ba["area_code"].astype(str)) - live_codes:
-        deleted_of.setdefault(c[:12], set()).add(c)
+    deleted_of = _by_prefix(set(ba["area_code"].astype(str)) - set(areas["area_code"]))
     keep_typed: set[str] = set()  # moves not applied: buildings.area_code stays as typed
 
     bids_of = {v: set(g) for v, g in buildings.groupby("village_code")["building_id"]}
     areas_of = {v: g for v, g in areas.groupby("village_code")}
-    eff_v = eff.assign(_v=[b_village.get(b, c[:12]) for b, c in zip(eff["building_id"],
-                                                                     eff["area_code"])])
-    eff_of = {v: g.drop(columns="_v") for v, g in eff_v.groupby("_v")}
-    ba_v = ba.assign(_v=[b_village.get(b, str(c)[:12]) for b, c in zip(ba["building_id"],
-                                                                       ba["area_code"])])
-    ba_of = {v: g.drop(columns="_v") for v, g in ba_v.groupby("_v")}
+    eff_of, ba_of = _of_village(eff, b_village), _of_village(ba, b_village)
     empty_eff, empty_ba = eff.iloc[0:0], ba.iloc[0:0]
     for vc in sorted(villages["village_code"]):
         v_areas = areas_of.get(vc, areas.iloc[0:0])
@@ -515,24 +521,9 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         v_moved = moved & v_bids
         v_del = deleted_of.get(vc, set())
         if vc in v_locked:
-            # a locked 居/村 keeps its plan as it is: hand moves in it are not applied
-            # (they stay typed in buildings.area_code) and each is an error row
             kept_ba = v_ba[v_ba["building_id"].isin(v_bids)]
-            for b in sorted(v_moved):
-                frm = "/".join(sorted(set(v_ba.loc[v_ba["building_id"] == b, "area_code"])))
-                result.problems.append(_problem(
-                    "error", "move_in_locked_village", S.LAYER_BUILDINGS, [b, frm, v_pins[b]],
-                    f"building {b} was moved by hand from {frm or '(none)'} to {v_pins[b]}, but "
-                    f"its 居/村 {vc} is locked: the move is not applied and the plan of {vc} "
-                    f"is kept as it is. Unlock the 居/村 (`pucha lock --unlock {vc}`) to apply "
-                    "it, or clear the building's area_code"))
-                keep_typed.add(b)
-            for c in sorted(v_del):
-                result.problems.append(_problem(
-                    "error", "area_deleted_in_locked_village", S.LAYER_AREAS, [c],
-                    f"area {c} was deleted from layer 'areas', but its 居/村 {vc} is locked: "
-                    "nothing is re-solved and its buildings belong to no area. Unlock the "
-                    f"居/村 (`pucha lock --unlock {vc}`) so `pucha partition` re-solves them"))
+            result.problems.extend(_locked_village_edits(vc, v_ba, v_moved, v_pins, v_del))
+            keep_typed |= v_moved
             out_areas.append(v_areas)
             out_ba.append(kept_ba)
             result.kept.append(vc)
@@ -553,28 +544,16 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
                 result.updated.append(vc)
                 continue
         # (3) re-solve what the change reaches (partition/resolve.py)
-        for b in sorted(b for b in v_moved if v_pins.get(b) in a_locked):
-            result.problems.append(_problem(
-                "warning", "moved_into_locked_area", S.LAYER_BUILDINGS, [b],
-                f"building {b} was moved into locked area {v_pins[b]}; it stays there, but the "
-                "locked boundary is not redrawn: unlock the area to redraw it around the "
-                "building"))
-        vg = vgeom.get(vc)
-        v_b = buildings[buildings["building_id"].isin(v_bids)]
-        union = (shapely.union_all(np.asarray(v_areas.geometry.values)) if len(v_areas)
-                 else shapely.Polygon())
-        hole = vg.difference(union) if (v_del and vg is not None) else None
-        outline_moved = (vg is not None and len(v_areas) and not v_del
-                         and shapely.symmetric_difference(union, vg).area > 1.0)
-        touched = touched_areas(v_areas, v_ba, v_eff, v_b, v_moved, hole)
-        pop_now = v_eff.groupby("area_code")["population"].sum()
-        touched |= {c for c in v_areas["area_code"] if not lo <= pop_now.get(c, 0) <= hi
-                    and (c in touched or not same_input)}
-        ctx = VillageContext(
-            vc=vc, polygon=vg, areas=v_areas, eff=v_eff, solved=v_ba, buildings=v_b,
-            pins=v_pins, moved=v_moved, locked=a_locked, touched=touched, deleted=v_del,
-            whole_village=bool(outline_moved), lo=lo, hi=hi, used_seqs=used.get(vc, set()),
-            reserved={c for c in areas["area_code"] if not c.startswith(vc)})
+        result.problems.extend(_problem(
+            "warning", "moved_into_locked_area", S.LAYER_BUILDINGS, [b],
+            f"building {b} was moved into locked area {v_pins[b]}; it stays there, but the "
+            "locked boundary is not redrawn: unlock the area to redraw it around the building")
+            for b in sorted(b for b in v_moved if v_pins.get(b) in a_locked))
+        ctx = _village_context(vc, vgeom.get(vc), v_areas, v_eff, v_ba,
+                               buildings[buildings["building_id"].isin(v_bids)], v_pins,
+                               v_moved, a_locked, v_del, same_input, lo, hi)
+        ctx.used_seqs = used.get(vc, set())
+        ctx.reserved = {c for c in areas["area_code"] if not c.startswith(vc)}
         if solver is None:
             solver = engine_solver(path, cache_dir=cache_dir)
         new_areas, new_ba, probs, how = revise_village(ctx, solver, settings=settings, gpkg=path,
@@ -586,30 +565,65 @@ def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings 
         out_ba.append(new_ba)
         result.resolved.append(vc)
         result.attempts[vc] = how
+    return out_areas, out_ba, keep_typed
 
-    all_areas = gpd.GeoDataFrame(pd.concat(out_areas, ignore_index=True), geometry="geometry",
-                                 crs=areas.crs)
-    all_ba = pd.concat(out_ba, ignore_index=True)
-    all_ba = all_ba[list(S.BUILDING_AREA_COLUMNS)].sort_values(
-        ["building_id", "part"]).reset_index(drop=True)
-    all_ba["part"] = all_ba["part"].astype(int)
-    all_areas = _area_stats(all_areas, all_ba, lo, hi, int(settings.target))
-    all_areas["locked"] = [c in a_locked for c in all_areas["area_code"]]
-    all_areas = all_areas[[c for c in S.AREA_COLUMNS if c in all_areas.columns] + ["geometry"]]
-    all_areas = all_areas.sort_values("area_code").reset_index(drop=True)
+
+def repartition_project(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = None,
+                        jobs: int = 1, progress: bool = False, solver: SolveFn | None = None,
+                        date: str | None = None, cache_dir: str | os.PathLike | None = None
+                        ) -> RevisionResult:
+    """Re-partition a project that already has a plan, keeping locks and edits.
+
+    See the module docstring for the rules. ``solver`` defaults to
+    :func:`engine_solver` (the engine's ``solve_village`` on the remainder); any
+    callable ``(village_code, *, polygon, buildings, pinned, gpkg, settings,
+    excluded)`` returning a :class:`VillageSolution` works. Writes ``areas``,
+    ``building_areas``, ``buildings`` (area_code, locked), ``problems`` rows of
+    stage ``partition`` about locks, and a new revision; all in one atomic
+    GeoPackage update.
+    """
+    from pucha.partition.check import _bool, effective_assignment
+    from pucha.partition.edits import invalid_edits, raise_invalid_edits
+    from pucha.partition.resolve import _lost_and_deleted
+
+    settings = settings or PartitionSettings()
+    t_start = time.monotonic()
+    lo, hi = int(settings.min), int(settings.max)
+    path = Path(gpkg)
+    if not has_plan(path):
+        raise InputError(f"{path}: no areas to revise; run `pucha partition` first")
+    villages, buildings, areas, ba = _read_plan(path)
+    history = _read_table(path, LAYER_CODE_HISTORY, _HIST_COLS)
+    revisions = _read_table(path, LAYER_REVISIONS, _REV_COLS)
+    rev = _next_revision(path)
+    last_fp = (json.loads(revisions["fingerprints"].iloc[-1]) if len(revisions) else {})
+    fps = village_fingerprints(villages, buildings, settings)
+
+    # the assignment in force, without buildings that no longer exist
+    bids = set(buildings["building_id"])
+    eff = effective_assignment(buildings, ba)
+    eff = eff[eff["building_id"].isin(bids)]
+    raise_invalid_edits(path, invalid_edits(buildings, ba, areas))
+    pins = edited_buildings(buildings, ba)
+    moved = {b for b in eff.loc[eff["edited"], "building_id"]}
+    a_locked = {c for c, lk in zip(areas["area_code"], areas["locked"]) if _bool(lk)}
+    used = _used_seqs(list(history["area_code"].astype(str)) + list(areas["area_code"].astype(str)))
+    result = RevisionResult(revision=rev, locked_areas=sorted(a_locked), pinned=pins)
+    for b in sorted(moved):
+        frm = "/".join(sorted(set(ba.loc[ba["building_id"] == b, "area_code"].astype(str))))
+        result.moves[b] = [frm, pins.get(b, "")]
+    result.problems.extend(_lost_and_deleted(path, buildings, ba, areas))
+    out_areas, out_ba, keep_typed = _revise_villages(
+        path, villages, buildings, areas, ba, eff, pins, moved, a_locked, used, result,
+        fingerprints=(last_fp, fps), settings=settings, solver=solver, cache_dir=cache_dir)
+
+    all_areas, all_ba = _assemble(out_areas, out_ba, areas.crs, a_locked, lo, hi,
+                                  int(settings.target))
     old_codes, new_codes = set(areas["area_code"]), set(all_areas["area_code"])
     result.new_codes = sorted(new_codes - old_codes)
     result.retired_codes = sorted(old_codes - new_codes)
-
-    # buildings: area_code = the assignment (first part's area for cut buildings); moved locked
-    first = all_ba.sort_values(["building_id", "part"]).drop_duplicates("building_id")
-    code_of = dict(zip(first["building_id"], first["area_code"]))
-    nb = buildings.copy()
-    typed = dict(zip(buildings["building_id"], buildings["area_code"]))
-    nb["area_code"] = [typed.get(b) if b in keep_typed else code_of.get(b, "")
-                       for b in nb["building_id"]]
-    honoured = moved - keep_typed - set(result.unmet_moves)
-    nb["locked"] = [_bool(lk) or b in honoured for b, lk in zip(nb["building_id"], nb["locked"])]
+    nb = _buildings_after(buildings, all_ba, keep_typed,
+                          moved - keep_typed - set(result.unmet_moves))
 
     layers: dict[str, pd.DataFrame] = {S.LAYER_AREAS: all_areas, S.LAYER_BUILDING_AREAS: all_ba,
                                        S.LAYER_BUILDINGS: nb}
@@ -666,39 +680,6 @@ def _standing_written(path: Path, rows: list[dict]) -> bool:
         o = o[o["code"].astype(str).isin(_STANDING)]
         old = set(zip(o["code"].astype(str), o["feature_ids"].astype(str)))
     return key == old
-
-
-def _lost_and_deleted(path: Path, buildings: pd.DataFrame, ba: pd.DataFrame,
-                      areas: pd.DataFrame) -> list[dict]:
-    """Rows for buildings and areas deleted by hand since the last partition, and for
-    居/村 whose people no longer add up to what ``pucha import`` wrote."""
-    from pucha.gis.write import read_meta
-    from pucha.partition.edits import population_accounting
-
-    rows = []
-    bids = set(buildings["building_id"])
-    gone = ba[~ba["building_id"].isin(bids)]
-    for bid, g in gone.groupby("building_id", sort=True):
-        rows.append(_problem(
-            "warning", "building_deleted", S.LAYER_BUILDINGS, [bid],
-            f"building {bid} ({int(round(g['population'].sum()))} people, area "
-            f"{'/'.join(sorted(set(g['area_code'])))}) is no longer in layer 'buildings' "
-            "(deleted in QGIS?): its people are no longer counted and its area is re-balanced"))
-    live = set(areas["area_code"])
-    for code, g in ba[~ba["area_code"].isin(live)].groupby("area_code", sort=True):
-        g = g[g["building_id"].isin(bids)]
-        rows.append(_problem(
-            "info", "area_deleted", S.LAYER_AREAS, [code],
-            f"area {code} was deleted from layer 'areas': its {g['building_id'].nunique()} "
-            f"building(s) ({int(round(g['population'].sum()))} people) are re-solved with the "
-            f"areas around them; code {code} is retired"))
-    try:
-        imported = (read_meta(path).get("import_population") or {}).get("per_village") or {}
-    except Exception:  # noqa: BLE001 - a project without import meta: nothing to compare
-        imported = {}
-    rows += [dict(r, geometry=shapely.Polygon())
-             for r in population_accounting(buildings, imported, stage="partition")]
-    return rows
 
 
 def _same_settings(a: Mapping[str, object], b: Mapping[str, object]) -> bool:

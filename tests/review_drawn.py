@@ -22,7 +22,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import tomli_w
 from shapely.geometry import LineString, box
 
