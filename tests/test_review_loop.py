@@ -148,8 +148,14 @@ def test_review_loop(project: Path, tmp_path: Path) -> None:
         assert after[c] == locked_before[c]
         assert areas.loc[c, "geometry"].symmetric_difference(locked_geom[c]).area < 0.01
         assert bool(areas.loc[c, "locked"])
-    for bid in moved:  # moved buildings stay where they were put
-        assert b.loc[bid, "area_code"] == y
+    # moved buildings stay where they were put, or an error row names each move that no
+    # plan inside the band keeps (never undone in silence)
+    probs = read_layer(project, "problems")
+    unmet = {f.split(",")[0]: m for f, m in zip(probs["feature_ids"].astype(str), probs["message"])
+             if f and probs.loc[probs["feature_ids"] == f, "code"].iloc[0] == "move_not_honoured"}
+    for bid in moved:
+        assert b.loc[bid, "area_code"] == y or (bid in unmet and y in unmet[bid]), (bid, unmet)
+    print("moves kept:", [bid for bid in moved if b.loc[bid, "area_code"] == y], "named:", unmet)
     # the rest of the 居/村 (it less the locked areas) is one piece, not hairline 飞地
     vill = read_layer(project, "villages").set_index("village_code")
     if len(shapely.get_parts(vill.loc[vc, "geometry"])) == 1:
