@@ -408,15 +408,21 @@ def engine_solver(gpkg: str | os.PathLike, *, cache_dir: str | os.PathLike | Non
                          lay.get(S.LAYER_WATER), lay.get(S.LAYER_WALLS), crs=crs)
     tree = shapely.STRtree(bars.geometry.values) if len(bars) else None
 
+    calls: dict[str, int] = {}
+
     def solve(village_code, *, polygon, buildings, pinned, gpkg, settings, excluded=None):
+        # the re-solve of a 居/村 may take several attempts (partition/resolve.py), in the
+        # same order every run: each keeps its own resume file
+        n = calls[village_code] = calls.get(village_code, -1) + 1
+        cache = None if cache_dir is None else (Path(cache_dir) if n == 0
+                                                else Path(cache_dir) / f"attempt{n}")
         if tree is not None and polygon is not None and not polygon.is_empty:
             bar = bars.iloc[np.sort(tree.query(polygon.buffer(2)))]
         else:
             bar = bars.iloc[:0]
         r = _solve_args((village_code, vname.get(village_code, ""), polygon,
                          pd.DataFrame(buildings.sort_values("building_id")), pd.DataFrame(bar),
-                         settings, dict(pinned), crs, None,
-                         Path(cache_dir) if cache_dir is not None else None))
+                         settings, dict(pinned), crs, None, cache))
         areas = (gpd.GeoDataFrame(r.areas, geometry="geometry", crs=crs) if len(r.areas)
                  else gpd.GeoDataFrame({"area_code": []}, geometry=[], crs=crs))
         ba = pd.DataFrame(r.building_areas)
