@@ -323,15 +323,29 @@ def _moves_not_honoured(ctx: VillageContext, ba: pd.DataFrame) -> list[dict]:
                    f"{int(eff_pop.get(to, 0))} people and the re-solve found no plan inside "
                    f"{ctx.lo}-{ctx.hi} that keeps it as the same area")
         else:
-            why = (f"with the move area {to} holds {int(eff_pop.get(to, 0))} people; the "
-                   f"re-solve found no contiguous plan inside {ctx.lo}-{ctx.hi} that keeps the "
-                   f"building in {to}")
+            n = int(eff_pop.get(to, 0))
+            why = (f"with the move area {to} holds {n} people; the re-solve found no "
+                   f"contiguous plan inside {ctx.lo}-{ctx.hi} that keeps the building in {to}")
+            gap = _distance(ctx, b, to)
+            if ctx.lo <= n <= ctx.hi and gap > 1.0:
+                why = (f"area {to} would hold {n} people, inside the band, but the building "
+                       f"stands {gap:.0f} m from it, across other areas' buildings: no "
+                       f"contiguous area holds it together with {to}")
         rows.append(_problem(
             "error", "move_not_honoured", S.LAYER_BUILDINGS, [b, frm, to],
             f"building {b} was moved by hand from {frm} to {to}, but `pucha partition` could "
             f"not keep it there and it is now in {'/'.join(got) or 'no area'}: {why}. Move "
             "more buildings, unlock neighbouring areas, or move it to an adjacent area"))
     return rows
+
+
+def _distance(ctx: VillageContext, bid: str, code: str) -> float:
+    """Metres between building ``bid`` and area ``code`` as it was drawn (0: touching)."""
+    g = dict(zip(ctx.buildings["building_id"], ctx.buildings.geometry)).get(bid)
+    a = dict(zip(ctx.areas["area_code"], ctx.areas.geometry)).get(code)
+    if g is None or a is None:
+        return 0.0
+    return float(g.distance(a))
 
 
 def _band_diagnosis(ctx: VillageContext, new_ba: pd.DataFrame, locked: list[str],

@@ -241,7 +241,8 @@ def test_move_the_solver_cannot_honour_is_an_error_row(drawn: Path) -> None:
     assert len(rows) == 1 and rows["severity"].iloc[0] == "error"
     assert rows["feature_ids"].iloc[0] == f"{far},{a1},{a2}"
     msg = rows["message"].iloc[0]
-    assert far in msg and a1 in msg and a2 in msg and "240-360" in msg
+    assert far in msg and a1 in msg and a2 in msg
+    assert "inside the band, but the building stands" in msg  # the true reason: not adjacent
     res = _pucha("check", drawn)                   # the plan is valid; the check says why
     assert "move_not_honoured" in res.output or far in res.output
 
