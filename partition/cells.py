@@ -30,8 +30,9 @@ import shapely
 
 __all__ = ["BARRIER_RANK", "GRID", "barrier_lines", "village_blocks", "village_cells", "cut_plan"]
 
-#: crossing cost rank of each barrier class
-BARRIER_RANK = {"none": 0, "path": 1, "minor": 1, "wall": 1, "major": 3, "railway": 4, "river": 5}
+#: crossing cost rank of each barrier class ("gap": the link that joins a part of the 居/村
+#: touching no other part, an exclave or island, to its nearest cell; as costly as a river)
+BARRIER_RANK = {"none": 0, "path": 1, "minor": 1, "wall": 1, "major": 3, "railway": 4, "river": 5, "gap": 5}
 
 #: precision grid of cells and area polygons (CRS units: 0.01 mm in a metric CRS)
 GRID = 1e-5

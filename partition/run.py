@@ -42,7 +42,7 @@ from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
 from pucha.partition.quality import deviation, fill_area_quality, known_sum, polsby_popper, summary
 from pucha.partition.sizhi import sizhi
-from pucha.partition.solver import solve_graph
+from pucha.partition.solver import band_admits, band_proof, solve_graph
 
 __all__ = ["PartitionResult", "VillageResult", "CodeMemory", "solve_village", "partition_project",
            "partition_frames", "resume_dir"]
@@ -90,6 +90,26 @@ def _crossings(sub: nx.Graph, pop: Mapping[int, int], classes: tuple[str, ...]) 
     h.add_edges_from((a, b) for a, b, d in sub.edges(data=True) if d["barrier"] not in classes)
     n = sum(1 for c in nx.connected_components(h) if any(pop[x] > 0 for x in c))
     return max(0, n - 1)
+
+
+def _gap_links(sub: nx.Graph, pop: Mapping[int, int]) -> list[tuple[int, float]]:
+    """The separate parts (飞地, islands) an area joins across a gap: (their people, metres).
+
+    Per ``gap`` link inside the area whose removal leaves people on both sides, the
+    people of the smaller side and the gap's width.
+    """
+    out = []
+    for u, v, d in sorted(sub.edges(data=True)):
+        if d.get("barrier") != "gap":
+            continue
+        h = sub.copy()
+        h.remove_edge(u, v)
+        if nx.has_path(h, u, v):
+            continue
+        side = [sum(pop[n] for n in nx.node_connected_component(h, x)) for x in (u, v)]
+        if min(side) > 0:
+            out.append((int(min(side)), float(d.get("gap", 0.0))))
+    return out
 
 
 def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame,
@@ -225,6 +245,11 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
             problems.append(_problem("info", "area_crosses_river", "areas", [codes[i]],
                                      f"普查小区 {codes[i]} crosses a river/canal inside ({river} cell links)"
                                      + (f": {sol.reasons[-1 - i]}" if -1 - i in sol.reasons else "")))
+        if gaps := _gap_links(sub, pop):
+            problems.append(_problem("info", "area_exclave_link", "areas", [codes[i]], (
+                f"普查小区 {codes[i]} joins a separate part of the 居/村 (飞地 or island: "
+                + ", ".join(f"{n} people, {d:.0f} m away" for n, d in gaps)
+                + ") to its other cells across the gap"), polys[i]))
     areas = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs) if rows else pd.DataFrame()
     # 四至
     named = barriers[barriers["name"].astype(str) != ""]
@@ -255,7 +280,8 @@ def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[
       could not be (no floor or unit data); its area is above +10% by that building alone.
     - An area of pieces of one building only, when no run of consecutive pieces holds
       -10%..+10% (few floors for many people: a 7-floor tower of 1,199 has 171 per floor).
-    - The whole 居/村 (``village_people``) holds fewer people than -10%.
+    - The whole 居/村 (``village_people``) holds fewer people than -10%, or a number that
+      no count of areas holds within ±10% (475: one area is above +10%, two average 237.5).
     """
     t = st.target
     lo, hi = math.ceil(0.9 * t), math.floor(1.1 * t)
@@ -263,6 +289,9 @@ def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[
         return ""
     if village_people is not None and village_people < lo:
         return f"only {village_people} people in the 居/村 (apart from locked areas): one area"
+    if village_people is not None and not band_admits(village_people, vmin=lo, vmax=hi):
+        return (f"the 居/村 holds {band_proof(village_people, vmin=lo, vmax=hi)} (±10%) "
+                f"(proven impossible)")
     whole = sorted(((n, b) for b, part, n in held if part == 0 and n > hi), reverse=True)
     if whole:
         n, b = whole[0]

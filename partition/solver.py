@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-__all__ = ["SolveResult", "choose_k", "solve_graph"]
+__all__ = ["SolveResult", "band_admits", "band_proof", "choose_k", "solve_graph"]
 
 RIVER_RANK = 5
 MAJOR_RANKS = (3, 4)  # major road, railway
@@ -114,14 +114,39 @@ class SolveResult:
 
 
 def choose_k(pop: int, *, target: int = 300, vmin: int = 240, vmax: int = 360) -> int:
-    """Number of areas: round(pop/target), moved so that pop/k is inside the band if possible."""
+    """Number of areas: round(pop/target), moved so that pop/k is inside the band if possible.
+
+    When no number of areas holds ``pop`` inside the band (475 people with 240-360), the
+    number whose one area outside the band misses it by the least (475: two areas, one of
+    240 and one of 235, rather than one of 475).
+    """
     if pop <= 0:
         return 1
     k = max(1, round(pop / target))
     for cand in sorted({k, k - 1, k + 1, k - 2, k + 2}, key=lambda c: (abs(c - k), c)):
         if cand >= 1 and vmin <= pop / cand <= vmax:
             return cand
+    if pop > vmax and not band_admits(pop, vmin=vmin, vmax=vmax):
+        hi = -(-pop // vmax)  # the fewest areas that hold pop below the band maximum
+        # hi areas: hi-1 at vmin, one short by hi*vmin - pop; hi-1 areas: one over by pop - (hi-1)*vmax
+        return hi if hi * vmin - pop <= pop - (hi - 1) * vmax else hi - 1
     return k
+
+
+def band_admits(pop: int, *, vmin: int = 240, vmax: int = 360) -> bool:
+    """Whether some number of areas holds ``pop`` people with every area inside ``vmin``-``vmax``."""
+    if pop <= 0:
+        return True
+    k = -(-pop // vmax)
+    return k * vmin <= pop
+
+
+def band_proof(pop: int, *, vmin: int = 240, vmax: int = 360) -> str:
+    """Why ``pop`` people admit no plan with every area inside the band (see :func:`band_admits`)."""
+    k = -(-pop // vmax)
+    few = (f"{k - 1} area{'s hold' if k > 2 else ' holds'} at most {(k - 1) * vmax}") if k > 1 else ""
+    many = f"{k} areas need at least {k * vmin}"
+    return f"{pop} people: {few + ', ' if few else ''}{many}, so one area at least is outside {vmin}-{vmax}"
 
 
 def _ecls(rank: int) -> int:
@@ -1545,7 +1570,7 @@ def _unforced(net: _Net, s: _Search, rivers: bool = False) -> int:
     band = sum(1 for i, t in why.items() if i >= 0 and "(proven impossible)" not in t)
     # the areas of s.areas() are those of s.stats without the empty ones, in order
     idx = [i for i, st in enumerate(s.stats) if st[8]]
-    return band + sum(1 for i in river if -1 - idx.index(i) not in why)
+    return band + sum(1 for i in river if "proven impossible" not in why.get(-1 - idx.index(i), ""))
 
 
 def _reasons(g, areas, pop, *, target, vmin, vmax, total):
@@ -1564,12 +1589,17 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
     if len(areas) == 1:
         if total < vmin:
             out[0] = f"the whole 居/村 has {total} people (proven impossible)"
-        if any(d.get("rank", 0) >= RIVER_RANK for _, _, d in g.edges(data=True)):
+        if any(_is_river(d) for _, _, d in g.edges(data=True)):
             out[-1] = ("the 居/村 is one area, so it holds both sides of its river "
                        "(too few people for two areas: proven impossible)")
         return out
     where = {n: i for i, a in enumerate(areas) for n in a}
     bad = [i for i, a in enumerate(areas) if not (vmin <= sum(pop[n] for n in a) <= vmax)]
+    if bad and total > vmax and not band_admits(total, vmin=vmin, vmax=vmax):
+        # one area outside the band is forced: the one missing it by the least carries the proof
+        i0 = min(bad, key=lambda i: (_miss(sum(pop[n] for n in areas[i]), vmin, vmax), i))
+        out[i0] = f"the 居/村 has {band_proof(total, vmin=vmin, vmax=vmax)} (proven impossible)"
+        bad = [i for i in bad if i != i0]
     pendant: dict[int, str] = {}
     if bad and g.number_of_nodes() <= 20000:
         bad_set = set(bad)
@@ -1608,19 +1638,63 @@ def _reasons(g, areas, pop, *, target, vmin, vmax, total):
             out[i] = (f"{p} people: the solver found no contiguous plan along the roads and rivers that "
                       f"brings it inside {vmin}-{vmax} without pushing a neighbouring area out (the "
                       f"buildings around it are large; there is no proof that it is impossible)")
-    # river crossings forced by a small part enclosed by rivers
+    _river_reasons(g, areas, pop, out, vmin=vmin, vmax=vmax)
+    return out
+
+
+def _is_river(d: Mapping) -> bool:
+    """Whether an edge of the cell graph crosses a river (not a gap between exclaves)."""
+    if "barrier" in d:
+        return d["barrier"] == "river"
+    return d.get("rank", 0) >= RIVER_RANK
+
+
+def _river_reasons(g, areas, pop, out: dict, *, vmin, vmax) -> None:
+    """A reason (key -1-i) for every area ``i`` whose people lie on both sides of a river.
+
+    Proven when the structure forces it: a part enclosed by rivers holds fewer than
+    ``vmin`` people (it can only join an area across the river, or be an area below the
+    band), or a number that no count of areas holds inside the band.
+    """
     h = nx.Graph()
     h.add_nodes_from(g.nodes)
-    h.add_edges_from((u, v) for u, v, d in g.edges(data=True) if d.get("rank", 0) < RIVER_RANK)
-    if h.number_of_edges() < g.number_of_edges():
-        for comp in sorted(nx.connected_components(h), key=min):
-            pc = sum(pop[n] for n in comp)
-            if 0 < pc < vmin and len(areas) > 1:
-                i = where[min(comp)]
-                out.setdefault(-1 - i, (
-                    f"a part enclosed by rivers holds only {pc} people, too few for an area of its own: "
-                    f"it joins an area across the river"))
-    return out
+    h.add_edges_from((u, v) for u, v, d in g.edges(data=True) if not _is_river(d))
+    if h.number_of_edges() == g.number_of_edges():
+        return
+    side: dict = {}
+    side_pop: list[int] = []
+    for k, comp in enumerate(sorted(nx.connected_components(h), key=min)):
+        for n in comp:
+            side[n] = k
+        side_pop.append(int(sum(pop[n] for n in comp)))
+    for i, a in enumerate(areas):
+        parts = [c for c in nx.connected_components(h.subgraph(a)) if any(pop[n] > 0 for n in c)]
+        if len(parts) <= 1 or -1 - i in out:
+            continue
+        held = sorted({side[min(c)] for c in parts})
+        small = [side_pop[k] for k in held if 0 < side_pop[k] < vmin]
+        odd = [side_pop[k] for k in held if side_pop[k] > vmax and not band_admits(side_pop[k], vmin=vmin,
+                                                                                    vmax=vmax)]
+        if small:
+            out[-1 - i] = (f"a part enclosed by rivers holds only {min(small)} people, too few for an area of "
+                           f"its own: it joins an area across the river (proven impossible otherwise)")
+        elif odd:
+            out[-1 - i] = (f"the part between rivers holds {band_proof(odd[0], vmin=vmin, vmax=vmax)} unless an "
+                           f"area crosses the river (proven impossible otherwise)")
+        elif len(held) == 1:
+            out[-1 - i] = ("the river ends inside the 居/村 and the area holds both its banks, joined around "
+                           "its end (no proof that this is needed)")
+        else:
+            here = sorted(int(sum(pop[n] for n in c)) for c in parts)
+            out[-1 - i] = (f"the area holds {' + '.join(map(str, here))} people on the sides of the river "
+                           f"(of {', '.join(str(side_pop[k]) for k in held)} there): the solver found no plan "
+                           f"inside {vmin}-{vmax} that keeps the river between areas (no proof that it is "
+                           f"impossible)")
+
+
+def _miss(p: int, vmin: int, vmax: int) -> int:
+    """People by which ``p`` is outside ``vmin``-``vmax`` (0 inside)."""
+    return max(0, vmin - p, p - vmax)
 
 
 def _isolated_cell(g, pop, area, *, vmin, vmax, budget=5000):
