@@ -689,12 +689,13 @@ def _dissolve_many(groups: list[list]) -> list:
 
 def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
                   target: int = 300, vmin: int = 240, vmax: int = 360,
-                  cut: Collection = ()) -> tuple[gpd.GeoDataFrame, list[dict]]:
+                  cut: Collection = (), fine: int = 2) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Cells tiling ``polygon``; one per building (or building part), plus empty cells.
 
     Buildings above the band are cut vertically into pieces of about a third of the
     target; the buildings in ``cut`` (ids) that have floor or unit data are cut into
-    pieces half that size, even those that fit the band.
+    pieces ``fine`` times smaller (never thinner than one floor or unit), even those that
+    fit the band.
 
     Returns the cells (columns node, building_id, part, floor_from, floor_to, unit_from,
     unit_to, population, dwellings, block, geometry) and problem dicts. Every cell is
@@ -709,7 +710,7 @@ def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFra
     for grid in (base, base * 10, base * 100):
         try:
             cells, problems = _village_cells(polygon, buildings, barriers, grid, target=target,
-                                             vmin=vmin, vmax=vmax, cut=cut)
+                                             vmin=vmin, vmax=vmax, cut=cut, fine=fine)
         except shapely.errors.GEOSException as exc:
             err = f"GEOS failed on the {grid:g} grid: {exc}"
             continue
@@ -735,7 +736,7 @@ class _Row(NamedTuple):
 
 
 def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vmin: int, vmax: int,
-                   cut: Collection = ()):
+                   cut: Collection = (), fine: int = 2):
     problems: list[dict] = []
     crs = buildings.crs
     poly = _polygonal(polygon, grid)
@@ -782,7 +783,7 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
         if n > 1:
             units = int(fl if how == "floor" else dw)
             # a building in ``cut`` is cut twice as finely (at most one piece per floor/unit)
-            ranges = _cut_ranges(pop, units, n, target=target // 2 if r.building_id in cut else target)
+            ranges = _cut_ranges(pop, units, n, target=target // fine if r.building_id in cut else target)
             if claims:
                 piece, _ = _main_part(claims[i], claims[i])
                 if piece.is_empty:

@@ -167,22 +167,7 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         return VillageResult(village_code, pd.DataFrame(), pd.DataFrame(), problems,
                              seconds=time.monotonic() - t0)
     plan = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned)
-    extra = _cuts_for_band(plan, st)
-    left = st.time_limit_s - plan.sol.work  # (both passes share the 居/村's time limit)
-    if extra and left >= 0.1 * st.time_limit_s:
-        # areas left outside the band: cut the large buildings in and around them more
-        # finely by floors or units, and keep that plan if fewer areas are outside
-        alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra,
-                             time_limit=left)
-        if alt.band_misses(st) < plan.band_misses(st):
-            plan = alt
-            cut_ids = _split_buildings(plan.cells, plan.sol, extra)
-            plan.problems.append(_problem(
-                "info", "building_cut_for_band", "buildings", cut_ids,
-                f"居/村 {village_code} {name}: building(s) {', '.join(cut_ids)} are cut by floor or "
-                f"unit ranges (纵向切割) into more areas than their size needs, because the solver "
-                f"found no plan inside {st.min}-{st.max} otherwise; the register lists the floors "
-                f"of each area"))
+    plan = _second_pass(plan, village_code, name, polygon, buildings, barriers, st, pinned)
     problems.extend(plan.problems)
     cells, g, pop, sol = plan.cells, plan.g, plan.pop, plan.sol
     if len(sol.areas) > MAX_SEQ:
@@ -216,6 +201,9 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     # a cut building's pieces: their people in floor/unit order
     per_piece = cells[has_b & (parts > 0)].groupby(["building_id", "part"])["population"].sum()
     pieces = {b: [int(v) for v in s] for b, s in per_piece.groupby(level=0)}
+    # per area, the people of the part between rivers (between major roads and rivers) it lies in
+    in_river = _part_people(g, pop, sol.areas, ("river",))
+    in_road = _part_people(g, pop, sol.areas, ("river", "major", "railway"))
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
@@ -232,7 +220,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          polsby_popper=polsby_popper(polys[i]), river_crossings=river,
                          major_road_crossings=major, status=status, contiguous=contiguous,
                          balance_note=balance_note(p, [(bids[n], parts[n], pop[n]) for n in a if has_b[n]],
-                                                   pieces, st, total),
+                                                   pieces, st, total, n_areas=len(sol.areas),
+                                                   river_part=in_river[i], road_part=in_road[i]),
                          geometry=polys[i]))
         if status != "ok" and total >= st.min:
             big = [c for c in a if pop[c] > st.max]
@@ -270,8 +259,30 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          time.monotonic() - t0)
 
 
+def _part_people(g: nx.Graph, pop: Mapping[int, int], areas, classes: tuple[str, ...]) -> list[int | None]:
+    """Per area, the people of the part of the 居/村 between ``classes`` barriers that holds
+    all its people (None: its people lie in several parts, or the part is the whole 居/村)."""
+    h = nx.Graph()
+    h.add_nodes_from(g.nodes)
+    h.add_edges_from((u, v) for u, v, d in g.edges(data=True) if d["barrier"] not in classes)
+    if h.number_of_edges() == g.number_of_edges():
+        return [None] * len(areas)
+    part, people = {}, []
+    for k, comp in enumerate(sorted(nx.connected_components(h), key=min)):
+        part.update(dict.fromkeys(comp, k))
+        people.append(int(sum(pop[n] for n in comp)))
+    if sum(1 for x in people if x > 0) <= 1:
+        return [None] * len(areas)
+    out: list[int | None] = []
+    for a in areas:
+        ks = {part[n] for n in a if pop[n] > 0}
+        out.append(people[ks.pop()] if len(ks) == 1 else None)
+    return out
+
+
 def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[str, list[int]],
-                 st: PartitionSettings, village_people: int | None = None) -> str:
+                 st: PartitionSettings, village_people: int | None = None, *, n_areas: int | None = None,
+                 river_part: int | None = None, road_part: int | None = None) -> str:
     """Why an area is outside ±10% of the target when its buildings force it ("" otherwise).
 
     ``held``: (building id, part, people) of its buildings (part 0 = whole); ``pieces``:
@@ -307,7 +318,30 @@ def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[
         if not any(lo <= sums[j] - sums[i] <= hi for i in range(len(runs)) for j in range(i + 1, len(runs) + 1)):
             return (f"holds only pieces of building {b}, cut into {len(runs)} floor/unit ranges of "
                     f"{min(runs)}-{max(runs)} people: no run of them holds {lo}-{hi}")
-    return ""
+    if river_part is not None and not band_admits(river_part, vmin=lo, vmax=hi):
+        return (f"the part between rivers that holds it has {band_proof(river_part, vmin=lo, vmax=hi)} "
+                f"(±10%) unless an area crosses the river (proven impossible otherwise)")
+    if n_areas is None or village_people is None:
+        return ""
+    return _unproven_note(people, held, st, village_people, n_areas, road_part)
+
+
+def _unproven_note(people, held, st, village_people, n_areas, road_part) -> str:
+    """The cause of an area outside ±10% that the structure does not prove (said so)."""
+    lo, hi = math.ceil(0.9 * st.target), math.floor(1.1 * st.target)
+    if road_part is not None and not band_admits(road_part, vmin=lo, vmax=hi):
+        return (f"kept between major roads and rivers: the part between them that holds it has "
+                f"{band_proof(road_part, vmin=lo, vmax=hi)} (±10%); crossing a major road was weighed "
+                f"worse (no proof that it is impossible)")
+    room = min(n_areas * hi - village_people, village_people - n_areas * lo)
+    biggest = max((n for _, _, n in held), default=0)
+    if 0 <= room < st.target // 10:
+        return (f"the 居/村's {village_people} people leave {n_areas} areas only {room} people of room "
+                f"inside {lo}-{hi} (±10%), less than its buildings and floor ranges (up to {biggest} "
+                f"people) can be moved by (no proof that it is impossible)")
+    return (f"{people} people: the solver found no contiguous plan that brings it within {lo}-{hi} (±10%) "
+            f"without pushing a neighbouring area out; its largest building or floor range holds {biggest} "
+            f"(no proof that it is impossible)")
 
 
 class _Plan(NamedTuple):
@@ -321,14 +355,18 @@ class _Plan(NamedTuple):
     def band_misses(self, st: PartitionSettings) -> int:
         return sum(not (st.min <= sum(self.pop[n] for n in a) <= st.max) for a in self.sol.areas)
 
+    def window_misses(self, st: PartitionSettings) -> int:
+        """Areas outside ±10% of the target."""
+        return sum(abs(sum(self.pop[n] for n in a) - st.target) * 10 > st.target for a in self.sol.areas)
+
 
 def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: PartitionSettings, pinned, *,
-                   cut: frozenset = frozenset(), time_limit: float | None = None) -> _Plan:
+                   cut: frozenset = frozenset(), time_limit: float | None = None, fine: int = 2) -> _Plan:
     """Cells, graph and plan of one 居/村 (``cut``: buildings to cut more finely, see
     :func:`village_cells`; ``time_limit``: the solver's, default the settings')."""
     problems = []
     cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max,
-                                 cut=cut)
+                                 cut=cut, fine=fine)
     for p in cprob:
         problems.append(_problem(p["severity"], p["code"], p["layer"], [p["feature_ids"]], p["message"],
                                  p.get("geometry")))
@@ -354,17 +392,49 @@ def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: Partiti
     return _Plan(cells, g, pop, sol, problems)
 
 
-def _cuts_for_band(plan: _Plan, st: PartitionSettings) -> frozenset:
+def _second_pass(plan: _Plan, village_code, name, polygon, buildings, barriers, st: PartitionSettings,
+                 pinned) -> _Plan:
+    """Areas left outside the band, or else outside ±10%: cut the large buildings in and
+    around them more finely by floors or units (even those that fit the band; the
+    solver's cost per split keeps a building whole where balance allows) and keep that
+    plan if fewer areas are outside the band, or as many and fewer outside ±10%."""
+    band = True
+    extra = _cuts_for_band(plan, st)
+    if not extra:
+        band, extra = False, _cuts_for_band(plan, st, window=True)
+    left = st.time_limit_s - plan.sol.work  # (both passes share the 居/村's time limit)
+    if not extra or left < 0.1 * st.time_limit_s:
+        return plan
+    # for ±10% the pieces are about a ninth of the target (33 of 300: the window is 60 wide)
+    alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra,
+                         time_limit=left, fine=2 if band else 3)
+    if (alt.band_misses(st), alt.window_misses(st)) >= (plan.band_misses(st), plan.window_misses(st)):
+        return plan
+    cut_ids = _split_buildings(alt.cells, alt.sol, extra)
+    if cut_ids:
+        why = (f"the solver found no plan inside {st.min}-{st.max} otherwise" if band else
+               f"that brings more areas within ±10% of {st.target}")
+        alt.problems.append(_problem(
+            "info", "building_cut_for_band" if band else "building_cut_for_balance", "buildings", cut_ids,
+            f"居/村 {village_code} {name}: building(s) {', '.join(cut_ids)} are cut by floor or "
+            f"unit ranges (纵向切割) into more areas than their size needs, because {why}; the "
+            f"register lists the floors of each area"))
+    return alt
+
+
+def _cuts_for_band(plan: _Plan, st: PartitionSettings, *, window: bool = False) -> frozenset:
     """Buildings (or pieces of cut ones) of more than a sixth of the target in and next to
-    the areas left outside the band, which a finer vertical cut may help balance; none
-    where cutting cannot help: no number of areas fits the 居/村's people, or the area
-    holds a part above the band that could not be cut."""
+    the areas left outside the band (``window``: outside ±10% of the target), which a
+    finer vertical cut may help balance; none where cutting cannot help: no number of
+    areas fits the 居/村's people, or the area holds a part above the band (the window)
+    that could not be cut."""
     cells, g, pop, sol = plan.cells, plan.g, plan.pop, plan.sol
+    lo, hi = (math.ceil(0.9 * st.target), math.floor(1.1 * st.target)) if window else (st.min, st.max)
     total = sum(pop.values())
-    if not any(st.min * k <= total <= st.max * k for k in range(1, total // max(1, st.min) + 1)):
+    if not band_admits(total, vmin=lo, vmax=hi):
         return frozenset()
-    off = [i for i, a in enumerate(sol.areas) if not (st.min <= sum(pop[n] for n in a) <= st.max)
-           and all(pop[n] <= st.max for n in a)]
+    off = [i for i, a in enumerate(sol.areas) if not (lo <= sum(pop[n] for n in a) <= hi)
+           and all(pop[n] <= hi for n in a)]
     if not off:
         return frozenset()
     area_of = {n: i for i, a in enumerate(sol.areas) for n in a}

@@ -321,3 +321,30 @@ def test_a_village_no_number_of_areas_fits_is_proven_at_once():
     assert not any(p["code"] == "time_limit" for p in res.problems)
     assert all("proven impossible" in n for n in res.areas["balance_note"])
     assert choose_k(475) == 2 and choose_k(700) == 2 and choose_k(370) == 1
+
+
+def test_a_tower_inside_the_band_is_cut_by_floors_when_that_brings_areas_within_ten_percent():
+    """Four towers, 15 people a floor: three of 315 (21 floors) and one of 255 (17). Whole,
+    they are four areas inside 240-360, one of them 255, outside ±10% (270-330). The
+    second pass cuts towers by floors (纵向切割) though they fit the band, and every area
+    ends within ±10%, each floor range at least one floor; the problems row says why::
+
+        +------+
+        |  t2  |  315
+        |  t3  |  255   takes the top floors of t1 (a cut tower's first and last
+        |  t1  |  315   floor ranges face north)
+        |  t0  |  315
+        +------+
+    """
+    poly = shapely.box(0, 0, 100, 400)
+    b = _buildings([("t0", 50, 50, 315, 21.0, 42.0), ("t1", 50, 150, 315, 21.0, 42.0),
+                    ("t3", 50, 250, 255, 17.0, 34.0), ("t2", 50, 350, 315, 21.0, 42.0)])
+    res = solve_village("310118002001", "x", poly, b, barrier_lines(crs=CRS))
+    assert len(res.areas) == 4
+    assert res.areas["population"].between(270, 330).all(), res.areas["population"].tolist()
+    assert (res.areas["balance_note"] == "").all()
+    assert any(p["code"] == "building_cut_for_balance" for p in res.problems)
+    ba = res.building_areas
+    cut = ba[ba["floor_from"].notna()]
+    assert len(cut) and ((cut["floor_to"] - cut["floor_from"]) >= 0).all()
+    assert ba.groupby("building_id").size().max() >= 2
