@@ -75,7 +75,8 @@ RIVER_W = 1e5      # per extra populated part across a river
 RIVER_STRICT_W = 1e7  # the same in the first rounds, where rivers come before the band
 DEV10_W = 1000.0   # outside ±10% of the target
 DEV10_SLOPE = 3000.0
-MAJOR_W = 1000.0   # per extra populated part across a major road / railway
+MAJOR_W = 2500.0   # per extra populated part across a major road / railway (above the ±10% window:
+#                    an area leaves the window before it crosses a major road; 1000 before)
 DEV_W = 300.0      # times squared relative deviation
 PP_W = 250.0       # times (1 - Polsby-Popper)
 HH_W = 400.0       # times squared relative households deviation (when a target is set)

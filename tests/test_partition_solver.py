@@ -245,7 +245,8 @@ def test_impossible_structure_is_proven():
 
 
 def test_time_limit_respected_on_a_large_graph():
-    """A 120 x 120 grid (14,400 cells, coarsened) with a 3 s limit: returns in time, complete."""
+    """A 120 x 120 grid (14,400 cells, coarsened) with a 3 s limit: returns within its work
+    budget and in CPU time (not wall-clock: a loaded machine only slows it), complete."""
     n = 120
     g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
     for u, v in g.edges:
@@ -253,9 +254,10 @@ def test_time_limit_respected_on_a_large_graph():
     rng = np.random.default_rng(0)
     pops = {v: int(x) for v, x in zip(g.nodes, rng.choice([0, 5, 10, 20], size=n * n))}
     xy = {v: np.array([float(v % n), float(v // n)]) for v in g}
-    t = time.monotonic()
+    t = time.process_time()
     r = solve_graph(g, pops, xy, time_limit=3.0)
-    assert time.monotonic() - t < 12.0
+    assert time.process_time() - t < 12.0
+    assert r.work < 3.0 * 1.2
     assert sorted(x for a in r.areas for x in a) == sorted(g.nodes)
     assert all(nx.is_connected(g.subgraph(a)) for a in r.areas)
     sizes = [sum(pops[x] for x in a) for a in r.areas]
