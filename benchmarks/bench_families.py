@@ -23,7 +23,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 
 from families import FAMILIES
 from peers import (PEERS, SUMMARY_HEADER, TARGET, VMAX, VMIN, barriers_of, in_child, metrics, prepare,

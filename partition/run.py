@@ -40,9 +40,10 @@ from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
-from pucha.partition.quality import deviation, fill_area_quality, known_sum, polsby_popper, summary
+from pucha.partition.quality import (balance_note, deviation, fill_area_quality, known_sum, part_people,
+                                     polsby_popper, summary)
 from pucha.partition.sizhi import sizhi
-from pucha.partition.solver import band_admits, band_proof, solve_graph
+from pucha.partition.solver import band_admits, solve_graph
 
 __all__ = ["PartitionResult", "VillageResult", "CodeMemory", "solve_village", "partition_project",
            "partition_frames", "resume_dir"]
@@ -202,8 +203,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     per_piece = cells[has_b & (parts > 0)].groupby(["building_id", "part"])["population"].sum()
     pieces = {b: [int(v) for v in s] for b, s in per_piece.groupby(level=0)}
     # per area, the people of the part between rivers (between major roads and rivers) it lies in
-    in_river = _part_people(g, pop, sol.areas, ("river",))
-    in_road = _part_people(g, pop, sol.areas, ("river", "major", "railway"))
+    in_river = part_people(g, pop, sol.areas, ("river",))
+    in_road = part_people(g, pop, sol.areas, ("river", "major", "railway"))
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
@@ -257,91 +258,6 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     labels = {codes[i]: lab for i, lab in sol.labels.items()}
     return VillageResult(village_code, areas, ba.reset_index(drop=True), problems, labels,
                          time.monotonic() - t0)
-
-
-def _part_people(g: nx.Graph, pop: Mapping[int, int], areas, classes: tuple[str, ...]) -> list[int | None]:
-    """Per area, the people of the part of the 居/村 between ``classes`` barriers that holds
-    all its people (None: its people lie in several parts, or the part is the whole 居/村)."""
-    h = nx.Graph()
-    h.add_nodes_from(g.nodes)
-    h.add_edges_from((u, v) for u, v, d in g.edges(data=True) if d["barrier"] not in classes)
-    if h.number_of_edges() == g.number_of_edges():
-        return [None] * len(areas)
-    part, people = {}, []
-    for k, comp in enumerate(sorted(nx.connected_components(h), key=min)):
-        part.update(dict.fromkeys(comp, k))
-        people.append(int(sum(pop[n] for n in comp)))
-    if sum(1 for x in people if x > 0) <= 1:
-        return [None] * len(areas)
-    out: list[int | None] = []
-    for a in areas:
-        ks = {part[n] for n in a if pop[n] > 0}
-        out.append(people[ks.pop()] if len(ks) == 1 else None)
-    return out
-
-
-def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[str, list[int]],
-                 st: PartitionSettings, village_people: int | None = None, *, n_areas: int | None = None,
-                 river_part: int | None = None, road_part: int | None = None) -> str:
-    """Why an area is outside ±10% of the target when its buildings force it ("" otherwise).
-
-    ``held``: (building id, part, people) of its buildings (part 0 = whole); ``pieces``:
-    per building cut vertically, the people of its pieces in floor/unit order.
-    - A whole building above +10%: inside the band it is not cut, above the band it
-      could not be (no floor or unit data); its area is above +10% by that building alone.
-    - An area of pieces of one building only, when no run of consecutive pieces holds
-      -10%..+10% (few floors for many people: a 7-floor tower of 1,199 has 171 per floor).
-    - The whole 居/村 (``village_people``) holds fewer people than -10%, or a number that
-      no count of areas holds within ±10% (475: one area is above +10%, two average 237.5).
-    """
-    t = st.target
-    lo, hi = math.ceil(0.9 * t), math.floor(1.1 * t)
-    if lo <= people <= hi:
-        return ""
-    if village_people is not None and village_people < lo:
-        return f"only {village_people} people in the 居/村 (apart from locked areas): one area"
-    if village_people is not None and not band_admits(village_people, vmin=lo, vmax=hi):
-        return (f"the 居/村 holds {band_proof(village_people, vmin=lo, vmax=hi)} (±10%) "
-                f"(proven impossible)")
-    whole = sorted(((n, b) for b, part, n in held if part == 0 and n > hi), reverse=True)
-    if whole:
-        n, b = whole[0]
-        if n > st.max:  # (it would have been cut with floors or units known)
-            return f"building {b} alone holds {n} people and has no floor or unit data to cut it"
-        return (f"building {b} alone holds {n} people, above {hi} (+10%); inside the band "
-                f"{st.min}-{st.max}, so it is not cut")
-    peopled = {b for b, _, n in held if n > 0}
-    if len(peopled) == 1 and all(part > 0 for b, part, n in held if n > 0):
-        b = peopled.pop()
-        runs = pieces.get(b, [])
-        sums = np.concatenate([[0], np.cumsum(runs)])
-        if not any(lo <= sums[j] - sums[i] <= hi for i in range(len(runs)) for j in range(i + 1, len(runs) + 1)):
-            return (f"holds only pieces of building {b}, cut into {len(runs)} floor/unit ranges of "
-                    f"{min(runs)}-{max(runs)} people: no run of them holds {lo}-{hi}")
-    if river_part is not None and not band_admits(river_part, vmin=lo, vmax=hi):
-        return (f"the part between rivers that holds it has {band_proof(river_part, vmin=lo, vmax=hi)} "
-                f"(±10%) unless an area crosses the river (proven impossible otherwise)")
-    if n_areas is None or village_people is None:
-        return ""
-    return _unproven_note(people, held, st, village_people, n_areas, road_part)
-
-
-def _unproven_note(people, held, st, village_people, n_areas, road_part) -> str:
-    """The cause of an area outside ±10% that the structure does not prove (said so)."""
-    lo, hi = math.ceil(0.9 * st.target), math.floor(1.1 * st.target)
-    if road_part is not None and not band_admits(road_part, vmin=lo, vmax=hi):
-        return (f"kept between major roads and rivers: the part between them that holds it has "
-                f"{band_proof(road_part, vmin=lo, vmax=hi)} (±10%); crossing a major road was weighed "
-                f"worse (no proof that it is impossible)")
-    room = min(n_areas * hi - village_people, village_people - n_areas * lo)
-    biggest = max((n for _, _, n in held), default=0)
-    if 0 <= room < st.target // 10:
-        return (f"the 居/村's {village_people} people leave {n_areas} areas only {room} people of room "
-                f"inside {lo}-{hi} (±10%), less than its buildings and floor ranges (up to {biggest} "
-                f"people) can be moved by (no proof that it is impossible)")
-    return (f"{people} people: the solver found no contiguous plan that brings it within {lo}-{hi} (±10%) "
-            f"without pushing a neighbouring area out; its largest building or floor range holds {biggest} "
-            f"(no proof that it is impossible)")
 
 
 class _Plan(NamedTuple):
@@ -402,6 +318,7 @@ def _second_pass(plan: _Plan, village_code, name, polygon, buildings, barriers, 
     extra = _cuts_for_band(plan, st)
     if not extra:
         band, extra = False, _cuts_for_band(plan, st, window=True)
+    extra = frozenset(x for x in extra if x in _cuttable(buildings))  # (else the same cells again)
     left = st.time_limit_s - plan.sol.work  # (both passes share the 居/村's time limit)
     if not extra or left < 0.1 * st.time_limit_s:
         return plan
@@ -420,6 +337,15 @@ def _second_pass(plan: _Plan, village_code, name, polygon, buildings, barriers, 
             f"unit ranges (纵向切割) into more areas than their size needs, because {why}; the "
             f"register lists the floors of each area"))
     return alt
+
+
+def _cuttable(buildings: pd.DataFrame) -> set:
+    """Ids of the buildings with at least two floors or dwellings (units) known."""
+    if not len(buildings):
+        return set()
+    fl = pd.to_numeric(buildings["floors"], errors="coerce").fillna(0).to_numpy()
+    dw = pd.to_numeric(buildings["dwellings"], errors="coerce").fillna(0).to_numpy()
+    return set(buildings["building_id"].to_numpy()[(fl >= 2) | (dw >= 2)].tolist())
 
 
 def _cuts_for_band(plan: _Plan, st: PartitionSettings, *, window: bool = False) -> frozenset:
