@@ -29,6 +29,7 @@ from peers import (PEERS, SUMMARY_HEADER, TARGET, VMAX, VMIN, barriers_of, in_ch
                    run_per_village, summary_cols)
 from pucha.config import PartitionSettings
 from pucha.gis.synthetic import synthetic_township
+from pucha.partition.run import _village_inputs, solve_village
 
 REAL = {"osm-lujiazui", "osm-guanggu"}
 
@@ -41,7 +42,6 @@ def make(family: str, seed: int, small: bool) -> dict:
 
 def pucha_rows(layers, time_limit: float):
     """pucha per 居/村 as the product runs it: metric rows (+ balance_note) and CPU seconds."""
-    from pucha.partition.run import _village_inputs, solve_village
     bars = barriers_of(layers)
     vil = layers["villages"]
     st = PartitionSettings(target=TARGET, min=VMIN, max=VMAX, time_limit_s=time_limit)

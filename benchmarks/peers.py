@@ -197,7 +197,15 @@ def in_child(target, *args):
         q.put((out, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     proc = ctx.Process(target=body)
     proc.start()
-    out = q.get()
+    import queue
+    while True:  # a child that dies (an import error, the OOM killer) must not hang the run
+        try:
+            out = q.get(timeout=5.0)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"the benchmark child running {getattr(target, '__name__', target)} died "
+                                   f"(exit code {proc.exitcode})") from None
     proc.join()
     return out
 
