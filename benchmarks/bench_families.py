@@ -53,6 +53,7 @@ def pucha_rows(layers, time_limit: float):
         a = res.areas
         proven += sum("proven impossible" in p["message"] for p in res.problems
                       if p["code"] in ("area_below_band", "area_above_band"))
+        proven += sum(p["code"] == "village_below_band" for p in res.problems)  # one area: all it can be
         for r in a.itertuples() if len(a) else ():
             rows.append((int(r.population), bool(r.contiguous), r.river_crossings > 0,
                          r.major_road_crossings > 0, float(r.polsby_popper), False, str(r.balance_note)))
