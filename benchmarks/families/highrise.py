@@ -63,11 +63,11 @@ def make(seed: int = 0, *, small: bool = False) -> dict:
     per_floor = np.where(kind == "tower", rng.integers(1, 4, n), np.where(kind == "walkup", rng.integers(2, 5, n), 0))
     dwell = (floors * per_floor).astype(float)
     pop = np.floor(dwell * rng.uniform(2.3, 2.9, n)).astype(np.int64)
-    # thin the sites to the requested people, keeping the lattice's order
-    keep = np.cumsum(np.where(kind == "other", 0, pop)) <= people
-    idx = np.flatnonzero(keep | (kind == "other"))
-    idx = idx[rng.permutation(len(idx))][: int(keep.sum() * 1.05)]
-    idx.sort()
+    # thin the sites to the requested people at random (a prefix of the lattice would
+    # leave one side of the town empty); non-residential buildings stay among them
+    order = rng.permutation(n)
+    res = np.cumsum(np.where(kind == "other", 0, pop)[order]) <= people
+    idx = np.sort(order[res])
     px, py, kind, floors, dwell, pop = px[idx], py[idx], kind[idx], floors[idx], dwell[idx], pop[idx]
     hw = np.where(kind == "tower", 11.0, np.where(kind == "walkup", 16.0, 9.0))
     hh = np.where(kind == "tower", 8.0, 6.0)

@@ -56,7 +56,9 @@ def make(seed: int = 0, *, small: bool = False) -> dict:
     n = len(px)
     big = rng.uniform(size=n) < 0.01
     pop = np.where(big, rng.integers(60, 200, n), rng.integers(8, 31, n))
-    keep = np.cumsum(pop) <= people
+    # thin the rows to the requested people at random (a prefix would leave the north empty)
+    order = rng.permutation(n)
+    keep = np.sort(order[np.cumsum(pop[order]) <= people])
     px, py, pop, big = px[keep], py[keep], pop[keep], big[keep]
     n = len(px)
     floors = np.where(big, rng.integers(5, 8, n), rng.integers(2, 4, n)).astype(float)
