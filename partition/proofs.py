@@ -18,7 +18,11 @@ RIVER_RANK = 5
 
 
 def band_admits(pop: int, *, vmin: int = 240, vmax: int = 360) -> bool:
-    """Whether some number of areas holds ``pop`` people with every area inside ``vmin``-``vmax``."""
+    """Whether some number of areas holds ``pop`` people with every area inside ``vmin``-``vmax``.
+
+    >>> band_admits(475), band_admits(480), band_admits(200)
+    (False, True, False)
+    """
     if pop <= 0:
         return True
     k = -(-pop // vmax)
@@ -26,7 +30,11 @@ def band_admits(pop: int, *, vmin: int = 240, vmax: int = 360) -> bool:
 
 
 def band_proof(pop: int, *, vmin: int = 240, vmax: int = 360) -> str:
-    """Why ``pop`` people admit no plan with every area inside the band (see :func:`band_admits`)."""
+    """Why ``pop`` people admit no plan with every area inside the band (see :func:`band_admits`).
+
+    >>> band_proof(475)
+    '475 people: 1 area holds at most 360, 2 areas need at least 480, so one area at least is outside 240-360'
+    """
     k = -(-pop // vmax)
     few = (f"{k - 1} area{'s hold' if k > 2 else ' holds'} at most {(k - 1) * vmax}") if k > 1 else ""
     many = f"{k} areas need at least {k * vmin}"
