@@ -19,77 +19,19 @@ Prints one table per township.
 from __future__ import annotations
 
 import argparse
-import math
 import resource
-import signal
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import shapely
 
+from peers import PEERS, SUMMARY_HEADER, in_child, metrics, prepare, run_per_village, summary_cols
+from peers import TARGET, VMAX, VMIN
 from pucha.gis.synthetic import synthetic_township
-from pucha.partition.cells import barrier_lines, village_cells
-from pucha.partition.graph import cell_graph
-from pucha.partition.quality import polsby_popper
-from pucha.partition.solver import choose_k, solve_graph
-
-TARGET, VMIN, VMAX = 300, 240, 360
-
-with warnings.catch_warnings():  # import peers up front (never under SIGALRM)
-    warnings.simplefilter("ignore")
-    import gerrychain.partition  # noqa: F401
-    import libpysal.weights  # noqa: F401
-    import pymetis  # noqa: F401
-    import spopt.region  # noqa: F401
-
-
-class _Timeout(Exception):
-    pass
-
-
-def _alarm(_s, _f):
-    raise _Timeout()
-
-
-def prepare(layers):
-    bar = barrier_lines(layers["roads"], layers.get("railways"), layers.get("water"), layers.get("walls"),
-                        crs=layers["villages"].crs)
-    out = []
-    b_all = layers["buildings"]
-    for code in sorted(layers["villages"]["village_code"]):
-        v = layers["villages"][layers["villages"]["village_code"] == code].iloc[0]
-        b = b_all[b_all["village_code"] == code]
-        cells, _ = village_cells(v.geometry, b, bar)
-        g, _ = cell_graph(cells, bar)
-        out.append((code, cells, g))
-    return out
-
-
-def metrics(cells, g, areas):
-    pop = cells["population"].to_numpy()
-    geoms = cells.geometry.values
-    rows = []
-    for a in areas:
-        if not a:
-            continue
-        p = int(pop[a].sum())
-        sub = g.subgraph(a)
-        import networkx as nx
-        cont = nx.is_connected(sub)
-
-        def crossing(classes):
-            h = nx.Graph()
-            h.add_nodes_from(sub.nodes)
-            h.add_edges_from((u, v) for u, v, d in sub.edges(data=True) if d["barrier"] not in classes)
-            return sum(1 for c in nx.connected_components(h) if pop[list(c)].sum() > 0) > 1
-        poly = shapely.union_all(geoms[a])
-        rows.append((p, cont, crossing(("river",)), crossing(("major", "railway")), polsby_popper(poly)))
-    return rows
-
+from pucha.partition.solver import solve_graph
 
 TIME_LIMIT = 20.0
 PROVEN: list[str] = []  # pucha's reasons for rules it proves impossible (filled in the child)
@@ -101,99 +43,22 @@ def run_pucha(cells, g, k):
     xy = {int(n): np.array([p.x, p.y]) for n, p in zip(cells["node"], rp)}
     r = solve_graph(g, pop, xy, target=TARGET, vmin=VMIN, vmax=VMAX, time_limit=TIME_LIMIT)
     PROVEN.extend(("band" if i >= 0 else "river") for i, t in sorted(r.reasons.items())
-                  if "proven impossible" in t or "too few for an area" in t)
+                  if "proven impossible" in t)
     return r.areas
 
 
-def run_gerrychain(cells, g, k):
-    import random
-
-    from gerrychain import Graph
-    from gerrychain.partition import recursive_tree_part
-    random.seed(0)
-    h = g.copy()
-    for n in h:
-        h.nodes[n]["pop"] = int(cells["population"].iat[n])
-    total = sum(h.nodes[n]["pop"] for n in h)
-    if k <= 1:
-        return [sorted(h.nodes)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        part = recursive_tree_part(Graph.from_networkx(h), range(k), total / k, "pop", 0.2, node_repeats=1)
-    return [sorted(n for n, p in part.items() if p == i) for i in range(k)]
-
-
-def _w(g):
-    from libpysal.weights import W
-    nb = {n: sorted(g.neighbors(n)) for n in g}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return W(nb, silence_warnings=True)
-
-
-def run_maxp(cells, g, k):
-    from spopt.region import MaxPHeuristic
-    df = cells[["population", "geometry"]].copy()
-    rp = shapely.point_on_surface(df.geometry.values)
-    df["x"], df["y"] = shapely.get_x(rp), shapely.get_y(rp)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # 2 constructions and 1 annealing run: its defaults (99 and 10) take about 90 s for
-        # one 居/村 of 374 cells here, so every 居/村 would hit the cap
-        m = MaxPHeuristic(df, _w(g), ["x", "y"], "population", VMIN, top_n=2, max_iterations_construction=2,
-                          max_iterations_sa=1)
-        m.solve()
-    lab = np.asarray(m.labels_)
-    return [sorted(np.where(lab == v)[0].tolist()) for v in sorted(set(lab.tolist()))]
-
-
-def run_kmeans(cells, g, k):
-    from spopt.region import RegionKMeansHeuristic
-    rp = shapely.point_on_surface(cells.geometry.values)
-    data = np.column_stack([shapely.get_x(rp), shapely.get_y(rp)])
-    data = (data - data.mean(0)) / (data.std(0) + 1e-9)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = RegionKMeansHeuristic(data, k, _w(g))
-        m.solve()
-    lab = np.asarray(m.labels_)
-    return [sorted(np.where(lab == v)[0].tolist()) for v in sorted(set(lab.tolist()))]
-
-
-def run_metis(cells, g, k):
-    import pymetis
-    if k <= 1:
-        return [sorted(g.nodes)]
-    adj = [sorted(g.neighbors(n)) for n in range(len(cells))]
-    vw = [max(1, int(p)) for p in cells["population"]]
-    opts = pymetis.Options(contig=True, seed=0)
-    _, parts = pymetis.part_graph(k, adjacency=adj, vweights=vw, options=opts)
-    parts = np.asarray(parts)
-    return [sorted(np.where(parts == i)[0].tolist()) for i in range(k)]
-
-
-METHODS = {"pucha": run_pucha, "gerrychain recursive_tree_part": run_gerrychain,
-           "spopt MaxPHeuristic": run_maxp, "spopt RegionKMeansHeuristic": run_kmeans,
-           "pymetis (contig)": run_metis}
+METHODS = {"pucha": run_pucha, **PEERS}
 
 
 def bench(name, prepared, cap, methods=None):
     print(f"\n== {name}: {len(prepared)} 居/村, {sum(len(c) for _, c, _ in prepared)} cells, "
           f"{sum(int(c['population'].sum()) for _, c, _ in prepared)} people")
-    hdr = (f"{'method':32s} {'wall s':>8s} {'peak MB':>8s} {'capped':>6s} {'areas':>6s} {'±10%':>6s} {'±20%':>6s} "
-           f"{'outband':>7s} {'noncont':>7s} {'river':>6s} {'major':>6s} {'PP':>6s}")
-    print(hdr)
+    print(f"{'method':32s} {'wall s':>8s} {'peak MB':>8s} {'capped':>6s} {SUMMARY_HEADER}")
     notes = []
-    import multiprocessing as mp
-    ctx = mp.get_context("fork")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for mname in (methods or list(METHODS)):
-        q = ctx.Queue()
-        proc = ctx.Process(target=_child, args=(q, mname, prepared, cap))
-        proc.start()
-        wall, peak, rows, capped, nts = q.get()
-        proc.join()
-        notes.extend(nts)
+        (wall, rows, capped, nts), peak = in_child(_child, mname, prepared, cap)
+        notes.extend(f"{mname}: {n}" for n in nts)
         _print_row(mname, wall, peak, rows, capped)
         if capped:
             notes.append(f"{mname}: {capped} 居/村 hit the {cap:.0f} s cap or failed (one area per part there)")
@@ -208,58 +73,24 @@ def _print_row(mname, wall, peak, rows, capped):
     """The method's row over all areas; where it was capped in some 居/村 (one area per
     part there), a second row over the 居/村 it solved, so the fallback areas do not
     stand in for its plans in the PP and crossing columns."""
-    def cols(rs):
-        if not rs:
-            return f"{0:6d} {'—':>6s} {'—':>6s} {0:7d} {0:7d} {0:6d} {0:6d} {'—':>6s}"
-        p = np.array([r[0] for r in rs], dtype=float)
-        dev = np.abs(p - TARGET) / TARGET
-        return (f"{len(rs):6d} {np.mean(dev <= .1):6.1%} {np.mean(dev <= .2):6.1%} "
-                f"{int(np.sum((p < VMIN) | (p > VMAX))):7d} {sum(not r[1] for r in rs):7d} "
-                f"{sum(r[2] for r in rs):6d} {sum(r[3] for r in rs):6d} {np.mean([r[4] for r in rs]):6.3f}")
-    print(f"{mname:32s} {wall:8.1f} {peak:8.0f} {capped:6d} {cols(rows)}", flush=True)
+    print(f"{mname:32s} {wall:8.1f} {peak:8.0f} {capped:6d} {summary_cols(rows)}", flush=True)
     if capped:
-        print(f"{'  (solved 居/村 only)':31s} {'':8s} {'':8s} {'':6s} {cols([r for r in rows if not r[5]])}",
+        print(f"{'  (solved 居/村 only)':31s} {'':8s} {'':8s} {'':6s} {summary_cols([r for r in rows if not r[5]])}",
               flush=True)
 
 
-def _child(q, mname, prepared, cap):
-    fn = METHODS[mname]
-    notes = []
-    rows, capped = [], 0
-    t0 = time.perf_counter()
-    results = []
-    for code, cells, g in prepared:
-        k = choose_k(int(cells["population"].sum()), target=TARGET, vmin=VMIN, vmax=VMAX)
-        signal.signal(signal.SIGALRM, _alarm)
-        if mname != "pucha":
-            signal.alarm(int(cap))
-        fell_back = True
-        try:
-            areas = fn(cells, g, k)
-            fell_back = False
-        except _Timeout:
-            capped += 1
-            import networkx as nx
-            areas = [sorted(c) for c in nx.connected_components(g)]
-        except Exception as exc:  # a peer failing on a 居/村 is reported, not fatal
-            capped += 1
-            notes.append(f"{mname} failed on {code}: {type(exc).__name__}: {str(exc)[:80]}")
-            import networkx as nx
-            areas = [sorted(c) for c in nx.connected_components(g)]
-        finally:
-            signal.alarm(0)
-        results.append((cells, g, areas, fell_back))
-    wall = time.perf_counter() - t0
+def _child(mname, prepared, cap):
+    wall, _cpu, results, capped, notes = run_per_village(METHODS[mname], prepared, 0 if mname == "pucha" else cap)
+    rows = []
     for cells, g, areas, fell_back in results:
         rows.extend(r + (fell_back,) for r in metrics(cells, g, areas))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if mname == "pucha":
         for kind in ("band", "river"):
             n = PROVEN.count(kind)
             what = ("areas outside the band" if kind == "band" else
                     "river crossings (a part enclosed by rivers too small for an area)")
-            notes.append(f"pucha: {n} {what} proven unavoidable by the structure (see SolveResult.reasons)")
-    q.put((wall, peak, rows, capped, notes))
+            notes.append(f"{n} {what} proven unavoidable by the structure (see SolveResult.reasons)")
+    return wall, rows, capped, notes
 
 
 def main(argv=None):

@@ -30,8 +30,9 @@ import shapely
 
 __all__ = ["BARRIER_RANK", "GRID", "barrier_lines", "village_blocks", "village_cells", "cut_plan"]
 
-#: crossing cost rank of each barrier class
-BARRIER_RANK = {"none": 0, "path": 1, "minor": 1, "wall": 1, "major": 3, "railway": 4, "river": 5}
+#: crossing cost rank of each barrier class ("gap": the link that joins a part of the 居/村
+#: touching no other part, an exclave or island, to its nearest cell; as costly as a river)
+BARRIER_RANK = {"none": 0, "path": 1, "minor": 1, "wall": 1, "major": 3, "railway": 4, "river": 5, "gap": 5}
 
 #: precision grid of cells and area polygons (CRS units: 0.01 mm in a metric CRS)
 GRID = 1e-5
@@ -688,12 +689,13 @@ def _dissolve_many(groups: list[list]) -> list:
 
 def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
                   target: int = 300, vmin: int = 240, vmax: int = 360,
-                  cut: Collection = ()) -> tuple[gpd.GeoDataFrame, list[dict]]:
+                  cut: Collection = (), fine: int = 2) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Cells tiling ``polygon``; one per building (or building part), plus empty cells.
 
     Buildings above the band are cut vertically into pieces of about a third of the
     target; the buildings in ``cut`` (ids) that have floor or unit data are cut into
-    pieces half that size, even those that fit the band.
+    pieces ``fine`` times smaller (never thinner than one floor or unit), even those that
+    fit the band.
 
     Returns the cells (columns node, building_id, part, floor_from, floor_to, unit_from,
     unit_to, population, dwellings, block, geometry) and problem dicts. Every cell is
@@ -708,7 +710,7 @@ def village_cells(polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFra
     for grid in (base, base * 10, base * 100):
         try:
             cells, problems = _village_cells(polygon, buildings, barriers, grid, target=target,
-                                             vmin=vmin, vmax=vmax, cut=cut)
+                                             vmin=vmin, vmax=vmax, cut=cut, fine=fine)
         except shapely.errors.GEOSException as exc:
             err = f"GEOS failed on the {grid:g} grid: {exc}"
             continue
@@ -734,7 +736,7 @@ class _Row(NamedTuple):
 
 
 def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vmin: int, vmax: int,
-                   cut: Collection = ()):
+                   cut: Collection = (), fine: int = 2):
     problems: list[dict] = []
     crs = buildings.crs
     poly = _polygonal(polygon, grid)
@@ -781,7 +783,7 @@ def _village_cells(polygon, buildings, barriers, grid: float, *, target: int, vm
         if n > 1:
             units = int(fl if how == "floor" else dw)
             # a building in ``cut`` is cut twice as finely (at most one piece per floor/unit)
-            ranges = _cut_ranges(pop, units, n, target=target // 2 if r.building_id in cut else target)
+            ranges = _cut_ranges(pop, units, n, target=target // fine if r.building_id in cut else target)
             if claims:
                 piece, _ = _main_part(claims[i], claims[i])
                 if piece.is_empty:

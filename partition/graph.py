@@ -3,12 +3,13 @@
 Nodes carry ``population``, ``dwellings``, ``area`` (m²) and ``perimeter`` (m) of
 the cell, so the solver can compute each area's exact Polsby–Popper compactness.
 Edges carry ``length`` (shared boundary, m) and ``barrier`` (the class crossed:
-"none", "minor", "major", "railway", "river", "wall") and ``rank`` (crossing cost),
+"none", "minor", "major", "railway", "river", "wall", "gap") and ``rank`` (crossing cost),
 and ``building`` (True between two parts of one building cut vertically; only
 parts with consecutive floor/unit ranges are linked, so an area's floors of a tower
 run in one range).
-Parts of the graph that touch nothing (islands, enclaves) are joined to the nearest
-cell through the cheapest crossing and reported.
+Parts of the graph that touch nothing (islands, exclaves) are joined to the nearest
+cell by a ``gap`` link (as costly to cross as a river, but not a river: its ``gap``
+attribute holds the distance in metres) and reported.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def cell_graph(cells: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *, snap: flo
                 d = shapely.distance(geoms[n], geoms[others[k]])
                 if best is None or d < best[0]:
                     best = (d, n, int(others[k]))
-            g.add_edge(best[1], best[2], length=0.0, barrier="river", rank=BARRIER_RANK["river"])
+            g.add_edge(best[1], best[2], length=0.0, barrier="gap", rank=BARRIER_RANK["gap"], gap=float(best[0]))
             pop = int(cells["population"].to_numpy()[comp].sum())
             problems.append(dict(severity="warning", code="island", layer="villages", feature_ids="",
                                  message=(f"part of the 居/村 with {len(comp)} cells and {pop} people touches "

@@ -40,9 +40,10 @@ from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
-from pucha.partition.quality import deviation, fill_area_quality, known_sum, polsby_popper, summary
+from pucha.partition.quality import (balance_note, deviation, fill_area_quality, known_sum, part_people,
+                                     polsby_popper, summary)
 from pucha.partition.sizhi import sizhi
-from pucha.partition.solver import solve_graph
+from pucha.partition.solver import band_admits, solve_graph
 
 __all__ = ["PartitionResult", "VillageResult", "CodeMemory", "solve_village", "partition_project",
            "partition_frames", "resume_dir"]
@@ -90,6 +91,26 @@ def _crossings(sub: nx.Graph, pop: Mapping[int, int], classes: tuple[str, ...]) 
     h.add_edges_from((a, b) for a, b, d in sub.edges(data=True) if d["barrier"] not in classes)
     n = sum(1 for c in nx.connected_components(h) if any(pop[x] > 0 for x in c))
     return max(0, n - 1)
+
+
+def _gap_links(sub: nx.Graph, pop: Mapping[int, int]) -> list[tuple[int, float]]:
+    """The separate parts (飞地, islands) an area joins across a gap: (their people, metres).
+
+    Per ``gap`` link inside the area whose removal leaves people on both sides, the
+    people of the smaller side and the gap's width.
+    """
+    out = []
+    for u, v, d in sorted(sub.edges(data=True)):
+        if d.get("barrier") != "gap":
+            continue
+        h = sub.copy()
+        h.remove_edge(u, v)
+        if nx.has_path(h, u, v):
+            continue
+        side = [sum(pop[n] for n in nx.node_connected_component(h, x)) for x in (u, v)]
+        if min(side) > 0:
+            out.append((int(min(side)), float(d.get("gap", 0.0))))
+    return out
 
 
 def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame,
@@ -147,22 +168,7 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
         return VillageResult(village_code, pd.DataFrame(), pd.DataFrame(), problems,
                              seconds=time.monotonic() - t0)
     plan = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned)
-    extra = _cuts_for_band(plan, st)
-    left = st.time_limit_s - plan.sol.work  # (both passes share the 居/村's time limit)
-    if extra and left >= 0.1 * st.time_limit_s:
-        # areas left outside the band: cut the large buildings in and around them more
-        # finely by floors or units, and keep that plan if fewer areas are outside
-        alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra,
-                             time_limit=left)
-        if alt.band_misses(st) < plan.band_misses(st):
-            plan = alt
-            cut_ids = _split_buildings(plan.cells, plan.sol, extra)
-            plan.problems.append(_problem(
-                "info", "building_cut_for_band", "buildings", cut_ids,
-                f"居/村 {village_code} {name}: building(s) {', '.join(cut_ids)} are cut by floor or "
-                f"unit ranges (纵向切割) into more areas than their size needs, because the solver "
-                f"found no plan inside {st.min}-{st.max} otherwise; the register lists the floors "
-                f"of each area"))
+    plan = _second_pass(plan, village_code, name, polygon, buildings, barriers, st, pinned)
     problems.extend(plan.problems)
     cells, g, pop, sol = plan.cells, plan.g, plan.pop, plan.sol
     if len(sol.areas) > MAX_SEQ:
@@ -196,6 +202,9 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
     # a cut building's pieces: their people in floor/unit order
     per_piece = cells[has_b & (parts > 0)].groupby(["building_id", "part"])["population"].sum()
     pieces = {b: [int(v) for v in s] for b, s in per_piece.groupby(level=0)}
+    # per area, the people of the part between rivers (between major roads and rivers) it lies in
+    in_river = part_people(g, pop, sol.areas, ("river",))
+    in_road = part_people(g, pop, sol.areas, ("river", "major", "railway"))
     rows = []
     for i, a in enumerate(sol.areas):
         sub = g.subgraph(a)
@@ -212,7 +221,8 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          polsby_popper=polsby_popper(polys[i]), river_crossings=river,
                          major_road_crossings=major, status=status, contiguous=contiguous,
                          balance_note=balance_note(p, [(bids[n], parts[n], pop[n]) for n in a if has_b[n]],
-                                                   pieces, st, total),
+                                                   pieces, st, total, n_areas=len(sol.areas),
+                                                   river_part=in_river[i], road_part=in_road[i]),
                          geometry=polys[i]))
         if status != "ok" and total >= st.min:
             big = [c for c in a if pop[c] > st.max]
@@ -225,6 +235,11 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
             problems.append(_problem("info", "area_crosses_river", "areas", [codes[i]],
                                      f"普查小区 {codes[i]} crosses a river/canal inside ({river} cell links)"
                                      + (f": {sol.reasons[-1 - i]}" if -1 - i in sol.reasons else "")))
+        if gaps := _gap_links(sub, pop):
+            problems.append(_problem("info", "area_exclave_link", "areas", [codes[i]], (
+                f"普查小区 {codes[i]} joins a separate part of the 居/村 (飞地 or island: "
+                + ", ".join(f"{n} people, {d:.0f} m away" for n, d in gaps)
+                + ") to its other cells across the gap"), polys[i]))
     areas = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs) if rows else pd.DataFrame()
     # 四至
     named = barriers[barriers["name"].astype(str) != ""]
@@ -245,42 +260,6 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                          time.monotonic() - t0)
 
 
-def balance_note(people: int, held: list[tuple[str, int, int]], pieces: Mapping[str, list[int]],
-                 st: PartitionSettings, village_people: int | None = None) -> str:
-    """Why an area is outside ±10% of the target when its buildings force it ("" otherwise).
-
-    ``held``: (building id, part, people) of its buildings (part 0 = whole); ``pieces``:
-    per building cut vertically, the people of its pieces in floor/unit order.
-    - A whole building above +10%: inside the band it is not cut, above the band it
-      could not be (no floor or unit data); its area is above +10% by that building alone.
-    - An area of pieces of one building only, when no run of consecutive pieces holds
-      -10%..+10% (few floors for many people: a 7-floor tower of 1,199 has 171 per floor).
-    - The whole 居/村 (``village_people``) holds fewer people than -10%.
-    """
-    t = st.target
-    lo, hi = math.ceil(0.9 * t), math.floor(1.1 * t)
-    if lo <= people <= hi:
-        return ""
-    if village_people is not None and village_people < lo:
-        return f"only {village_people} people in the 居/村 (apart from locked areas): one area"
-    whole = sorted(((n, b) for b, part, n in held if part == 0 and n > hi), reverse=True)
-    if whole:
-        n, b = whole[0]
-        if n > st.max:  # (it would have been cut with floors or units known)
-            return f"building {b} alone holds {n} people and has no floor or unit data to cut it"
-        return (f"building {b} alone holds {n} people, above {hi} (+10%); inside the band "
-                f"{st.min}-{st.max}, so it is not cut")
-    peopled = {b for b, _, n in held if n > 0}
-    if len(peopled) == 1 and all(part > 0 for b, part, n in held if n > 0):
-        b = peopled.pop()
-        runs = pieces.get(b, [])
-        sums = np.concatenate([[0], np.cumsum(runs)])
-        if not any(lo <= sums[j] - sums[i] <= hi for i in range(len(runs)) for j in range(i + 1, len(runs) + 1)):
-            return (f"holds only pieces of building {b}, cut into {len(runs)} floor/unit ranges of "
-                    f"{min(runs)}-{max(runs)} people: no run of them holds {lo}-{hi}")
-    return ""
-
-
 class _Plan(NamedTuple):
     """Cells, graph, people per cell, solver result and problems of one 居/村."""
     cells: pd.DataFrame
@@ -292,14 +271,18 @@ class _Plan(NamedTuple):
     def band_misses(self, st: PartitionSettings) -> int:
         return sum(not (st.min <= sum(self.pop[n] for n in a) <= st.max) for a in self.sol.areas)
 
+    def window_misses(self, st: PartitionSettings) -> int:
+        """Areas outside ±10% of the target."""
+        return sum(abs(sum(self.pop[n] for n in a) - st.target) * 10 > st.target for a in self.sol.areas)
+
 
 def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: PartitionSettings, pinned, *,
-                   cut: frozenset = frozenset(), time_limit: float | None = None) -> _Plan:
+                   cut: frozenset = frozenset(), time_limit: float | None = None, fine: int = 2) -> _Plan:
     """Cells, graph and plan of one 居/村 (``cut``: buildings to cut more finely, see
     :func:`village_cells`; ``time_limit``: the solver's, default the settings')."""
     problems = []
     cells, cprob = village_cells(polygon, buildings, barriers, target=st.target, vmin=st.min, vmax=st.max,
-                                 cut=cut)
+                                 cut=cut, fine=fine)
     for p in cprob:
         problems.append(_problem(p["severity"], p["code"], p["layer"], [p["feature_ids"]], p["message"],
                                  p.get("geometry")))
@@ -325,17 +308,59 @@ def _cut_and_solve(village_code, name, polygon, buildings, barriers, st: Partiti
     return _Plan(cells, g, pop, sol, problems)
 
 
-def _cuts_for_band(plan: _Plan, st: PartitionSettings) -> frozenset:
+def _second_pass(plan: _Plan, village_code, name, polygon, buildings, barriers, st: PartitionSettings,
+                 pinned) -> _Plan:
+    """Areas left outside the band, or else outside ±10%: cut the large buildings in and
+    around them more finely by floors or units (even those that fit the band; the
+    solver's cost per split keeps a building whole where balance allows) and keep that
+    plan if fewer areas are outside the band, or as many and fewer outside ±10%."""
+    band = True
+    extra = _cuts_for_band(plan, st)
+    if not extra:
+        band, extra = False, _cuts_for_band(plan, st, window=True)
+    extra = frozenset(x for x in extra if x in _cuttable(buildings))  # (else the same cells again)
+    left = st.time_limit_s - plan.sol.work  # (both passes share the 居/村's time limit)
+    if not extra or left < 0.1 * st.time_limit_s:
+        return plan
+    # for ±10% the pieces are about a ninth of the target (33 of 300: the window is 60 wide)
+    alt = _cut_and_solve(village_code, name, polygon, buildings, barriers, st, pinned, cut=extra,
+                         time_limit=left, fine=2 if band else 3)
+    if (alt.band_misses(st), alt.window_misses(st)) >= (plan.band_misses(st), plan.window_misses(st)):
+        return plan
+    cut_ids = _split_buildings(alt.cells, alt.sol, extra)
+    if cut_ids:
+        why = (f"the solver found no plan inside {st.min}-{st.max} otherwise" if band else
+               f"that brings more areas within ±10% of {st.target}")
+        alt.problems.append(_problem(
+            "info", "building_cut_for_band" if band else "building_cut_for_balance", "buildings", cut_ids,
+            f"居/村 {village_code} {name}: building(s) {', '.join(cut_ids)} are cut by floor or "
+            f"unit ranges (纵向切割) into more areas than their size needs, because {why}; the "
+            f"register lists the floors of each area"))
+    return alt
+
+
+def _cuttable(buildings: pd.DataFrame) -> set:
+    """Ids of the buildings with at least two floors or dwellings (units) known."""
+    if not len(buildings):
+        return set()
+    fl = pd.to_numeric(buildings["floors"], errors="coerce").fillna(0).to_numpy()
+    dw = pd.to_numeric(buildings["dwellings"], errors="coerce").fillna(0).to_numpy()
+    return set(buildings["building_id"].to_numpy()[(fl >= 2) | (dw >= 2)].tolist())
+
+
+def _cuts_for_band(plan: _Plan, st: PartitionSettings, *, window: bool = False) -> frozenset:
     """Buildings (or pieces of cut ones) of more than a sixth of the target in and next to
-    the areas left outside the band, which a finer vertical cut may help balance; none
-    where cutting cannot help: no number of areas fits the 居/村's people, or the area
-    holds a part above the band that could not be cut."""
+    the areas left outside the band (``window``: outside ±10% of the target), which a
+    finer vertical cut may help balance; none where cutting cannot help: no number of
+    areas fits the 居/村's people, or the area holds a part above the band (the window)
+    that could not be cut."""
     cells, g, pop, sol = plan.cells, plan.g, plan.pop, plan.sol
+    lo, hi = (math.ceil(0.9 * st.target), math.floor(1.1 * st.target)) if window else (st.min, st.max)
     total = sum(pop.values())
-    if not any(st.min * k <= total <= st.max * k for k in range(1, total // max(1, st.min) + 1)):
+    if not band_admits(total, vmin=lo, vmax=hi):
         return frozenset()
-    off = [i for i, a in enumerate(sol.areas) if not (st.min <= sum(pop[n] for n in a) <= st.max)
-           and all(pop[n] <= st.max for n in a)]
+    off = [i for i, a in enumerate(sol.areas) if not (lo <= sum(pop[n] for n in a) <= hi)
+           and all(pop[n] <= hi for n in a)]
     if not off:
         return frozenset()
     area_of = {n: i for i, a in enumerate(sol.areas) for n in a}
