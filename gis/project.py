@@ -327,14 +327,44 @@ def _load(config: Config, kind: str, crs: CRS | None) -> _Layer:
     gdf, dropped = drop_personal_columns(gdf, keep=config.privacy.keep_columns,
                                          protected=list(mapping.values()), where=path.name)
     if dropped:
+        lost = sorted(m for m, c in mapping.items() if c in dropped)
         probs.append(problem("personal_data_dropped", kind, "",
                              f"{path.name}: personal-data column(s) {', '.join(dropped)} dropped "
-                             f"at import (姓名/电话/身份证 never enter the project); list them in "
-                             f"[privacy].keep_columns only if they are not personal",
-                             severity="info"))
+                             f"at import (姓名/电话/身份证 never enter the project)"
+                             + (f"; the field(s) {', '.join(lost)} mapped to them stay empty"
+                                if lost else "")
+                             + "; list them in [privacy].keep_columns only if they are not "
+                               "personal", severity="warning" if lost else "info"))
+        mapping = {m: c for m, c in mapping.items() if c not in dropped}
     mapped = map_fields(gdf, kind, mapping)
     mapped = _apply_values(mapped, dict(src.values), kind)
-    return _Layer(mapped, mapping, path, probs)
+    mapped, p = _mask_personal(mapped, kind, path)
+    return _Layer(mapped, mapping, path, probs + p)
+
+
+#: model fields holding ids and codes (not free text; masked only if personal by name)
+_ID_FIELDS = frozenset(("building_id", "village_code", "code", "road_id", "feature_id"))
+
+
+def _mask_personal(frame: gpd.GeoDataFrame, kind: str, path: Path
+                   ) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Mask ID/phone numbers and householders' names in every kept text value (issue 15):
+    a warning with counts and feature ids, never the values."""
+    from pucha.gis.privacy import scan_frame
+
+    id_col = next((c for c in ("building_id", "village_code", "code", "road_id", "feature_id")
+                   if c in frame.columns), None)
+    cols = [c for c in frame.columns if c != "geometry" and c not in _ID_FIELDS]
+    masked, found = scan_frame(frame, columns=cols, id_column=id_col)
+    if not found:
+        return frame, []
+    ids = sorted({i for v in found.ids.values() for i in v})
+    log.warning("%s: %s: personal data masked (%s)", path.name, kind, found.summary())
+    return masked, [problem(
+        "personal_data_masked", kind, ids[:500],
+        f"{path.name}: {kind}: residents' personal data found in text values and masked "
+        f"with * ({found.summary()}); remove it from the source: names, ID and phone numbers "
+        f"of residents never enter the project, its maps or registers")]
 
 
 def _prepare(layer: _Layer, kind: str, id_field: str, prefix: str, seen: set[str]
