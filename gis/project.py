@@ -15,10 +15,8 @@ Invariant: every source building ends either as one row of ``buildings`` or in a
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,8 @@ from pucha.errors import ConfigError, InputError
 from pucha.gis import schema as S
 from pucha.gis.crs import working_crs
 from pucha.gis.fields import map_fields, resolve_fields
+from pucha.gis.inputs import input_files, refuse_overwrite, sha256_file
+from pucha.gis.inputs import source_files as _input_files
 from pucha.gis.population import estimate_population, read_totals
 from pucha.gis.privacy import drop_personal_columns
 from pucha.gis.read import read_source, source_path
@@ -41,6 +41,9 @@ from pucha.gis.validate import (assign_villages, check_glyphs, check_village_cov
                                 clean_codes, clean_numbers, keep_geometry_family, problem,
                                 problems_frame, repair_geometries, unique_ids)
 from pucha.gis.styles import write_styles
+from pucha.gis.uses import (ROAD_EXACT, classify_use, is_residential,  # noqa: F401
+                            residential_flag, road_class, water_kind)
+from pucha.gis.uses import residential as _residential
 from pucha.gis.write import update_gpkg
 
 __all__ = ["ImportResult", "import_project", "road_class", "water_kind", "is_residential",
@@ -57,229 +60,6 @@ class ImportResult:
     problems: gpd.GeoDataFrame
     summary: dict[str, Any] = field(default_factory=dict)
     population_report: str = ""
-
-
-_MAJOR = ("major", "highway", "motorway", "trunk", "primary", "secondary", "快速", "主干",
-          "高速", "国道", "省道", "干道", "主要")
-_PATH = ("path", "footway", "pedestrian", "cycleway", "steps", "track", "bridleway",
-         "步行", "小路", "小径", "人行", "巷", "弄")
-_MINOR = ("minor", "tertiary", "residential", "service", "unclassified", "living_street",
-          "次干", "支路", "县道", "乡道", "村道", "街", "路")
-_RAIL = ("rail", "railway", "subway", "light_rail", "tram", "铁路", "轨道", "地铁")
-
-
-def road_class(value: object) -> str:
-    """major | minor | path | rail | '' from an OSM kind, highway tag or 道路等级 text."""
-    s = str(value or "").strip().lower()
-    if not s or s == "nan":
-        return ""
-    if s in ROAD_EXACT:
-        return ROAD_EXACT[s]
-    for words, cls in ((_RAIL, "rail"), (_MAJOR, "major"), (_PATH, "path"), (_MINOR, "minor")):
-        if any(w in s for w in words):
-            return cls
-    return ""
-
-
-ROAD_EXACT = {"major_road": "major", "minor_road": "minor", "path": "path", "rail": "rail",
-              "highway": "major", "ferry": "", "aerialway": "", "piste": "",
-              "一级": "major", "二级": "major", "三级": "minor", "四级": "minor",
-              "等外": "path"}
-
-
-def water_kind(value: object) -> str:
-    """river | canal | lake | pond | reservoir | water from a kind/名称 text."""
-    s = str(value or "").strip().lower()
-    for words, k in ((("river", "stream", "河", "江", "浦", "泾", "浜"), "river"),
-                     (("canal", "drain", "ditch", "渠", "沟"), "canal"),
-                     (("lake", "湖"), "lake"), (("pond", "basin", "塘", "池"), "pond"),
-                     (("reservoir", "水库"), "reservoir"), (("ocean", "sea", "海"), "sea")):
-        if any(w in s for w in words):
-            return k
-    return "water"
-
-
-#: use values that say nothing about residents (OSM building=yes, 其他 ...)
-_USE_NONE = frozenset(("", "nan", "none", "null", "yes", "true", "1", "building", "buildings",
-                       "建筑", "建筑物", "房屋", "其他", "其它", "未知", "不详", "待定", "-", "--",
-                       "/", "无", "空", "unknown", "other", "construction", "collapsed",
-                       "ruins", "damaged", "roof"))
-#: negations and look-alikes checked first ("非住宅" holds "住宅", "住院部" holds "住")
-_USE_NEG = ("非住", "非居", "不住", "住院", "住建", "居委", "村委", "家居", "non-res", "nonres",
-            "non_res", "non res", "not residential", "not_residential")
-_RES_ZH = ("住宅", "居住", "住房", "民居", "民宅", "居民", "公寓", "宿舍", "别墅", "里弄",
-           "新村", "农房", "农宅", "商住", "住户", "养老", "敬老", "福利院", "住", "宅")
-_RES_EN = frozenset(("residential", "residence", "residences", "apartments", "apartment",
-                     "flats", "flat", "house", "houses", "housing", "home", "homes",
-                     "dwelling", "dwellings", "dormitory", "dorm", "detached",
-                     "semidetached", "terrace", "bungalow", "villa", "cabin", "farm",
-                     "farmhouse", "houseboat", "caravan", "shophouse"))
-_NONRES_ZH = ("商业", "商务", "商场", "商店", "商铺", "店铺", "门面", "超市", "市场", "写字楼",
-              "办公", "工业", "工厂", "厂房", "厂", "公建", "公共", "配套", "公司", "机关",
-              "政府", "行政", "学校", "教学", "教育", "幼儿园", "托儿", "医院", "卫生", "诊所",
-              "仓库", "仓储", "物流", "车库", "车棚", "停车", "酒店", "宾馆", "旅馆", "饭店",
-              "寺", "庙", "教堂", "宗教", "体育", "文化", "科研", "变电", "配电", "泵房", "门卫",
-              "厕所", "公厕", "附属", "设施", "农业", "养殖", "大棚", "加油", "车站", "银行")
-_NONRES_EN = frozenset((
-    "commercial", "office", "offices", "industrial", "retail", "shop", "shops", "store",
-    "supermarket", "mall", "kiosk", "school", "university", "college", "kindergarten",
-    "hospital", "clinic", "church", "chapel", "cathedral", "mosque", "temple", "shrine",
-    "religious", "warehouse", "storage", "garage", "garages", "carport", "parking", "shed",
-    "hangar", "greenhouse", "barn", "stable", "cowshed", "sty", "auxiliary", "government",
-    "public", "civic", "station", "transportation", "train", "hotel", "factory",
-    "manufacture", "service", "sports", "stadium", "grandstand", "pavilion", "gatehouse",
-    "toilets", "toilet", "transformer", "tower", "bridge", "boathouse", "guardhouse",
-    "fire", "police", "bank", "museum", "library", "theatre", "cinema", "worship",
-    "embassy", "consulate", "arts", "attraction", "centre", "center", "hall", "townhall",
-    "pagoda", "monastery", "synagogue", "restaurant", "cafe", "pub", "bar", "market",
-    "pharmacy", "laboratory", "research", "exhibition", "gym", "pool", "barracks"))
-#: OSM values whose words mislead a word match
-_USE_EXACT = {"farm_auxiliary": False, "semidetached_house": True, "static_caravan": True,
-              "mixed_use": True, "stilt_house": True}
-_RES_FLAG_YES = frozenset(("1", "1.0", "true", "yes", "y", "t", "是", "√", "住宅"))
-_RES_FLAG_NO = frozenset(("0", "0.0", "false", "no", "n", "f", "否", "×", "非住宅"))
-
-
-def classify_use(use: object) -> bool | None:
-    """True = residential, False = not residential, None = the use does not say.
-
-    住宅/居住/公寓/宿舍/商住 and OSM ``residential``/``apartments``/``house`` ... are
-    residential (a mixed 商住 building has residents); 非住宅/商业/办公/工业/公建/学校/仓库
-    and OSM ``commercial``/``office``/``warehouse`` ... are not; empty values and
-    ``yes``/``building``/其他 say nothing (None). English words are matched whole, so
-    ``warehouse`` is not a ``house``.
-    """
-    if use is None or (isinstance(use, float) and np.isnan(use)):
-        return None
-    s = unicodedata.normalize("NFKC", str(use)).strip().lower()
-    if s in _USE_NONE:
-        return None
-    if s in _USE_EXACT:
-        return _USE_EXACT[s]
-    if any(w in s for w in _USE_NEG):
-        return False
-    words = set(re.split(r"[^a-z]+", s)) - {""}
-    if any(w in s for w in _RES_ZH) or words & _RES_EN:
-        return True
-    if any(w in s for w in _NONRES_ZH) or words & _NONRES_EN:
-        return False
-    return None
-
-
-def is_residential(use: object, *, default: bool = False) -> bool:
-    """:func:`classify_use` as a bool; ``default`` when the use does not say."""
-    c = classify_use(use)
-    return default if c is None else c
-
-
-def residential_flag(value: object) -> bool | None:
-    """A 是否住宅/residential cell: 是/1/true -> True, 否/0/false -> False, else by use text."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    s = unicodedata.normalize("NFKC", str(value)).strip().lower()
-    if s in _RES_FLAG_YES:
-        return True
-    if s in _RES_FLAG_NO:
-        return False
-    return classify_use(s)
-
-
-def _something_given(values: pd.Series) -> np.ndarray:
-    """Cells holding a number other than 0 or an unusable entry (约300, -5, 1e9): the
-    source meant people/dwellings there. Empty cells and 0 say nothing."""
-    from pucha.gis.validate import parse_number
-
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        f = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-        return np.isfinite(f) & (f != 0)
-    out = np.zeros(len(values), dtype=bool)
-    for i, v in enumerate(values.tolist()):
-        f, why = parse_number(v)
-        out[i] = why == "text" or (why == "" and f != 0)
-    return out
-
-
-def _by_value(values: list, fn: Any) -> list:
-    """``fn`` over each distinct value once (use texts repeat: 住宅, 住宅, ...)."""
-    memo: dict = {}
-    out = []
-    for v in values:
-        key = ("nan",) if isinstance(v, float) and np.isnan(v) else (type(v).__name__, v)
-        if key not in memo:
-            memo[key] = fn(v)
-        out.append(memo[key])
-    return out
-
-
-def _residential(bg: gpd.GeoDataFrame, raw_pop: pd.Series | None, raw_dw: pd.Series | None,
-                 method: str) -> tuple[pd.Series, list[dict]]:
-    """The residential flag of each building, and info rows for the ones the data left open.
-
-    From the ``residential`` column (是/否), else from ``use`` (:func:`classify_use`). A
-    building whose use does not say is residential when the source gives it people or
-    dwellings; otherwise only under ``method = "totals"`` (the totals are shared by floor
-    area and nothing tells these buildings apart); under ``given``/``dwellings`` it is
-    not residential and gets no people.
-    """
-    n = len(bg)
-    flag = [None] * n
-    if "residential" in bg:
-        flag = _by_value(bg["residential"].tolist(), residential_flag)
-    uses = bg["use"].tolist()
-    by_use = _by_value(uses, classify_use)
-    flag = [f if f is not None else u for f, u in zip(flag, by_use)]
-    unknown = np.array([f is None for f in flag], dtype=bool)
-    given = np.zeros(n, dtype=bool)
-    for raw in (raw_pop, raw_dw):
-        if raw is not None:
-            given |= _something_given(raw)
-    res = np.array([bool(f) for f in flag], dtype=bool)
-    res[unknown & given] = True
-    res[unknown & ~given] = method == "totals"
-    probs: list[dict] = []
-    ids = bg["building_id"].astype(str).values
-    vals = sorted({str(u) for u, k in zip(uses, unknown) if k})
-    shown = ", ".join(repr(v) for v in vals[:8]) + (" ..." if len(vals) > 8 else "")
-    how = ("map the use column (fields = { use = \"<column>\" }), or a 是否住宅 column "
-           "(fields = { residential = \"<column>\" }), or set values = { residential = ... }")
-    yes = unknown & res
-    if yes.any():
-        why = ("people or dwellings are given for them" if given[yes].all() else
-               "method = \"totals\" shares the totals over them by floor area"
-               if not given[yes].any() else
-               "people/dwellings are given, or method = \"totals\" shares the totals by "
-               "floor area")
-        probs.append(problem("use_unknown", "buildings", sorted(ids[yes])[:500],
-                             f"buildings: {int(yes.sum())} building(s) whose use does not say "
-                             f"whether people live there ({shown}) counted as residential: "
-                             f"{why}. To decide it yourself, {how}", severity="info"))
-    no = unknown & ~res
-    if no.any():
-        probs.append(problem("use_unknown", "buildings", sorted(ids[no])[:500],
-                             f"buildings: {int(no.sum())} building(s) whose use does not say "
-                             f"whether people live there ({shown}) and with no people or "
-                             f"dwellings given counted as NOT residential (0 people). If "
-                             f"people live there, give their population/dwellings, or {how}",
-                             severity="info"))
-    return pd.Series(res, index=bg.index), probs
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _input_files(path: Path) -> list[Path]:
-    if path.suffix.lower() == ".shp":
-        return sorted(p for p in path.parent.glob(path.stem + ".*") if p.stem == path.stem)
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file())
-    return [path]
 
 
 def _apply_values(frame: pd.DataFrame, values: dict[str, Any], kind: str) -> pd.DataFrame:
@@ -422,6 +202,8 @@ def import_project(config: Config, *, out: Path | None = None,
     if "buildings" not in config.layers:
         raise ConfigError("[layers.buildings] is required: say where the building footprints are")
     gpkg = Path(out) if out is not None else config.resolve(config.project.gpkg)
+    refuse_overwrite([("-o" if out is not None else "[project].gpkg", gpkg)],
+                     input_files(config, toml=config.path))
     started = _dt.datetime.now(_dt.timezone.utc)
     problems: list[dict] = []
 
@@ -539,9 +321,12 @@ def import_project(config: Config, *, out: Path | None = None,
                               pd.Series([None] * n_in), "buildings", prefix="B")[0])
     raw_pop = bg["population"].copy() if "population" in bg else None
     raw_dw = bg["dwellings"].copy() if "dwellings" in bg else None
+    people = _source_people(bl.frame, all_ids, config.population)
     for col in ("population", "floors", "height", "dwellings"):
         if col in bg:
             bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
+            if col == "population":
+                _refuse_implausible(p, bl.path)
             problems += [x for x in p if not x["code"].endswith("_missing")
                          or col == "population" and config.population.method == "given"]
         else:
@@ -678,6 +463,8 @@ def import_project(config: Config, *, out: Path | None = None,
     if kept & dropped or unaccounted or len(kept) + len(dropped) != n_in:
         raise RuntimeError(f"import lost track of buildings: {len(kept)} kept + {len(dropped)} "
                            f"dropped != {n_in} read; unaccounted {unaccounted[:10]}")
+    dropped_people = _annotate_dropped(problems, people)
+    problems += _empty_result(buildings, config)
     prob_gdf = problems_frame(problems, wcrs)
     by_code: dict[str, int] = {}
     for r in problems:
@@ -686,7 +473,10 @@ def import_project(config: Config, *, out: Path | None = None,
         "gpkg": str(gpkg), "working_crs": wcrs.to_string(), "township_code": tcode,
         "township_name": tname, "buildings_in": n_in, "buildings_out": len(buildings),
         "buildings_dropped": len(dropped), "villages": int(len(villages)),
-        "population_method": report.method, "population_in": report.total_in,
+        "population_method": report.method,
+        "population_in": report.total_in + (dropped_people if report.method != "totals" else 0),
+        "population_dropped": dropped_people,
+        "errors": sum(1 for r in problems if r["severity"] == "error"),
         "population_out": report.total_out, "population_guessed": report.n_guessed,
         "problems": len(problems), "problems_by_code": dict(sorted(by_code.items())),
         "layers": {k: int(len(v)) for k, v in sorted(layers.items())},
@@ -717,6 +507,72 @@ def import_project(config: Config, *, out: Path | None = None,
     update_gpkg(gpkg, to_write, fresh=True, meta={**plan_meta, **meta}, finish=write_styles)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
+
+
+def _source_people(frame: pd.DataFrame, ids: list[str], pop: Any) -> dict[str, float]:
+    """People of each SOURCE building (before anything is dropped): its population, or
+    dwellings x persons_per_household (``dwellings`` method); unusable values count 0."""
+    from pucha.gis.validate import RANGES, parse_number
+
+    out: dict[str, float] = {}
+    hi = RANGES["population"][1]
+    for col, factor in (("dwellings", pop.persons_per_household), ("population", 1.0)):
+        if col not in frame.columns or (col == "population" and pop.method == "dwellings"):
+            continue
+        for bid, v in zip(ids, frame[col].tolist()):
+            f, why = parse_number(v)
+            if not why and 0 <= f <= hi * (1 if col == "population" else 1):
+                out[bid] = f * factor
+    return out
+
+
+def _annotate_dropped(problems: list[dict], people: dict[str, float]) -> int:
+    """Say on every ``building_dropped*`` row how many people its buildings carry in the
+    source (issue 15: nothing lost silently). Returns the people dropped in all."""
+    total = 0.0
+    for r in problems:
+        if not r["code"].startswith("building_dropped") or not r["feature_ids"]:
+            continue
+        n = sum(people.get(i, 0.0) for i in r["feature_ids"].split(","))
+        total += n
+        if n:
+            r["message"] += (f" [{round(n)} people in the source left out with "
+                             f"{'it' if ',' not in r['feature_ids'] else 'them'}]")
+    return int(round(total))
+
+
+def _empty_result(buildings: gpd.GeoDataFrame, config: Config) -> list[dict]:
+    """An import that ends with 0 buildings or 0 people is an error, with the likely cause."""
+    if len(buildings) == 0:
+        return [problem("no_buildings", "buildings", "",
+                        "buildings: no building is left after import (see the "
+                        "building_dropped* rows): usually a CRS that puts the buildings "
+                        "outside every 居/村 (a .prj that lies, a wrong crs = ...), or a "
+                        "where = ... that leaves nothing", severity="error")]
+    if int(buildings["population"].sum()) == 0:
+        how = ("give the 居/村 totals: [population] method = \"totals\", totals = "
+               "\"<csv>\"; or dwellings with method = \"dwellings\"")
+        return [problem("no_population", "buildings", "",
+                        f"buildings: the {len(buildings)} buildings hold 0 people in all "
+                        f"(method {config.population.method!r}): the population column is "
+                        f"missing, empty or not numbers (mapped to a text column?), or the "
+                        f"source (e.g. OpenStreetMap) has no population. To fix it, map the "
+                        f"population column (fields = {{ population = \"<column>\" }}) or "
+                        f"{how}", severity="error")]
+    return []
+
+
+def _refuse_implausible(probs: list[dict], path: Path) -> None:
+    """A building population above the plausibility limit is refused, never replaced."""
+    from pucha.gis.validate import RANGES
+
+    for r in probs:
+        if r["code"] == "population_implausible":
+            raise InputError(
+                f"{path}: {r['message'].replace('; treated as unknown', '')}. pucha does not "
+                f"replace a population: fix the value(s) in the source (a typo? a 居/村 total "
+                f"typed into one building?), or clear them to have them estimated. The limit "
+                f"is {RANGES['population'][1]:g} people per building")
 
 
 #: layers of the census office's plan and its history (pucha partition, docs/review.md)

@@ -246,6 +246,7 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
     lo, hi, integer = RANGES[column]
     vals = np.full(len(frame), math.nan)
     groups: dict[str, list[str]] = {}
+    shown: dict[str, object] = {}
     for i, v in enumerate(frame[column].tolist()):
         f, why = parse_number(v)
         fid = str(ids.iloc[i])
@@ -260,6 +261,7 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
             continue
         if f < lo or f > hi:
             groups.setdefault("range", []).append(fid)
+            shown.setdefault(fid, v)
             continue
         if integer and not float(f).is_integer():
             groups.setdefault("fraction", []).append(fid)
@@ -285,8 +287,9 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
         if key in groups:
             code, sev, text = msgs[key]
             idl = groups[key]
+            listed = ", ".join(f"{i} ({shown[i]!r})" if i in shown else i for i in idl[:20])
             probs.append(problem(code, layer, idl, f"{layer}.{column}: {len(idl)} value(s) "
-                                 f"{text}: {', '.join(idl[:20])}", severity=sev))
+                                 f"{text}: {listed}", severity=sev))
     return pd.Series(vals, index=frame.index), probs
 
 

@@ -179,6 +179,7 @@ class Config:
     boundaries: BoundarySettings = BoundarySettings()
     staff: StaffSettings = StaffSettings()
     base_dir: Path = Path(".")
+    path: Path | None = None
 
     def resolve(self, path: str) -> Path:
         """A path from the file, relative to the TOML file's folder."""
@@ -188,6 +189,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["base_dir"] = str(self.base_dir)
+        d["path"] = str(self.path) if self.path is not None else ""
         return d
 
 
@@ -251,4 +253,5 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"project file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid UTF-8 TOML file: {exc}") from None
-    return config_from_dict(data, base_dir=path.resolve().parent)
+    config = config_from_dict(data, base_dir=path.resolve().parent)
+    return dataclasses.replace(config, path=path.resolve())
