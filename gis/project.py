@@ -93,13 +93,23 @@ class _Layer:
     """One read + mapped + privacy-cleaned source layer."""
 
     def __init__(self, frame: gpd.GeoDataFrame, mapping: dict[str, str], path: Path,
-                 probs: list[dict]):
+                 probs: list[dict], raw: dict | None = None):
         self.frame, self.mapping, self.path, self.problems = frame, mapping, path, probs
+        self.raw = raw or {}
+
+    def near(self, reference: object, kind: str, ref_name: str) -> None:
+        """CRS sanity: every feature far from ``reference`` is a CRSError (issue 15)."""
+        from pucha.gis.crs import check_layer_near
+
+        check_layer_near(self.frame, reference, raw_bounds=self.raw.get("pucha_raw_bounds"),
+                         raw_crs=self.raw.get("pucha_raw_crs"), where=str(self.path),
+                         kind=kind, ref_name=ref_name)
 
 
 def _load(config: Config, kind: str, crs: CRS | None) -> _Layer:
     src: LayerSource = config.layers[kind]
     gdf = read_source(src, base_dir=config.base_dir, kind=kind, crs=crs)
+    raw = {k: gdf.attrs.get(k) for k in ("pucha_raw_bounds", "pucha_raw_crs")}
     path = source_path(src, config.base_dir)
     probs = list(gdf.attrs.get("pucha_problems", []))
     mapping = resolve_fields(list(gdf.columns), kind, src.fields,
@@ -119,7 +129,7 @@ def _load(config: Config, kind: str, crs: CRS | None) -> _Layer:
     mapped = map_fields(gdf, kind, mapping)
     mapped = _apply_values(mapped, dict(src.values), kind)
     mapped, p = _mask_personal(mapped, kind, path)
-    return _Layer(mapped, mapping, path, probs + p)
+    return _Layer(mapped, mapping, path, probs + p, raw=raw)
 
 
 #: model fields holding ids and codes (not free text; masked only if personal by name)
@@ -248,6 +258,7 @@ def import_project(config: Config, *, out: Path | None = None,
     if "villages" in config.layers:
         vl = _load(config, "villages", wcrs)
         problems += vl.problems
+        vl.near(township_geom, "villages", "街镇 township boundary")
         if "village_code" not in vl.mapping:
             raise InputError(f"{vl.path}: no 居/村 code column found; map it with fields = "
                              f"{{ village_code = \"<column>\" }} in [layers.villages]; columns: "
@@ -308,6 +319,9 @@ def import_project(config: Config, *, out: Path | None = None,
     # 4. buildings
     bl = _load(config, "buildings", wcrs)
     problems += bl.problems
+    bl.near(shapely.union_all(villages.geometry.values) if villages is not None and
+            len(villages) else township_geom, "buildings",
+            "居/村 polygons" if villages is not None else "街镇 township boundary")
     n_in = len(bl.frame)
     pts = bl.frame.geometry.geom_type.isin(["Point", "MultiPoint"])
     if pts.all() and len(pts):
@@ -333,7 +347,7 @@ def import_project(config: Config, *, out: Path | None = None,
             bg[col] = np.nan
     if villages is not None:
         codes, p = assign_villages(bg, villages)
-        _check_gcj02(config, bg, villages, codes, wcrs)
+        problems += _check_gcj02(config, bg, villages, codes, wcrs)
         problems += p
         bg["village_code"] = codes
     elif "village_code" in bg:
@@ -396,6 +410,7 @@ def import_project(config: Config, *, out: Path | None = None,
     if "roads" in config.layers:
         rl = _load(config, "roads", wcrs)
         problems += rl.problems
+        rl.near(township_geom, "roads", "街镇 township")
         rg, p = _prepare(rl, "roads", "road_id", "R", set())
         problems += p
         cls = rg["road_class"].map(road_class) if "road_class" in rg else \
@@ -424,6 +439,7 @@ def import_project(config: Config, *, out: Path | None = None,
             continue
         ll = _load(config, kind, wcrs)
         problems += ll.problems
+        ll.near(township_geom, kind, "街镇 township")
         g, p = _prepare(ll, kind, "feature_id", kind[0].upper(), set())
         problems += p
         data = {"feature_id": g["feature_id"].values,
@@ -620,15 +636,16 @@ def _carry_plan(gpkg: Path, to_write: dict) -> dict:
 
 
 def _check_gcj02(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
-                 codes: pd.Series, wcrs: CRS) -> None:
-    """Raise when undeclared GCJ-02 (AMap) coordinates are the likely reason for buildings
-    falling outside their 居/村: converting them would put far more inside."""
+                 codes: pd.Series, wcrs: CRS) -> list[dict]:
+    """Undeclared GCJ-02 (AMap) coordinates as the likely reason for buildings falling
+    outside their 居/村 (converting them puts far more inside): an error when 30% or more
+    are outside, a ``looks_gcj02`` warning from 5%."""
     src = config.layers["buildings"]
     if src.gcj02 or len(bg) < 5:
-        return
+        return []
     outside = float((codes == "").mean())
-    if outside < 0.3:
-        return
+    if outside < 0.05:
+        return []
     from pucha.errors import CRSError
     from pucha.gis.gcj02 import gcj02_to_wgs84, in_china
 
@@ -642,11 +659,22 @@ def _check_gcj02(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFram
     tree = shapely.STRtree(villages.geometry.values)
     inside = np.zeros(len(pts), bool)
     inside[tree.query(pts.values, predicate="within")[0]] = True
-    if 1 - inside.mean() < outside / 2:
-        raise CRSError(
+    after = 1 - inside.mean()
+    if after >= outside / 2:
+        return []
+    off = np.median(np.hypot(*(np.array([shapely.get_x(pts.values), shapely.get_y(pts.values)])
+                               - np.array([shapely.get_x(shapely.centroid(bg.geometry.values)),
+                                           shapely.get_y(shapely.centroid(bg.geometry.values))]))))
+    if outside < 0.3:
+        return [problem("looks_gcj02", "buildings", "", (
+            f"{src.path}: buildings: {outside:.0%} of the buildings lie outside every 居/村, "
+            f"only {after:.0%} after a GCJ-02 -> WGS 84 conversion (a consistent shift of "
+            f"about {off:.0f} m): the buildings look digitised on AMap/Gaode (GCJ-02). If so, "
+            f"declare it with gcj02 = true in [layers.buildings] and import again"))]
+    raise CRSError(
             f"{config.layers['buildings'].path}: buildings: {outside:.0%} of the buildings lie "
             f"outside every 居/村, but only {1 - inside.mean():.0%} after a GCJ-02 -> WGS 84 "
-            f"conversion: the buildings look digitised on AMap/Gaode (GCJ-02, ~500 m off). "
+            f"conversion: the buildings look digitised on AMap/Gaode (GCJ-02, ~{off:.0f} m off). "
             f"If so, declare it with gcj02 = true in [layers.buildings]")
 
 

@@ -371,6 +371,9 @@ def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
     if source.gcj02:
         gdf = _from_gcj02(gdf, where, kind)
     problems = _mojibake_problems(gdf, where, kind, enc)
+    raw_crs = gdf.crs
+    raw_bounds = (tuple(map(float, shapely.total_bounds(gdf.geometry.values)))
+                  if len(gdf) else None)
     if crs is not None:
         gdf = to_crs_checked(gdf, crs, where=where, kind=kind)
     else:
@@ -380,6 +383,8 @@ def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
     gdf.attrs["pucha_problems"] = problems
     gdf.attrs["pucha_source"] = str(path)
     gdf.attrs["pucha_encoding"] = enc
+    gdf.attrs["pucha_raw_crs"] = raw_crs
+    gdf.attrs["pucha_raw_bounds"] = raw_bounds
     return gdf
 
 

@@ -33,12 +33,15 @@ the unknown key and the list of valid keys.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pucha.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ProjectSettings", "LayerSource", "PopulationSettings", "PrivacySettings",
@@ -83,6 +86,13 @@ class PopulationSettings:
     floor_height_m: float = 3.0
     default_floors: float = 1.0
 
+    def __post_init__(self) -> None:
+        for key in ("persons_per_household", "floor_height_m", "default_floors"):
+            _positive("population", key, getattr(self, key))
+        if self.method not in ("given", "dwellings", "totals"):
+            raise ConfigError(f"[population].method = {self.method!r}; valid methods are: "
+                              f"given, dwellings, totals")
+
 
 @dataclass(frozen=True)
 class PrivacySettings:
@@ -98,6 +108,30 @@ class PartitionSettings:
     seed: int = 0
     time_limit_s: float = 20.0
     jobs: int = 1
+
+    def __post_init__(self) -> None:
+        # the same checks for [partition] in the TOML and for the command-line flags
+        _positive("partition", "target", self.target, flag="--target")
+        _positive("partition", "min", self.min, flag="--min")
+        _positive("partition", "max", self.max, flag="--max")
+        _positive("partition", "time_limit_s", self.time_limit_s, flag="--time-limit")
+        _positive("partition", "jobs", self.jobs, flag="--jobs")
+        if self.households_target is not None:
+            _positive("partition", "households_target", self.households_target,
+                      flag="--households-target")
+        if not self.min <= self.target <= self.max:
+            raise ConfigError(f"[partition] / --min --target --max: need min <= target <= max, "
+                              f"got {self.min}, {self.target}, {self.max} (census rule: 240, "
+                              f"300, 360)")
+
+
+def _positive(section: str, key: str, value: object, *, flag: str = "") -> None:
+    """A number > 0 (not a bool, not text), or a ConfigError naming the key and the flag."""
+    name = f"[{section}].{key}" + (f" / {flag}" if flag else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if not value > 0 or value != value:
+        raise ConfigError(f"{name} must be greater than 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -193,6 +227,32 @@ class Config:
         return d
 
 
+_EXAMPLES = {"fields": 'fields = { id = "编号", population = "人口" }',
+             "values": 'values = { use = "住宅" } or values = { use = { "1" = "住宅" } }',
+             "keep_columns": 'keep_columns = ["联系单位"]'}
+
+
+def _check_type(where: str, key: str, typ: str, value: Any, default: Any) -> None:
+    """The value of one TOML key has the type its setting needs, else a ConfigError that
+    names the key, what it got and an example."""
+    got = f"{type(value).__name__} {value!r}"
+    ex = _EXAMPLES.get(key)
+    if typ.startswith("dict") and not isinstance(value, dict):
+        raise ConfigError(f"[{where}].{key} must be a table, got {got}; write e.g. {ex}")
+    if typ.startswith("tuple") and not isinstance(value, tuple):
+        raise ConfigError(f"[{where}].{key} must be a list, got {got}; write e.g. {ex}")
+    if typ == "str" and not isinstance(value, str):
+        raise ConfigError(f"[{where}].{key} must be text in quotes, got {got}")
+    if typ == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"[{where}].{key} must be true or false, got {got}")
+    if typ in ("int", "float", "int | None") and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+            or (typ.startswith("int") and isinstance(value, float) and not value.is_integer())):
+        kind = "a whole number" if typ.startswith("int") else "a number"
+        raise ConfigError(f"[{where}].{key} must be {kind} without quotes, got {got} "
+                          f"(e.g. {key} = {default if default is not None else 1})")
+
+
 def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"[{where}] must be a table, got {type(data).__name__}")
@@ -208,11 +268,30 @@ def _build(cls: type, data: Any, where: str) -> Any:
         value = data[f.name]
         if f.type in ("tuple[str, ...]",) and isinstance(value, list):
             value = tuple(str(v) for v in value)
+        _check_type(where, f.name, str(f.type), value, f.default)
         kwargs[f.name] = value
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"[{where}]: {exc}") from None
+
+
+_GCJ_NAMES = frozenset(("gcj-02", "gcj02", "gcj_02", "gcj 02", "火星坐标", "火星坐标系", "gcj-02/wgs84",
+                        "amap", "gaode", "高德"))
+
+
+def _gcj02_crs(data: Any, kind: str) -> Any:
+    """``crs = "GCJ-02"`` (no CRS pyproj knows) is read as ``gcj02 = true`` with
+    ``crs = "EPSG:4326"``, with a warning naming the right key."""
+    if not isinstance(data, dict):
+        return data
+    crs = str(data.get("crs", "")).strip().lower()
+    if crs not in _GCJ_NAMES:
+        return data
+    log.warning("[layers.%s] crs = %r: GCJ-02 is an offset of WGS 84 degrees, not a CRS; "
+                "read as gcj02 = true with crs = \"EPSG:4326\". Write it that way in the "
+                "project file", kind, data["crs"])
+    return {**data, "crs": "EPSG:4326", "gcj02": True}
 
 
 def config_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".") -> Config:
@@ -228,7 +307,8 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".") -> Con
     if bad:
         raise ConfigError(f"[layers]: unknown layer(s) {', '.join(map(repr, bad))}; "
                           f"valid layers are: {', '.join(LAYER_KINDS)}")
-    layers = {k: _build(LayerSource, v, f"layers.{k}") for k, v in sorted(layers_raw.items())}
+    layers = {k: _build(LayerSource, _gcj02_crs(v, k), f"layers.{k}")
+              for k, v in sorted(layers_raw.items())}
     if "path" in layers_raw.get("buildings", {"path": 1}) and "buildings" not in layers:
         raise ConfigError("[layers.buildings] is required: say where the building footprints are")
     return Config(

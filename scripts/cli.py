@@ -118,6 +118,18 @@ def main(argv: list[str] | None = None) -> None:
     except PuchaError as exc:
         click.echo(f"错误 / error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise
+        what = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                errno.EROFS: "the folder is read-only",
+                errno.EACCES: "permission denied"}[exc.errno]
+        click.echo(f"错误 / error: {what} while writing {exc.filename or 'the outputs'}: "
+                   f"nothing was replaced, the previous outputs are intact. Free space (or "
+                   f"choose another folder with -o) and run again", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("Interrupted; previous outputs are intact.", err=True)
         sys.exit(130)
