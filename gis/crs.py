@@ -280,7 +280,8 @@ def check_layer_near(layer: gpd.GeoDataFrame, reference: object, *,
     compass = "北 N,东北 NE,东 E,东南 SE,南 S,西南 SW,西 W,西北 NW".split(",")
     ang = (math.degrees(math.atan2(dx, dy)) + 360) % 360
     direction = compass[int((ang + 22.5) // 45) % 8]
-    said = CRS(raw_crs).to_string() if raw_crs is not None else "?"
+    said = (f"{CRS(raw_crs).to_string()} ({CRS(raw_crs).name})" if raw_crs is not None
+            else "?")
     fit = (_fitting_crs(raw_bounds, raw_crs, reference, layer.crs)
            if raw_bounds is not None else None)
     hint = (f" Its coordinates fit the other layers as {fit}: set crs = \"{fit}\" in "

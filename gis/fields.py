@@ -134,6 +134,10 @@ def resolve_fields(columns: list[str] | pd.Index, kind: str,
                 f"[layers.{kind}].fields: unknown model field {model!r}; valid fields for "
                 f"{kind} are: {', '.join(valid)}"
                 + (f" (short names: {', '.join(sorted(syn))})" if syn else ""))
+        if not isinstance(src, str):
+            raise ConfigError(
+                f"[layers.{kind}].fields: {model} = {src!r} must be a column name in quotes, "
+                f"e.g. {model} = \"编号\"")
         src_col = src if src in cols else by_norm.get(normalise_name(src))
         if src_col is None:
             raise InputError(

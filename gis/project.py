@@ -32,6 +32,7 @@ from pucha.errors import ConfigError, InputError
 from pucha.gis import schema as S
 from pucha.gis.crs import working_crs
 from pucha.gis.fields import map_fields, resolve_fields
+from pucha.gis.footprints import check_sizes, resolve_overlaps, split_multipart
 from pucha.gis.inputs import input_files, refuse_overwrite, sha256_file
 from pucha.gis.inputs import source_files as _input_files
 from pucha.gis.population import estimate_population, read_totals
@@ -162,6 +163,8 @@ def _prepare(layer: _Layer, kind: str, id_field: str, prefix: str, seen: set[str
     gdf = layer.frame
     raw_ids = gdf[id_field] if id_field in gdf else pd.Series([None] * len(gdf), index=gdf.index)
     ids, probs = unique_ids(raw_ids, kind, prefix=prefix, seen=seen)
+    if kind not in ("buildings", "villages"):
+        probs = [r for r in probs if r["code"] == "duplicate_id"]
     if probs and kind not in ("buildings", "villages"):
         # context layers (OSM ways split in pieces): one summary row, information only
         allids = ",".join(r["feature_ids"] for r in probs)
@@ -230,8 +233,13 @@ def import_project(config: Config, *, out: Path | None = None,
     if "township" in config.layers:
         tl = _load(config, "township", wcrs)
         problems += tl.problems
+        raw_codes = tl.frame["code"] if "code" in tl.frame else None
         tg, p = _prepare(tl, "township", "code", "T", set())
-        problems += p
+        problems += [r for r in p if r["code"] != "duplicate_id"]
+        if raw_codes is not None:   # pieces of one 街镇 share its code: no -2 suffixes
+            tg["code"] = raw_codes.reindex(tg.index)
+        if len(tg) > 1:
+            problems.append(_multi_township(tg))
         if len(tg):
             township_geom = shapely.union_all(tg.geometry.values)
             codes, p = clean_codes(tg["code"] if "code" in tg else pd.Series([tcode] * len(tg),
@@ -311,6 +319,13 @@ def import_project(config: Config, *, out: Path | None = None,
                          "geometry": geom})
         villages = gpd.GeoDataFrame(rows, columns=[*S.VILLAGE_COLUMNS, "geometry"],
                                     geometry="geometry", crs=wcrs)
+        unnamed = sorted(villages["village_code"][villages["name"] == ""])
+        if unnamed:
+            problems.append(problem("village_name_missing", "villages", unnamed,
+                                    f"villages: {len(unnamed)} 居/村 without a name: "
+                                    f"{', '.join(unnamed[:20])}; the maps and registers need "
+                                    f"it: fill the name column (or map it with fields = {{ "
+                                    f"name = \"<column>\" }})"))
         problems += check_village_coverage(villages, township_geom,
                                            min_area_m2=config.boundaries.min_area_m2)
     if township_geom is None and villages is not None and len(villages):
@@ -345,12 +360,24 @@ def import_project(config: Config, *, out: Path | None = None,
                          or col == "population" and config.population.method == "given"]
         else:
             bg[col] = np.nan
+    # footprints that are not one building each (gis/footprints.py rules)
+    bg, p = split_multipart(bg)
+    problems += p
+    split_extra = {i for r in p for i in r["feature_ids"].split(",")[1:]}
+    bg, p = resolve_overlaps(bg)
+    problems += p
     if villages is not None:
         codes, p = assign_villages(bg, villages)
+        if "village_code" in bg:
+            problems += _contradicting_codes(bg, codes)
+        varea = dict(zip(villages["village_code"], shapely.area(villages.geometry.values)))
+        problems += check_sizes(bg, village_area=np.array([varea.get(c, np.inf)
+                                                           for c in codes]))
         problems += _check_gcj02(config, bg, villages, codes, wcrs)
         problems += p
         bg["village_code"] = codes
     elif "village_code" in bg:
+        problems += check_sizes(bg)
         codes, p = clean_codes(bg["village_code"], "buildings", bg["building_id"], length=12,
                                parent=tcode)
         problems += p
@@ -474,7 +501,7 @@ def import_project(config: Config, *, out: Path | None = None,
     for r in problems:
         if r["code"].startswith("building_dropped") and r["feature_ids"]:
             dropped.update(r["feature_ids"].split(","))
-    kept = set(buildings["building_id"])
+    kept = set(buildings["building_id"]) - split_extra
     unaccounted = sorted(set(all_ids) - kept - dropped)
     if kept & dropped or unaccounted or len(kept) + len(dropped) != n_in:
         raise RuntimeError(f"import lost track of buildings: {len(kept)} kept + {len(dropped)} "
@@ -523,6 +550,39 @@ def import_project(config: Config, *, out: Path | None = None,
     update_gpkg(gpkg, to_write, fresh=True, meta={**plan_meta, **meta}, finish=write_styles)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
+
+
+def _contradicting_codes(bg: gpd.GeoDataFrame, codes: pd.Series) -> list[dict]:
+    """A village_code attribute that names another 居/村 than the location: a warning
+    naming the buildings and both codes (the location wins)."""
+    from pucha.gis.validate import normalise_code
+
+    given = bg["village_code"].map(lambda v: normalise_code(v, length=12)[0])
+    bad = (given != "") & (codes != "") & (given != codes)
+    if not bad.any():
+        return []
+    pairs = [f"{b} ({g} -> {c})" for b, g, c in zip(bg["building_id"][bad], given[bad],
+                                                    codes[bad])]
+    return [problem("village_code_contradicts", "buildings", list(bg["building_id"][bad]),
+                    f"buildings: {int(bad.sum())} building(s) carry a village_code that "
+                    f"contradicts the 居/村 polygon they lie in: {', '.join(pairs[:20])}; the "
+                    f"polygon wins. Fix the attribute or the 居/村 boundary")]
+
+
+def _multi_township(tg: gpd.GeoDataFrame) -> dict:
+    """A township layer of several features: info when they are pieces of one 街镇,
+    an error when they carry different codes/names (another 街镇 delivered along)."""
+    codes = sorted({str(c) for c in tg.get("code", pd.Series(dtype=object)) if str(c).strip()})
+    names = sorted({str(n) for n in tg.get("name", pd.Series(dtype=object))
+                    if str(n).strip() and str(n) != "nan"})
+    if len(codes) > 1 or len(names) > 1:
+        return problem("township_multifeature", "township", codes or list(tg["code"]),
+                       f"township: the layer has {len(tg)} features of different 街镇 (codes "
+                       f"{', '.join(codes)}; names {', '.join(names)}); they were merged into "
+                       f"one. Keep only your 街镇 (where = \"code = '...'\" in "
+                       f"[layers.township]) and import again", severity="error")
+    return problem("township_multipart", "township", codes,
+                   f"township: {len(tg)} features of one 街镇 merged into one", severity="info")
 
 
 def _source_people(frame: pd.DataFrame, ids: list[str], pop: Any) -> dict[str, float]:

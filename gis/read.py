@@ -27,7 +27,8 @@ from pucha.config import LayerSource
 from pucha.errors import CRSError, InputError
 from pucha.gis.crs import parse_crs, to_crs_checked
 
-__all__ = ["read_source", "detect_encoding", "looks_garbled", "source_path"]
+__all__ = ["read_source", "detect_encoding", "score_encodings", "looks_garbled", "source_path",
+           "csv_separator"]
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,47 @@ def _decodes(raw: bytes, enc: str) -> bool:
     return True
 
 
+def score_encodings(raw: bytes) -> tuple[str, str, bool]:
+    """The text encoding of ``raw``: (codec, why it was chosen, doubtful?).
+
+    A BOM decides (UTF-8 / UTF-16); ASCII-only or valid UTF-8 is UTF-8; otherwise
+    GB18030 (GBK), Big5 and UTF-16 are scored on the text itself by charset-normalizer
+    (how coherent the decoded characters are), the best kept; doubtful when a second
+    codec scores nearly as well or none is coherent.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", "a UTF-8 byte-order mark", False
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", "a UTF-16 byte-order mark", False
+    if not any(c > 127 for c in raw):
+        return "utf-8", "ASCII only", False
+    if len(raw) > 8 and raw[1::2].count(0) > 0.3 * len(raw) / 2:
+        return "utf-16-le", "every second byte is 0 (UTF-16 without a byte-order mark)", False
+    if _decodes(raw, "utf-8"):
+        return "utf-8", "the text is valid UTF-8", False
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a dependency of requests, always there
+        return "gb18030", "not UTF-8; GB18030 assumed (charset-normalizer missing)", True
+    # binary runs (dBASE field descriptors, NUL padding) confuse the scoring: blank them
+    text = re.sub(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]+", b" ", raw)
+    matches = from_bytes(text, cp_isolation=["gb18030", "big5", "utf_16"])
+    best = matches.best()
+    if best is None:
+        return "gb18030", "not UTF-8, and no codec decodes it coherently: GB18030 assumed", True
+    enc = {"gb18030": "gb18030", "big5": "big5", "utf_16": "utf-16"}.get(best.encoding,
+                                                                       best.encoding)
+    rivals = [m for m in matches if m.encoding != best.encoding
+              and m.chaos <= best.chaos + 0.02]
+    why = (f"not UTF-8; {enc} decodes it most coherently (chaos {best.chaos:.2f}"
+           + (f", {rivals[0].encoding} {rivals[0].chaos:.2f}" if rivals else "") + ")")
+    return enc, why, bool(rivals) or best.chaos > 0.2
+
+
 def detect_encoding(raw: bytes) -> str:
-    """``utf-8`` when the bytes decode as UTF-8, else ``gb18030``."""
-    return "utf-8" if _decodes(raw, "utf-8") else "gb18030"
+    """The codec :func:`score_encodings` chooses (``utf-8``, ``gb18030``, ``big5`` ...)."""
+    enc = score_encodings(raw)[0]
+    return "utf-8" if enc == "utf-8-sig" else enc
 
 
 def source_path(source: LayerSource, base_dir: Path | str) -> Path:
@@ -155,13 +194,13 @@ def _mojibake_problems(frame: pd.DataFrame, where: str, kind: str, enc: str) -> 
 
 def _read_csv(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataFrame, str]:
     raw = path.read_bytes()
-    enc = source.encoding or ("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf")
-                              else detect_encoding(raw))
+    enc = source.encoding or score_encodings(raw)[0]
     import io
 
     try:
-        df = pd.read_csv(io.StringIO(raw.decode(enc, errors="replace")), dtype=str,
-                         keep_default_na=False)
+        text = raw.decode(enc, errors="replace").lstrip("\ufeff")
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                         sep=csv_separator(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, LookupError) as exc:
         raise InputError(f"{path}: not a readable CSV table ({exc})") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -199,6 +238,15 @@ def _read_csv(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataFr
     return gpd.GeoDataFrame(df, geometry=list(geoms), crs=crs), enc
 
 
+def csv_separator(text: str) -> str:
+    """Tab for Excel's "Unicode text" (UTF-16, tab-separated), ``;`` or ``,`` otherwise,
+    by the first line."""
+    head = text.split("\n", 1)[0]
+    counts = {sep: head.count(sep) for sep in ("\t", ",", ";")}
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] else ","
+
+
 def _fold(v: object) -> object:
     return unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else v
 
@@ -226,9 +274,14 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
         cpg = _sibling(path, ".cpg")
         if cpg is None:
             dbf = _sibling(path, ".dbf")
-            enc = detect_encoding(_dbf_text_bytes(dbf)) if dbf else "utf-8"
-            log.info("%s: no .cpg; text read as %s", path, enc)
-            kwargs["encoding"] = "GB18030" if enc == "gb18030" else "UTF-8"
+            enc, why, doubtful = (score_encodings(_dbf_text_bytes(dbf)) if dbf
+                                  else ("utf-8", "no .dbf", False))
+            enc = "utf-8" if enc == "utf-8-sig" else enc
+            (log.warning if doubtful else log.info)(
+                "%s: no .cpg; text read as %s (%s)%s", path, enc, why,
+                f"; if names look wrong, set encoding = \"...\" in [layers.{kind}]"
+                if doubtful else "")
+            kwargs["encoding"] = enc.upper()
         else:
             enc = cpg.read_text(errors="replace").strip() or "utf-8"
             dbf = _sibling(path, ".dbf")
@@ -245,6 +298,20 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
                 kwargs["encoding"] = "GB18030"
     elif source.encoding:
         kwargs["encoding"] = source.encoding
+    if path.suffix.lower() in (".geojson", ".json") and path.is_file():
+        # GDAL reads GeoJSON as UTF-8 only: a GBK/Big5 file is decoded here
+        raw = path.read_bytes()
+        got = source.encoding or score_encodings(raw[:2_000_000])[0]
+        if got.replace("-", "").lower() not in ("utf8", "utf8sig"):
+            import io
+
+            log.info("%s: GeoJSON text is %s, not UTF-8; decoded as %s", path, got, got)
+            try:
+                path = io.BytesIO(raw.decode(got, errors="replace").encode("utf-8"))  # type: ignore[assignment]
+            except LookupError:
+                raise InputError(f"{where}: encoding = {got!r} is not a codec Python "
+                                 f"knows; use e.g. \"gbk\", \"big5\", \"utf-8\"") from None
+            enc = got
     try:
         try:
             import warnings
@@ -356,6 +423,12 @@ def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
         gdf, enc = _read_gdal(path, source, kind)
     if gdf.geometry.name != "geometry":
         gdf = gdf.rename_geometry("geometry")
+    if len(gdf) == 0 and kind in ("buildings", "villages", "township"):
+        if source.where:
+            raise InputError(f"{where}: [layers.{kind}] where = {source.where!r} leaves 0 "
+                             f"features: check the column and the value it compares with")
+        raise InputError(f"{where}: the {kind} layer has no features (0 rows); export it "
+                         f"again from the source, or point path/layer at the right one")
     if source.crs:
         declared = parse_crs(source.crs, where=f"[layers.{kind}].crs")
         if gdf.crs is None:

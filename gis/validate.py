@@ -180,10 +180,12 @@ def unique_ids(ids: pd.Series, layer: str, *, prefix: str = "", seen: set[str] |
     out = []
     probs: list[dict] = []
     dup: dict[str, list[str]] = {}
+    blank: list[str] = []
     for row, v in enumerate(ids.tolist()):
         s = _id_text(v)
         if not s:
             s = f"{prefix}{row + 1}"
+            blank.append(s)
         base, k = s, 1
         while s in seen:
             k += 1
@@ -197,6 +199,12 @@ def unique_ids(ids: pd.Series, layer: str, *, prefix: str = "", seen: set[str] |
                              f"{layer}: id {base} used {len(dup[base]) + 1} times; the copies "
                              f"were renamed {', '.join(dup[base])}. Give each feature its own id "
                              f"in the source"))
+    if blank and layer == "buildings":
+        probs.append(problem("id_blank", layer, blank,
+                             f"{layer}: {len(blank)} feature(s) without an id (null or blank) "
+                             f"got the id of their row: {', '.join(blank[:20])}. Give every "
+                             f"feature its id in the source, or the plan cannot be matched "
+                             f"with the next delivery"))
     return pd.Series(out, index=ids.index, dtype=object), probs
 
 
@@ -305,6 +313,8 @@ def normalise_code(v: object, *, length: int) -> tuple[str, list[str]]:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
         notes.append("numeric")
+    elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        notes.append("numeric")
     raw = str(v).strip()
     s = unicodedata.normalize("NFKC", raw).strip()
     if s != raw:
@@ -314,7 +324,8 @@ def normalise_code(v: object, *, length: int) -> tuple[str, list[str]]:
         notes.append("numeric")
     if not s.isdigit():
         return s, notes + ["not_digits"]
-    if len(s) < length:
+    if len(s) < length and "numeric" in notes:
+        # only a number loses its leading zeros; short TEXT is reported as too short
         s = s.zfill(length)
         notes.append("zeros")
     return s, notes
