@@ -67,10 +67,11 @@ def _decodes(raw: bytes, enc: str) -> bool:
 def score_encodings(raw: bytes) -> tuple[str, str, bool]:
     """The text encoding of ``raw``: (codec, why it was chosen, doubtful?).
 
-    A BOM decides (UTF-8 / UTF-16); ASCII-only or valid UTF-8 is UTF-8; otherwise
-    GB18030 (GBK), Big5 and UTF-16 are scored on the text itself by charset-normalizer
-    (how coherent the decoded characters are), the best kept; doubtful when a second
-    codec scores nearly as well or none is coherent.
+    A BOM decides (UTF-8 / UTF-16); ASCII-only or valid UTF-8 is UTF-8; NUL every
+    second byte is UTF-16; otherwise GB18030 (GBK) and Big5 are scored on the text itself,
+    told apart by their second bytes (Big5's common characters use 0x40-0x7E, GBK's
+    never); damaged text is scored by charset-normalizer. Doubtful with few characters
+    or when no codec decodes the text cleanly.
     """
     if raw.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig", "a UTF-8 byte-order mark", False
@@ -78,27 +79,54 @@ def score_encodings(raw: bytes) -> tuple[str, str, bool]:
         return "utf-16", "a UTF-16 byte-order mark", False
     if not any(c > 127 for c in raw):
         return "utf-8", "ASCII only", False
-    if len(raw) > 8 and raw[1::2].count(0) > 0.3 * len(raw) / 2:
+    if (len(raw) > 8 and raw[1::2].count(0) > 0.3 * len(raw) / 2
+            and raw[0::2].count(0) < 0.02 * len(raw) / 2):   # not NUL padding: text
         return "utf-16-le", "every second byte is 0 (UTF-16 without a byte-order mark)", False
     if _decodes(raw, "utf-8"):
         return "utf-8", "the text is valid UTF-8", False
+    # GBK and Big5 share the lead-byte range; they differ in the second byte: Big5's
+    # common characters use 0x40-0x7E half the time, GBK's common ones (GB2312) never
+    pairs = low = 0
+    i = 0
+    while i < len(raw) - 1:
+        if raw[i] >= 0x81:
+            pairs += 1
+            low += raw[i + 1] < 0x7F
+            i += 2
+        else:
+            i += 1
+    gb_ok, big5_ok = _strict(raw, "gb18030"), _strict(raw, "big5")
+    share = low / pairs if pairs else 0.0
+    if big5_ok and share > 0.1:
+        return ("big5", f"{share:.0%} of the {pairs} double-byte characters have a second byte "
+                        f"below 0x7F, as Big5 text has and GBK's common characters never do",
+                pairs < 4)
+    if gb_ok:
+        return ("gb18030", f"every one of the {pairs} double-byte characters is in the GB2312/"
+                           f"GBK ranges" + (" (few characters: Big5 possible too)"
+                                            if big5_ok and pairs < 4 else ""),
+                big5_ok and pairs < 4)
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - a dependency of requests, always there
-        return "gb18030", "not UTF-8; GB18030 assumed (charset-normalizer missing)", True
-    # binary runs (dBASE field descriptors, NUL padding) confuse the scoring: blank them
+        return "gb18030", "no codec decodes it cleanly; GB18030 assumed", True
+    # damaged text: let charset-normalizer score which codec reads it most coherently
+    # (binary runs, e.g. dBASE field descriptors, blanked first)
     text = re.sub(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]+", b" ", raw)
-    matches = from_bytes(text, cp_isolation=["gb18030", "big5", "utf_16"])
-    best = matches.best()
+    best = from_bytes(text, cp_isolation=["gb18030", "big5", "utf_16"]).best()
     if best is None:
-        return "gb18030", "not UTF-8, and no codec decodes it coherently: GB18030 assumed", True
+        return "gb18030", "no codec decodes it cleanly; GB18030 assumed", True
     enc = {"gb18030": "gb18030", "big5": "big5", "utf_16": "utf-16"}.get(best.encoding,
                                                                        best.encoding)
-    rivals = [m for m in matches if m.encoding != best.encoding
-              and m.chaos <= best.chaos + 0.02]
-    why = (f"not UTF-8; {enc} decodes it most coherently (chaos {best.chaos:.2f}"
-           + (f", {rivals[0].encoding} {rivals[0].chaos:.2f}" if rivals else "") + ")")
-    return enc, why, bool(rivals) or best.chaos > 0.2
+    return enc, f"no codec decodes it cleanly; {enc} reads it most coherently", True
+
+
+def _strict(raw: bytes, enc: str) -> bool:
+    try:
+        raw.decode(enc)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def detect_encoding(raw: bytes) -> str:

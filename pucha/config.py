@@ -335,3 +335,152 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: not a valid UTF-8 TOML file: {exc}") from None
     config = config_from_dict(data, base_dir=path.resolve().parent)
     return dataclasses.replace(config, path=path.resolve())
+
+
+# --------------------------------------------------------------------------- the reference
+#: one line per key: what it means (docs/project-file.md is generated from these and the
+#: dataclasses above by ``python -m pucha.config --doc``; a test fails when it drifts)
+KEY_DOCS: dict[str, str] = {
+    "project.name": "街镇 name printed on maps; the township layer's own name wins when it has one",
+    "project.township_code": "9-digit 街镇 code (统计用区划代码); the township layer's code wins",
+    "project.crs": "metric working CRS, e.g. `\"EPSG:4549\"`; default: EPSG:4549 inside its "
+                   "area of use, else the UTM zone. Not GCJ-02 (see `gcj02` below)",
+    "project.gpkg": "the project GeoPackage pucha import writes, relative to this file; it may "
+                    "not be one of the input files (refused)",
+    "project.data_date": "date of the data, printed on the maps",
+    "layers.path": "the source file (any GDAL format: GeoPackage, Shapefile, GeoJSON, FileGDB, "
+                   "or a CSV with WKT or x/y columns), relative to this file",
+    "layers.layer": "the layer of a multi-layer file (GeoPackage, FileGDB)",
+    "layers.crs": "the CRS when the file has none (or a wrong one: it overrides the file's), "
+                  "e.g. `\"EPSG:4326\"`; `\"GCJ-02\"` is read as `gcj02 = true` with EPSG:4326",
+    "layers.encoding": "text encoding when no .cpg says it (`\"gbk\"`, `\"big5\"`, "
+                       "`\"utf-8\"`); default: detected from the text, and the choice logged",
+    "layers.gcj02": "`true`: the coordinates are GCJ-02 (AMap/Gaode, Tencent: 火星坐标, "
+                    "300-700 m off WGS 84) and are converted on import; the layer must be in "
+                    "longitude/latitude. Undeclared GCJ-02 buildings are detected against the 居/村 "
+                    "(an error, or a `looks_gcj02` warning)",
+    "layers.x": "CSV: the longitude/easting column (points, drawn as 4 m squares)",
+    "layers.y": "CSV: the latitude/northing column",
+    "layers.wkt": "CSV: the column holding WKT geometries",
+    "layers.where": "an attribute filter (OGR SQL, e.g. `\"is_tunnel = 0\"`); one that leaves "
+                    "no building, 居/村 or 街镇 is an error",
+    "layers.fields": "model field -> source column, e.g. `{ id = \"编号\", population = \"人口\" }`; "
+                     "unmapped fields use the built-in Chinese/English aliases. A column whose "
+                     "name looks personal (姓名, 电话, xm, lxdh ...) is dropped even when mapped",
+    "layers.values": "model field -> constant, or -> `{ source value = model value }`, e.g. "
+                     "`{ use = \"住宅\" }`",
+    "population.method": "`\"given\"` (people per building), `\"dwellings\"` (dwellings x "
+                         "persons_per_household) or `\"totals\"` (per-居/村 totals shared by floor "
+                         "area)",
+    "population.persons_per_household": "people per dwelling for `dwellings` (default 2.20)",
+    "population.totals": "the totals CSV (居委会代码,人口): UTF-8, GBK, Big5 or Excel's UTF-16 "
+                         "tab-separated; a 居/村 missing from it is an error",
+    "population.totals_level": "`\"village\"` (one row per 居/村) or `\"township\"` (one total)",
+    "population.floor_height_m": "metres per floor, for floors from a height",
+    "population.default_floors": "floors of a building with neither floors nor height",
+    "privacy.keep_columns": "columns that look personal but are not (e.g. `\"联系单位\"`): kept",
+    "partition.target": "people per area aimed at (census rule: 300); also `--target`",
+    "partition.min": "lowest population of an area (240); also `--min`",
+    "partition.max": "highest population of an area (360); also `--max`",
+    "partition.households_target": "optional dwellings per area aimed at; also "
+                                   "`--households-target`",
+    "partition.seed": "random seed: the same seed gives the same plan; also `--seed`",
+    "partition.time_limit_s": "work per 居/村, in seconds of a reference PC core; also "
+                              "`--time-limit`",
+    "partition.jobs": "居/村 solved in parallel; also `--jobs`",
+    "maps.tile_source": "`\"none\"` (offline, default), or a tile source for the web maps",
+    "maps.tile_url": "URL template of a custom tile source",
+    "maps.tianditu_key": "key for 天地图 tiles",
+    "maps.data_date": "date printed on the maps (default: [project].data_date)",
+    "maps.attribution": "attribution printed on the maps",
+    "boundaries.sliver_width_m": "overlaps/gaps narrower than this are slivers (warnings)",
+    "boundaries.min_area_m2": "smaller overlap/gap pieces are ignored",
+    "boundaries.near_line_m": "a boundary within this of a road/river centre line is 'near' it",
+    "boundaries.on_line_m": "... and within this it is 'on' it",
+    "boundaries.near_line_min_len_m": "shortest stretch reported as near a line",
+    "boundaries.building_cut_share": "a building is cut by a boundary when its smaller share "
+                                     "is at least this",
+    "boundaries.gap_search_m": "width of the band along the shared border searched for gaps",
+    "boundaries.shift_search_m": "radius for matching outlines when estimating a shift",
+    "boundaries.shift_min_m": "smallest systematic shift reported",
+}
+
+#: the introduction of each section in the reference (sections come from Config's fields)
+_INTROS = {
+    "project": "The township and the project GeoPackage.",
+    "layers": "One table per source layer: `[layers.buildings]` (required), "
+              "`[layers.villages]`, `[layers.township]`, `[layers.roads]`, `[layers.water]`, "
+              "`[layers.railways]`, `[layers.walls]`, `[layers.neighbours]`.",
+    "population": "How buildings get their people.",
+    "privacy": "Residents' personal data (besides, ID/phone numbers and 户主/姓名 fragments "
+               "are masked in every kept text value at import).",
+    "partition": "The census-area rules (the same checks for the TOML and the flags).",
+    "maps": "The enumerators' maps.",
+    "boundaries": "Tolerances of `pucha boundaries`.",
+}
+
+
+def _sections() -> list[tuple[str, type]]:
+    """(section name, settings dataclass) of every TOML section, in Config's order."""
+    out = []
+    for f in dataclasses.fields(Config):
+        if f.name == "layers":
+            out.append(("layers", LayerSource))
+        elif f.default is not dataclasses.MISSING and dataclasses.is_dataclass(f.default):
+            out.append((f.name, type(f.default)))
+        elif f.name == "project":
+            out.append(("project", ProjectSettings))
+    return out
+
+
+def undocumented_keys() -> list[str]:
+    """Keys of the settings dataclasses with no line in KEY_DOCS."""
+    return [f"{name}.{f.name}" for name, cls in _sections() for f in dataclasses.fields(cls)
+            if f"{name}.{f.name}" not in KEY_DOCS]
+
+
+def doc_markdown() -> str:
+    """docs/project-file.md: every key of the project TOML, from the dataclasses."""
+    out = ["# The project file (reference)", "",
+           "<!-- generated by `python -m pucha.config --doc > docs/project-file.md`; "
+           "tests/test_gis_project_file_doc.py fails when it drifts -->", "",
+           "A project TOML has one table per step; unknown keys are rejected with the list "
+           "of valid ones, and every value is checked (type and range) the same way as the "
+           "command-line flags. Paths are relative to the TOML file. `pucha init FILE...` "
+           "writes one from the files a planning office hands over.", "",
+           "Declaring GCJ-02 input (AMap/Gaode, Tencent):", "", "```toml",
+           "[layers.buildings]", 'path = "建筑.geojson"', "gcj02 = true        # converted to WGS 84 "
+           "on import", "```", ""]
+    for name, cls in _sections():
+        intro = _INTROS.get(name, (cls.__doc__ or "").strip().split("\n")[0])
+        out += [f"## [{name}]" if name != "layers" else "## [layers.<kind>]", "", intro, "",
+                "| key | type | default | meaning |", "|---|---|---|---|"]
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                default = repr(f.default).replace("'", '"')
+            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                default = repr(f.default_factory()).replace("'", '"')  # type: ignore[misc]
+            else:
+                default = "(required)"
+            text = KEY_DOCS.get(f"{name}.{f.name}", "").replace("|", "\\|")
+            out.append(f"| `{f.name}` | {str(f.type).replace('|', 'or')} | `{default}` | "
+                       f"{text} |")
+        out.append("")
+    from pucha.errors import __doc__ as errors_doc
+
+    codes = (errors_doc or "").split("Exit status of every ``pucha`` command", 1)[-1]
+    out += ["## Exit status", "", "```", *[ln for ln in codes.strip().splitlines()
+                                           if not ln.startswith("=====")
+                                           and not ln.startswith("(the one place")], "```",
+            ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m pucha.config --doc
+    import sys
+
+    if sys.argv[1:] == ["--doc"]:
+        sys.stdout.write(doc_markdown())
+    else:
+        sys.stderr.write("usage: python -m pucha.config --doc > docs/project-file.md\n")
+        sys.exit(2)
