@@ -1,6 +1,6 @@
 """Building footprints that are not one building each: resolved at import, by rule.
 
-The rules (documented in docs/project-file.md, each with a ``problems`` row naming the
+The rules (applied in the order 2, 3, 4, 1; each with a ``problems`` row naming the
 ids, so the population is counted once over the same ground):
 
 1. **Multi-part footprints** (a bow-tie repaired into two triangles, an OSM multipolygon
@@ -18,7 +18,10 @@ ids, so the population is counted once over the same ground):
    (``building_dropped_part``, warning, naming the outline); its population, when the
    outline has none, moves to the outline. An "outline" above 50,000 m² is no building
    (a block drawn in the buildings layer): nothing inside it is dropped.
-4. **Implausible sizes**: below 2 m² (``footprint_tiny``), above 200,000 m² or covering
+4. **Partial overlaps** (more than 1 m² shared, neither 90% inside the other): the
+   smaller footprint loses the shared ground (``building_clipped_overlap``, warning,
+   naming both); a footprint cut in two pieces is then split by rule 1.
+5. **Implausible sizes**: below 2 m² (``footprint_tiny``), above 200,000 m² or covering
    half of its 居/村 or more (``footprint_large``): kept, with a warning naming them.
 """
 
@@ -40,6 +43,8 @@ LARGE_M2 = 200_000.0
 #: an "outline" larger than this is no building outline (a block or 居/村 drawn as a
 #: building): the footprints inside it are not dropped as its parts
 OUTLINE_MAX_M2 = 50_000.0
+#: overlaps up to this (m²) are drawing noise and left alone
+CLIP_MIN_M2 = 1.0
 _SHARED = ("population", "dwellings")
 
 
@@ -107,8 +112,9 @@ def _has(v: object) -> bool:
 
 def resolve_overlaps(bg: gpd.GeoDataFrame, id_col: str = "building_id"
                      ) -> tuple[gpd.GeoDataFrame, list[dict]]:
-    """Duplicates (rule 2) and parts inside an outline (rule 3): drop, with rows."""
-    geoms = bg.geometry.values
+    """Duplicates (rule 2), parts inside an outline (rule 3): drop; partial overlaps
+    (rule 4): clip the smaller; with rows."""
+    geoms = np.array(bg.geometry.values, dtype=object)
     n = len(geoms)
     if n < 2:
         return bg, []
@@ -135,10 +141,20 @@ def resolve_overlaps(bg: gpd.GeoDataFrame, id_col: str = "building_id"
             dropped[i] = ("part", j)
         elif sb[k] >= COVER_SHARE and area[j] < area[i] <= OUTLINE_MAX_M2:
             dropped[j] = ("part", i)
-    if not dropped:
+    clipped = _clip_partial(geoms, ids, area, a, b, inter, dropped)
+    if not dropped and not clipped:
         return bg, []
     out = bg.copy()
     probs = []
+    if clipped:
+        col = out.columns.get_loc(out.geometry.name)
+        for small, (large, lost) in sorted(clipped.items(), key=lambda t: ids[t[0]]):
+            out.iloc[small, col] = geoms[small]
+            probs.append(problem(
+                "building_clipped_overlap", "buildings", [ids[small], ids[large]],
+                f"building {ids[small]} overlapped {ids[large]} by {lost:.0f} m² (less than "
+                f"90% of it): the shared ground was cut from the smaller one, {ids[small]}, so "
+                f"no ground belongs to two buildings", geometry=shapely.centroid(geoms[small])))
     for lose in sorted(dropped, key=lambda p: ids[p]):
         why, win = dropped[lose]
         while win in dropped:
@@ -165,10 +181,34 @@ def resolve_overlaps(bg: gpd.GeoDataFrame, id_col: str = "building_id"
     return out[mask].copy(), probs
 
 
+def _clip_partial(geoms: np.ndarray, ids: list[str], area: np.ndarray, a: np.ndarray,
+                  b: np.ndarray, inter: np.ndarray, dropped: dict) -> dict[int, tuple[int, float]]:
+    """Rule 5: two footprints sharing more than 1 m² (neither 90% inside the other): the
+    smaller loses the shared ground. ``geoms`` is changed in place; returns
+    {smaller: (larger, m² cut)}."""
+    out: dict[int, tuple[int, float]] = {}
+    for k in np.lexsort((b, a)):
+        i, j = int(a[k]), int(b[k])
+        if inter[k] <= CLIP_MIN_M2 or i in dropped or j in dropped:
+            continue
+        small, large = (i, j) if (area[i], ids[j]) < (area[j], ids[i]) else (j, i)
+        cut = shapely.difference(geoms[small], geoms[large])
+        lost = float(shapely.area(geoms[small]) - shapely.area(cut))
+        if cut.is_empty or lost <= CLIP_MIN_M2:
+            continue
+        polys = [g for g in shapely.get_parts(cut) if g.geom_type == "Polygon" and g.area > 0.01]
+        if not polys:
+            continue
+        geoms[small] = polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+        prev = out.get(small)
+        out[small] = (large, lost + (prev[1] if prev else 0.0))
+    return out
+
+
 def check_sizes(bg: gpd.GeoDataFrame, id_col: str = "building_id", *,
                 village_area: np.ndarray | None = None) -> list[dict]:
     """Warnings for footprints below 2 m², above 200,000 m² or covering half or more of
-    their 居/村 (``village_area``: the area of each building's 居/村) (rule 4)."""
+    their 居/村 (``village_area``: the area of each building's 居/村) (rule 5)."""
     area = shapely.area(bg.geometry.values)
     ids = bg[id_col].astype(str).values
     probs = []

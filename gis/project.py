@@ -361,11 +361,11 @@ def import_project(config: Config, *, out: Path | None = None,
         else:
             bg[col] = np.nan
     # footprints that are not one building each (gis/footprints.py rules)
+    bg, p = resolve_overlaps(bg)
+    problems += p
     bg, p = split_multipart(bg)
     problems += p
     split_extra = {i for r in p for i in r["feature_ids"].split(",")[1:]}
-    bg, p = resolve_overlaps(bg)
-    problems += p
     if villages is not None:
         codes, p = assign_villages(bg, villages)
         if "village_code" in bg:
