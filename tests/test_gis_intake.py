@@ -210,3 +210,53 @@ def test_scan_frame_counts_and_ids_never_values() -> None:
     assert found.counts == {"name": 1, "phone": 1} and found.ids == {"name": ["A"],
                                                                       "phone": ["C"]}
     assert "张三" not in found.summary() and "138" not in found.summary()
+
+
+# --------------------------------------------------------------------------- 2. pucha run
+@pytest.mark.parametrize("case", ["all_buildings_just_outside", "no_population_like_osm"])
+def test_run_stops_at_the_first_failing_step(case: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's run ended with "4 areas, 0 people", 通过 passed, 完成 done, exit 0."""
+    import json
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from corpus.make_corpus import make_case
+
+    toml = make_case(case, tmp_path / "case")
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["run", str(toml), "-o", str(out), "--jobs", "1"], capsys)
+    assert code == 1, err
+    assert "停止 stopped at import" in err and "完成 done" not in stdout
+    manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert manifest["status"]["failed_step"] == "import" and manifest["exit"] == 1
+    assert not (out / "maps").exists() and (out / "project.gpkg").exists()
+
+
+def test_init_on_a_fresh_folder_of_shapefiles(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder of GBK shapefiles as an office delivers them: the TOML init writes
+    imports as it stands (the user only confirms it)."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from corpus.make_corpus import base_frames
+
+    from pucha.gis.write import read_layer
+
+    folder = tmp_path / "交付"
+    folder.mkdir()
+    for kind, frame in base_frames("EPSG:4549").items():
+        frame.to_file(folder / f"{kind}.shp", encoding="GBK")
+        (folder / f"{kind}.cpg").unlink(missing_ok=True)
+    toml = tmp_path / "yingpu.toml"
+    code, out, err = run_cli(["init", str(folder), "-o", str(toml)], capsys)
+    assert code == 0, err
+    assert "buildings <- buildings.shp" in out and "villages <- villages.shp" in out
+    text = toml.read_text(encoding="utf-8")
+    assert 'township_code = "310118002"' in text and 'method = "given"' in text
+    assert "text gb18030" in text          # detected, said why
+    gpkg = tmp_path / "p.gpkg"
+    code, out, err = run_cli(["import", str(toml), "-o", str(gpkg)], capsys)
+    assert code == 0, err
+    b = read_layer(gpkg, "buildings")
+    assert len(b) == 36 and int(b["population"].sum()) == 1224
+    assert sorted(read_layer(gpkg, "villages")["name"])[0] == "城北社区居委会"
