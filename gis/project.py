@@ -184,48 +184,9 @@ def _frame(data: dict[str, Any], geoms: Any, crs: CRS, columns: tuple[str, ...]
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms), crs=crs), crs=crs)
 
 
-def import_project(config: Config, *, out: Path | None = None,
-                   keep_columns: tuple[str, ...] = ()) -> ImportResult:
-    """Read the project's GIS files and write the project GeoPackage.
-
-    Parameters
-    ----------
-    config
-        The project settings (:func:`pucha.config.load_config`).
-    out
-        GeoPackage to write; default ``[project].gpkg`` relative to the TOML file.
-    keep_columns
-        Extra columns not to drop as personal data (added to ``[privacy].keep_columns``).
-
-    Returns
-    -------
-    ImportResult
-        ``.gpkg`` path, ``.problems`` GeoDataFrame, ``.summary`` dict.
-
-    Raises
-    ------
-    InputError, CRSError, ConfigError
-        Input that cannot be imported at all, with where/what/how-to-fix.
-    """
-    if keep_columns:
-        import dataclasses
-
-        config = dataclasses.replace(config, privacy=dataclasses.replace(
-            config.privacy, keep_columns=tuple(config.privacy.keep_columns) + tuple(keep_columns)))
-    if "buildings" not in config.layers:
-        raise ConfigError("[layers.buildings] is required: say where the building footprints are")
-    gpkg = Path(out) if out is not None else config.resolve(config.project.gpkg)
-    refuse_overwrite([("-o" if out is not None else "[project].gpkg", gpkg)],
-                     input_files(config, toml=config.path))
-    started = _dt.datetime.now(_dt.timezone.utc)
-    problems: list[dict] = []
-
-    # 1. working CRS from the buildings (read once in their own CRS, checked)
-    b0 = read_source(config.layers["buildings"], base_dir=config.base_dir, kind="buildings")
-    wcrs = working_crs(b0, override=config.project.crs)
-    log.info("working CRS %s", wcrs.to_string())
-
-    # 2. township
+def _township(config: Config, wcrs: CRS, problems: list[dict]
+              ) -> tuple[object, str, str]:
+    """The 街镇: its geometry (None without a township layer), code and name."""
     tcode_cfg = re.sub(r"\s", "", str(config.project.township_code or ""))
     township_geom = None
     tname = config.project.name
@@ -260,8 +221,12 @@ def import_project(config: Config, *, out: Path | None = None,
                         f"township layer name {names[0]!r} differs from [project].name "
                         f"{tname!r}; using {names[0]!r} (the layer's)", severity="info"))
                 tname = names[0]
+    return township_geom, tcode, tname
 
-    # 3. villages
+
+def _villages(config: Config, wcrs: CRS, township_geom: object, tcode: str,
+              problems: list[dict]) -> gpd.GeoDataFrame | None:
+    """The 居/村 layer (codes checked, parts merged), or None without one."""
     villages = None
     if "villages" in config.layers:
         vl = _load(config, "villages", wcrs)
@@ -328,111 +293,12 @@ def import_project(config: Config, *, out: Path | None = None,
                                     f"name = \"<column>\" }})"))
         problems += check_village_coverage(villages, township_geom,
                                            min_area_m2=config.boundaries.min_area_m2)
-    if township_geom is None and villages is not None and len(villages):
-        township_geom = shapely.union_all(villages.geometry.values)
+    return villages
 
-    # 4. buildings
-    bl = _load(config, "buildings", wcrs)
-    problems += bl.problems
-    bl.near(shapely.union_all(villages.geometry.values) if villages is not None and
-            len(villages) else township_geom, "buildings",
-            "居/村 polygons" if villages is not None else "街镇 township boundary")
-    n_in = len(bl.frame)
-    pts = bl.frame.geometry.geom_type.isin(["Point", "MultiPoint"])
-    if pts.all() and len(pts):
-        # a register with coordinates: each point stands for one building
-        log.info("buildings: %d point(s) drawn as 4 m squares", int(pts.sum()))
-        bl.frame.loc[pts, "geometry"] = shapely.buffer(
-            shapely.centroid(bl.frame.geometry[pts].values), 2.0, cap_style="square")
-    bg, p = _prepare(bl, "buildings", "building_id", "B", set())
-    problems += p
-    all_ids = list(unique_ids(bl.frame["building_id"] if "building_id" in bl.frame else
-                              pd.Series([None] * n_in), "buildings", prefix="B")[0])
-    raw_pop = bg["population"].copy() if "population" in bg else None
-    raw_dw = bg["dwellings"].copy() if "dwellings" in bg else None
-    people = _source_people(bl.frame, all_ids, config.population)
-    for col in ("population", "floors", "height", "dwellings"):
-        if col in bg:
-            bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
-            if col == "population":
-                _refuse_implausible(p, bl.path)
-            problems += [x for x in p if not x["code"].endswith("_missing")
-                         or col == "population" and config.population.method == "given"]
-        else:
-            bg[col] = np.nan
-    # footprints that are not one building each (gis/footprints.py rules)
-    bg, p = resolve_overlaps(bg)
-    problems += p
-    bg, p = split_multipart(bg)
-    problems += p
-    split_extra = {i for r in p for i in r["feature_ids"].split(",")[1:]}
-    if villages is not None:
-        codes, p = assign_villages(bg, villages)
-        if "village_code" in bg:
-            problems += _contradicting_codes(bg, codes)
-        varea = dict(zip(villages["village_code"], shapely.area(villages.geometry.values)))
-        problems += check_sizes(bg, village_area=np.array([varea.get(c, np.inf)
-                                                           for c in codes]))
-        problems += _check_gcj02(config, bg, villages, codes, wcrs)
-        problems += p
-        bg["village_code"] = codes
-    elif "village_code" in bg:
-        problems += check_sizes(bg)
-        codes, p = clean_codes(bg["village_code"], "buildings", bg["building_id"], length=12,
-                               parent=tcode)
-        problems += p
-        bg["village_code"] = codes
-        bad = bg["village_code"].map(lambda c: not (c.isdigit() and len(c) == 12))
-        for bid in bg["building_id"][bad]:
-            problems.append(problem("building_dropped_no_village", "buildings", [bid],
-                                    f"building {bid} has no valid 居/村 code", severity="error"))
-        bg.loc[bad, "village_code"] = ""
-        rows = []
-        for code, grp in bg[~bad].groupby("village_code", sort=True):
-            rows.append({"village_code": code, "name": "", "kind": "", "locked": False,
-                         "geometry": shapely.convex_hull(shapely.union_all(grp.geometry.values))})
-        villages = gpd.GeoDataFrame(rows, columns=[*S.VILLAGE_COLUMNS, "geometry"],
-                                    geometry="geometry", crs=wcrs)
-        problems.append(problem("villages_from_buildings", "villages", "",
-                                "no [layers.villages]: 居/村 drawn as convex hulls of their "
-                                "buildings' codes; give the real boundaries for the maps",
-                                severity="warning"))
-    else:
-        raise ConfigError("the 居/村 are unknown: add [layers.villages] (居/村 polygons) or map a "
-                          "village_code column (居委会代码) in [layers.buildings].fields")
-    bg = bg[bg["village_code"] != ""].copy()
-    n = len(bg)
-    idx = bg.index
-    bg["name"] = _text(bg.get("name"), n, idx)
-    bg["address"] = _text(bg.get("address"), n, idx)
-    bg["use"] = _text(bg.get("use"), n, idx)
-    res, p = _residential(bg, raw_pop.reindex(idx) if raw_pop is not None else None,
-                          raw_dw.reindex(idx) if raw_dw is not None else None,
-                          config.population.method)
-    problems += p
-    bg["residential"] = res.astype(bool)
-    totals = None
-    if config.population.method == "totals":
-        if not config.population.totals:
-            raise ConfigError("[population].method = \"totals\" needs totals = \"<csv>\"")
-        totals = read_totals(config.resolve(config.population.totals))
-    bg, report, p = estimate_population(bg, config.population, totals=totals)
-    problems += p
-    bg["locked"] = False
-    bg["area_code"] = ""
-    bg["source"] = bl.path.name
-    bg = bg.sort_values("building_id", kind="stable")
-    buildings = _frame({c: bg[c].values for c in S.BUILDING_COLUMNS}, bg.geometry.values, wcrs,
-                       S.BUILDING_COLUMNS)
-    for c in ("floors", "height", "dwellings"):
-        buildings[c] = pd.to_numeric(buildings[c], errors="coerce").astype(float)
-    buildings["population"] = buildings["population"].astype("int64")
 
-    layers: dict[str, pd.DataFrame] = {S.LAYER_BUILDINGS: buildings, S.LAYER_VILLAGES: villages}
-    layers[S.LAYER_TOWNSHIP] = _frame({"code": [tcode], "name": [tname]},
-                                      [township_geom], wcrs, S.TOWNSHIP_COLUMNS)
-
-    # 5. context layers
+def _context_layers(config: Config, wcrs: CRS, township_geom: object,
+                    layers: dict[str, pd.DataFrame], problems: list[dict]) -> None:
+    """Roads, water, railways, walls and neighbours into ``layers``."""
     rail_extra: list[gpd.GeoDataFrame] = []
     if "roads" in config.layers:
         rl = _load(config, "roads", wcrs)
@@ -488,15 +354,57 @@ def import_project(config: Config, *, out: Path | None = None,
         layers[S.LAYER_NEIGHBOURS] = _frame({"code": codes.values, "name": _text(
             g.get("name"), len(g), g.index).values}, g.geometry.values, wcrs, S.NEIGHBOUR_COLUMNS)
 
-    # 6. names the PDF maps cannot draw (emoji ...): a warning now, not a FontError later
-    for lname, id_col in ((S.LAYER_TOWNSHIP, "code"), (S.LAYER_VILLAGES, "village_code"),
-                          (S.LAYER_BUILDINGS, "building_id"), (S.LAYER_ROADS, "road_id"),
-                          (S.LAYER_WATER, "feature_id"), (S.LAYER_RAILWAYS, "feature_id"),
-                          (S.LAYER_WALLS, "feature_id"), (S.LAYER_NEIGHBOURS, "code")):
-        if lname in layers:
-            problems += check_glyphs(layers[lname], lname, id_col)
 
-    # 7. accounting: every source building is in buildings or in a building_dropped row
+def _assign_villages(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None,
+                     tcode: str, wcrs: CRS, problems: list[dict]) -> gpd.GeoDataFrame:
+    """Fill ``bg["village_code"]`` ('' = dropped, with a row) from the 居/村 polygons, or
+    from a village_code column (then the 居/村 are drawn as hulls); returns the 居/村."""
+    if villages is not None:
+        codes, p = assign_villages(bg, villages)
+        if "village_code" in bg:
+            problems += _contradicting_codes(bg, codes)
+        varea = dict(zip(villages["village_code"], shapely.area(villages.geometry.values)))
+        problems += check_sizes(bg, village_area=np.array([varea.get(c, np.inf)
+                                                           for c in codes]))
+        problems += _check_gcj02(config, bg, villages, codes, wcrs)
+        problems += p
+        bg["village_code"] = codes
+    elif "village_code" in bg:
+        problems += check_sizes(bg)
+        codes, p = clean_codes(bg["village_code"], "buildings", bg["building_id"], length=12,
+                               parent=tcode)
+        problems += p
+        bg["village_code"] = codes
+        bad = bg["village_code"].map(lambda c: not (c.isdigit() and len(c) == 12))
+        for bid in bg["building_id"][bad]:
+            problems.append(problem("building_dropped_no_village", "buildings", [bid],
+                                    f"building {bid} has no valid 居/村 code", severity="error"))
+        bg.loc[bad, "village_code"] = ""
+        rows = []
+        for code, grp in bg[~bad].groupby("village_code", sort=True):
+            rows.append({"village_code": code, "name": "", "kind": "", "locked": False,
+                         "geometry": shapely.convex_hull(shapely.union_all(grp.geometry.values))})
+        villages = gpd.GeoDataFrame(rows, columns=[*S.VILLAGE_COLUMNS, "geometry"],
+                                    geometry="geometry", crs=wcrs)
+        problems.append(problem("villages_from_buildings", "villages", "",
+                                "no [layers.villages]: 居/村 drawn as convex hulls of their "
+                                "buildings' codes; give the real boundaries for the maps",
+                                severity="warning"))
+    else:
+        raise ConfigError("the 居/村 are unknown: add [layers.villages] (居/村 polygons) or map a "
+                          "village_code column (居委会代码) in [layers.buildings].fields")
+    return villages
+
+
+def _finish(config: Config, gpkg: Path, wcrs: CRS, layers: dict[str, pd.DataFrame],
+            problems: list[dict], *, started: _dt.datetime, tcode: str, tname: str,
+            villages: gpd.GeoDataFrame, report: Any, totals: pd.DataFrame | None,
+            all_ids: list[str], n_in: int, split_extra: set[str],
+            people: dict[str, float]) -> ImportResult:
+    """Check that every source building is accounted for, sum up, and write the project
+    (layers, meta and QGIS styles) in one atomic step."""
+    buildings = layers[S.LAYER_BUILDINGS]
+    # every source building is in buildings or in a building_dropped row
     dropped: set[str] = set()
     for r in problems:
         if r["code"].startswith("building_dropped") and r["feature_ids"]:
@@ -550,6 +458,140 @@ def import_project(config: Config, *, out: Path | None = None,
     update_gpkg(gpkg, to_write, fresh=True, meta={**plan_meta, **meta}, finish=write_styles)
     return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
                         population_report=report.text())
+
+
+def import_project(config: Config, *, out: Path | None = None,
+                   keep_columns: tuple[str, ...] = ()) -> ImportResult:
+    """Read the project's GIS files and write the project GeoPackage.
+
+    Parameters
+    ----------
+    config
+        The project settings (:func:`pucha.config.load_config`).
+    out
+        GeoPackage to write; default ``[project].gpkg`` relative to the TOML file.
+    keep_columns
+        Extra columns not to drop as personal data (added to ``[privacy].keep_columns``).
+
+    Returns
+    -------
+    ImportResult
+        ``.gpkg`` path, ``.problems`` GeoDataFrame, ``.summary`` dict.
+
+    Raises
+    ------
+    InputError, CRSError, ConfigError
+        Input that cannot be imported at all, with where/what/how-to-fix.
+    """
+    if keep_columns:
+        import dataclasses
+
+        config = dataclasses.replace(config, privacy=dataclasses.replace(
+            config.privacy, keep_columns=tuple(config.privacy.keep_columns) + tuple(keep_columns)))
+    if "buildings" not in config.layers:
+        raise ConfigError("[layers.buildings] is required: say where the building footprints are")
+    gpkg = Path(out) if out is not None else config.resolve(config.project.gpkg)
+    refuse_overwrite([("-o" if out is not None else "[project].gpkg", gpkg)],
+                     input_files(config, toml=config.path))
+    started = _dt.datetime.now(_dt.timezone.utc)
+    problems: list[dict] = []
+
+    # 1. working CRS from the buildings (read once in their own CRS, checked)
+    b0 = read_source(config.layers["buildings"], base_dir=config.base_dir, kind="buildings")
+    wcrs = working_crs(b0, override=config.project.crs)
+    log.info("working CRS %s", wcrs.to_string())
+
+    # 2. township
+    township_geom, tcode, tname = _township(config, wcrs, problems)
+
+    # 3. villages
+    villages = _villages(config, wcrs, township_geom, tcode, problems)
+    if township_geom is None and villages is not None and len(villages):
+        township_geom = shapely.union_all(villages.geometry.values)
+
+    # 4. buildings
+    bl = _load(config, "buildings", wcrs)
+    problems += bl.problems
+    bl.near(shapely.union_all(villages.geometry.values) if villages is not None and
+            len(villages) else township_geom, "buildings",
+            "居/村 polygons" if villages is not None else "街镇 township boundary")
+    n_in = len(bl.frame)
+    pts = bl.frame.geometry.geom_type.isin(["Point", "MultiPoint"])
+    if pts.all() and len(pts):
+        # a register with coordinates: each point stands for one building
+        log.info("buildings: %d point(s) drawn as 4 m squares", int(pts.sum()))
+        bl.frame.loc[pts, "geometry"] = shapely.buffer(
+            shapely.centroid(bl.frame.geometry[pts].values), 2.0, cap_style="square")
+    bg, p = _prepare(bl, "buildings", "building_id", "B", set())
+    problems += p
+    all_ids = list(unique_ids(bl.frame["building_id"] if "building_id" in bl.frame else
+                              pd.Series([None] * n_in), "buildings", prefix="B")[0])
+    raw_pop = bg["population"].copy() if "population" in bg else None
+    raw_dw = bg["dwellings"].copy() if "dwellings" in bg else None
+    people = _source_people(bl.frame, all_ids, config.population)
+    for col in ("population", "floors", "height", "dwellings"):
+        if col in bg:
+            bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
+            if col == "population":
+                _refuse_implausible(p, bl.path)
+            problems += [x for x in p if not x["code"].endswith("_missing")
+                         or col == "population" and config.population.method == "given"]
+        else:
+            bg[col] = np.nan
+    # footprints that are not one building each (gis/footprints.py rules)
+    bg, p = resolve_overlaps(bg)
+    problems += p
+    bg, p = split_multipart(bg)
+    problems += p
+    split_extra = {i for r in p for i in r["feature_ids"].split(",")[1:]}
+    villages = _assign_villages(config, bg, villages, tcode, wcrs, problems)
+    bg = bg[bg["village_code"] != ""].copy()
+    n = len(bg)
+    idx = bg.index
+    bg["name"] = _text(bg.get("name"), n, idx)
+    bg["address"] = _text(bg.get("address"), n, idx)
+    bg["use"] = _text(bg.get("use"), n, idx)
+    res, p = _residential(bg, raw_pop.reindex(idx) if raw_pop is not None else None,
+                          raw_dw.reindex(idx) if raw_dw is not None else None,
+                          config.population.method)
+    problems += p
+    bg["residential"] = res.astype(bool)
+    totals = None
+    if config.population.method == "totals":
+        if not config.population.totals:
+            raise ConfigError("[population].method = \"totals\" needs totals = \"<csv>\"")
+        totals = read_totals(config.resolve(config.population.totals))
+    bg, report, p = estimate_population(bg, config.population, totals=totals)
+    problems += p
+    bg["locked"] = False
+    bg["area_code"] = ""
+    bg["source"] = bl.path.name
+    bg = bg.sort_values("building_id", kind="stable")
+    buildings = _frame({c: bg[c].values for c in S.BUILDING_COLUMNS}, bg.geometry.values, wcrs,
+                       S.BUILDING_COLUMNS)
+    for c in ("floors", "height", "dwellings"):
+        buildings[c] = pd.to_numeric(buildings[c], errors="coerce").astype(float)
+    buildings["population"] = buildings["population"].astype("int64")
+
+    layers: dict[str, pd.DataFrame] = {S.LAYER_BUILDINGS: buildings, S.LAYER_VILLAGES: villages}
+    layers[S.LAYER_TOWNSHIP] = _frame({"code": [tcode], "name": [tname]},
+                                      [township_geom], wcrs, S.TOWNSHIP_COLUMNS)
+
+    # 5. context layers
+    _context_layers(config, wcrs, township_geom, layers, problems)
+
+    # 6. names the PDF maps cannot draw (emoji ...): a warning now, not a FontError later
+    for lname, id_col in ((S.LAYER_TOWNSHIP, "code"), (S.LAYER_VILLAGES, "village_code"),
+                          (S.LAYER_BUILDINGS, "building_id"), (S.LAYER_ROADS, "road_id"),
+                          (S.LAYER_WATER, "feature_id"), (S.LAYER_RAILWAYS, "feature_id"),
+                          (S.LAYER_WALLS, "feature_id"), (S.LAYER_NEIGHBOURS, "code")):
+        if lname in layers:
+            problems += check_glyphs(layers[lname], lname, id_col)
+
+    # 7. accounting, summary, provenance and the one atomic write
+    return _finish(config, gpkg, wcrs, layers, problems, started=started, tcode=tcode,
+                   tname=tname, villages=villages, report=report, totals=totals,
+                   all_ids=all_ids, n_in=n_in, split_extra=split_extra, people=people)
 
 
 def _contradicting_codes(bg: gpd.GeoDataFrame, codes: pd.Series) -> list[dict]:

@@ -6,7 +6,8 @@ demo's own input files (building names, uses, 居/村 names, road names), reduce
 居委会 so one example is quick; then the REAL pipeline runs (``pucha run``: import,
 boundaries, partition, check, maps with HTML, PDF and registers) and every output file
 is read back (GeoPackage cells, PDF text, XLSX XML, HTML/CSV/JSON, also JSON-escaped)
-looking for the planted values. Slow (about a minute per example).
+looking for the planted values. One building outline is a bow-tie: import splits it
+into two buildings and the maps (HTML, PDF) draw them. Slow (about a minute per example).
 
 Also (fast): the OSM extract of shared/data with outlines and building:part pieces
 imports without overlaps and its fresh plan passes ``pucha check`` (issue 15 item 5).
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from shapely.geometry import Polygon
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +47,10 @@ def _reduced_demo(dest: Path) -> Path:
     v.to_file(dest / "villages.geojson", driver="GeoJSON")
     area = v.to_crs(4549).union_all()
     b = gpd.read_file(DEMO / "buildings.shp", encoding="gbk")
-    b = b[b.representative_point().within(area) & b.within(area.buffer(-0.5))]
+    b = b[b.representative_point().within(area) & b.within(area.buffer(-0.5))].copy()
+    # one outline is a bow-tie (CAD exports have them): import splits it, maps draw both
+    x0, y0, x1, y1 = b.geometry.iloc[0].bounds
+    b.iloc[0, b.columns.get_loc("geometry")] = Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
     b.to_file(dest / "buildings.shp", encoding="GBK")
     t = gpd.read_file(DEMO / "township.gpkg", layer="township")
     t["geometry"] = [area]
@@ -109,9 +114,13 @@ def _plant(folder: Path, where: tuple[str, str], row: int, text: str) -> None:
     g[col] = g[col].astype(object)
     g.iloc[i, g.columns.get_loc(col)] = f"{g[col].iloc[i] or ''} {text}"
     if path.endswith(".shp"):
-        g.to_file(folder / path, encoding="GBK")
+        # UTF-8 (with its .cpg): GBK cannot hold every character a planted value may have
+        g.to_file(folder / path, encoding="UTF-8")
+        enc = {"encoding": "utf-8"}
     else:
         g.to_file(folder / path, **kw)
+    back = gpd.read_file(folder / path, **kw, **enc)
+    assert text in back[col].iloc[i], "the planted value did not reach the input file"
 
 
 @pytest.mark.slow
@@ -142,6 +151,11 @@ def test_planted_personal_data_reaches_no_output(reduced: Path, tmp_path_factory
         code = int(exc.code or 0)
     assert code == 0, f"pipeline failed (exit {code})"
     assert (out / "run.json").exists() and list((out / "maps").rglob("*.pdf"))
+    from pucha.gis.write import read_layer
+
+    probs = read_layer(out / "project.gpkg", "problems")
+    assert (probs["code"] == "building_split_multipart").sum() == 1   # the bow-tie, drawn
+    assert (probs["code"] == "personal_data_masked").sum() == 1
     values = [idn, mobile, name, json.dumps(name)[1:-1]]
     hits = find_values(out, values)
     assert not hits, f"planted personal data reached the outputs: {hits}"
