@@ -393,6 +393,17 @@ KEY_DOCS: dict[str, str] = {
     "maps.tianditu_key": "key for 天地图 tiles",
     "maps.data_date": "date printed on the maps (default: [project].data_date)",
     "maps.attribution": "attribution printed on the maps",
+    "staff.areas_per_supervisor": "areas per supervisors' district (指导区) aimed at",
+    "staff.min_group_areas": "fewest areas of a district where the 居/村 has that many",
+    "staff.max_group_areas": "most areas of a district",
+    "staff.minutes_per_dwelling": "workload: minutes per dwelling",
+    "staff.minutes_per_building": "workload: minutes per building",
+    "staff.minutes_per_floor": "workload: minutes per floor climbed",
+    "staff.walking_speed_kmh": "workload: walking speed along the route",
+    "staff.route_detour": "workload: the straight-line tour over the buildings times this",
+    "staff.persons_per_dwelling": "dwellings not given are estimated as people / this",
+    "staff.workload_warning_factor": "an area above this x its 居/村's median workload is a "
+                                     "warning",
     "boundaries.sliver_width_m": "overlaps/gaps narrower than this are slivers (warnings)",
     "boundaries.min_area_m2": "smaller overlap/gap pieces are ignored",
     "boundaries.near_line_m": "a boundary within this of a road/river centre line is 'near' it",
@@ -417,6 +428,7 @@ _INTROS = {
     "partition": "The census-area rules (the same checks for the TOML and the flags).",
     "maps": "The enumerators' maps.",
     "boundaries": "Tolerances of `pucha boundaries`.",
+    "staff": "The census office's staff plan (`pucha staff`; docs/staff.md).",
 }
 
 

@@ -93,12 +93,12 @@ def test_full_disk_during_import_is_a_message(tmp_path: Path, monkeypatch: pytes
     assert run_cli(["import", str(toml), "-o", str(out)], capsys)[0] == 0
     before = out.read_bytes()
 
-    import pucha.gis.write as W
+    import pucha.gis.gpkg as G
 
     def full(*_a: object, **_k: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(out))
 
-    monkeypatch.setattr(W, "_write_layer", full)
+    monkeypatch.setattr(G, "_write_layer", full)   # inside the project's transaction
     code, _o, err = run_cli(["import", str(toml), "-o", str(out)], capsys)
     assert code == 2 and "no space left on the device" in err and "intact" in err, err
     assert "Traceback" not in err
