@@ -223,7 +223,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["base_dir"] = str(self.base_dir)
-        d["path"] = str(self.path) if self.path is not None else ""
+        d.pop("path", None)     # where the TOML was read from: not a setting
         return d
 
 
@@ -235,6 +235,8 @@ _EXAMPLES = {"fields": 'fields = { id = "编号", population = "人口" }',
 def _check_type(where: str, key: str, typ: str, value: Any, default: Any) -> None:
     """The value of one TOML key has the type its setting needs, else a ConfigError that
     names the key, what it got and an example."""
+    if value is None and "None" in typ:
+        return      # an optional setting left unset (stored settings hold it as null)
     got = f"{type(value).__name__} {value!r}"
     ex = _EXAMPLES.get(key)
     if typ.startswith("dict") and not isinstance(value, dict):
