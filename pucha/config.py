@@ -119,6 +119,12 @@ class PartitionSettings:
         if self.households_target is not None:
             _positive("partition", "households_target", self.households_target,
                       flag="--households-target")
+        if not self.min <= self.max:
+            raise ConfigError(f"[partition] / --min --max: need min <= max, got {self.min}, "
+                              f"{self.max} (census rule: 240, 360)")
+
+    def check_target(self) -> None:
+        """The target inside the band (a check's --min/--max alone need not hold it)."""
         if not self.min <= self.target <= self.max:
             raise ConfigError(f"[partition] / --min --target --max: need min <= target <= max, "
                               f"got {self.min}, {self.target}, {self.max} (census rule: 240, "
@@ -296,6 +302,12 @@ def _gcj02_crs(data: Any, kind: str) -> Any:
     return {**data, "crs": "EPSG:4326", "gcj02": True}
 
 
+def _partition_settings(data: Any) -> PartitionSettings:
+    st = _build(PartitionSettings, data, "partition")
+    st.check_target()
+    return st
+
+
 def config_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".") -> Config:
     """Build a :class:`Config` from parsed TOML; raise ConfigError on unknown keys."""
     sections = {"project", "layers", "population", "privacy", "partition", "maps", "boundaries",
@@ -318,7 +330,7 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".") -> Con
         layers=layers,
         population=_build(PopulationSettings, data.get("population", {}), "population"),
         privacy=_build(PrivacySettings, data.get("privacy", {}), "privacy"),
-        partition=_build(PartitionSettings, data.get("partition", {}), "partition"),
+        partition=_partition_settings(data.get("partition", {})),
         maps=_build(MapSettings, data.get("maps", {}), "maps"),
         boundaries=_build(BoundarySettings, data.get("boundaries", {}), "boundaries"),
         staff=_build(StaffSettings, data.get("staff", {}), "staff"),
