@@ -26,6 +26,7 @@ from pucha.errors import CRSError
 from pucha.gis.schema import WORKING_CRS_DEFAULT
 
 __all__ = ["working_crs", "parse_crs", "check_coordinates", "to_crs_checked", "utm_crs",
+           "check_layer_near", "feature_labels",
            "gk3_zone_crs", "CHINA_BOUNDS"]
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,11 @@ CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 
 def parse_crs(value: object, *, where: str = "") -> CRS:
     """A :class:`pyproj.CRS` from text (``EPSG:4549``, WKT, PROJ) or raise CRSError."""
+    if "gcj" in str(value).lower() or "火星" in str(value):
+        raise CRSError(f"{where or 'crs'}: {value!r}: GCJ-02 (AMap/Gaode) is not a CRS but an "
+                       f"offset of WGS 84 degrees; declare it with gcj02 = true in the layer's "
+                       f"[layers.<kind>] section (and crs = \"EPSG:4326\" if the file has no "
+                       f"CRS). [project].crs is the metric working CRS, e.g. \"EPSG:4549\"")
     try:
         return CRS.from_user_input(value)
     except (ProjCRSError, TypeError, ValueError) as exc:
@@ -127,9 +133,11 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, where: str = "", kind: str = "")
             f"longitude/latitude degrees, or crs = \"EPSG:4549\" for CGCS2000 Gauss-Kruger "
             f"metres (CM 120E), or the EPSG code your 规土所 uses")
     geoms = gdf.geometry.values
-    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    if len(geoms) == 0:
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
         return
+    _check_outliers(gdf, ok, where=where, section=section)
+    geoms = geoms[ok]
     b = tuple(map(float, shapely.total_bounds(geoms)))
     if not all(np.isfinite(b)):
         raise CRSError(f"{where}: coordinates are not finite numbers (NaN/inf)")
@@ -193,6 +201,124 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, where: str = "", kind: str = "")
     raise CRSError(
         f"{where}: coordinates ({b[0]:.0f}, {b[1]:.0f}) .. ({b[2]:.0f}, {b[3]:.0f}) lie outside "
         f"the area of use of {name}; check the .prj or set the right crs in {section}")
+
+
+_ID_COLUMNS = ("building_id", "id", "编号", "建筑编号", "fid", "objectid", "osm_id", "code",
+               "village_code", "居委会代码")
+
+
+def feature_labels(gdf: gpd.GeoDataFrame, positions: Sequence[int]) -> list[str]:
+    """How a message names features: ``id JZ0005`` from an id column, else ``row 17``."""
+    low = {str(c).strip().lower(): c for c in gdf.columns}
+    col = next((low[c] for c in _ID_COLUMNS if c in low), None)
+    if col is None:
+        return [f"row {p + 1}" for p in positions]
+    vals = gdf[col].tolist()
+    return [f"{col} {vals[p]}" for p in positions]
+
+
+def _check_outliers(gdf: gpd.GeoDataFrame, ok: np.ndarray, *, where: str, section: str) -> None:
+    """A few features with absurd coordinates (1e308, NaN, a vertex typed in the wrong
+    unit) are named by id, with short numbers, instead of condemning the whole layer."""
+    geoms = gdf.geometry.values
+    bounds = np.full((len(geoms), 4), np.nan)
+    bounds[ok] = shapely.bounds(geoms[ok])
+    finite = np.isfinite(bounds).all(axis=1)
+    bad = ok & ~finite
+    good = ok & finite
+    if good.sum() >= 3:
+        centre = np.median((bounds[good, :2] + bounds[good, 2:]) / 2, axis=0)
+        core = bounds[good]
+        spread = np.nanmax([np.percentile(core[:, 2], 90) - np.percentile(core[:, 0], 10),
+                            np.percentile(core[:, 3], 90) - np.percentile(core[:, 1], 10)])
+        geo = gdf.crs is not None and CRS(gdf.crs).is_geographic
+        limit = max(spread * 50, 5.0 if geo else 500_000.0)
+        far = np.zeros(len(geoms), dtype=bool)
+        d = np.maximum(np.abs(bounds[:, :2] - centre), np.abs(bounds[:, 2:] - centre)).max(axis=1)
+        far[good] = d[good] > limit
+        if far.sum() <= max(1, 0.1 * ok.sum()):
+            bad |= far
+    if not bad.any() or bad.sum() > max(1, 0.1 * ok.sum()):
+        return
+    pos = np.flatnonzero(bad)
+    labels = feature_labels(gdf, pos)
+    shown = []
+    for p, lab in zip(pos[:10], labels[:10]):
+        bx = bounds[p]
+        shown.append(f"{lab} ({bx[0]:.6g}, {bx[1]:.6g}) .. ({bx[2]:.6g}, {bx[3]:.6g})")
+    raise CRSError(
+        f"{where}: {len(pos)} feature(s) have impossible coordinates, far from the other "
+        f"{int(ok.sum()) - len(pos)}: {'; '.join(shown)}. A vertex typed in the wrong unit or "
+        f"a damaged record: fix or delete these features in the source (the layer's CRS "
+        f"itself looks right)")
+
+
+def check_layer_near(layer: gpd.GeoDataFrame, reference: object, *,
+                     raw_bounds: Sequence[float] | None = None, raw_crs: object = None,
+                     where: str = "", kind: str = "", ref_name: str = "",
+                     margin_m: float = 2000.0) -> None:
+    """Raise CRSError when EVERY feature of ``layer`` lies far from ``reference``.
+
+    Both in the (metric) working CRS. The message gives the offset (km, direction) and
+    the likely cause: a .prj that lies or a wrong ``crs = ...``; when the layer's raw
+    coordinates (``raw``, in its declared CRS) fit the reference under a common Chinese
+    CRS, it names that EPSG code.
+    """
+    geoms = layer.geometry.values
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if len(geoms) == 0 or reference is None or shapely.is_empty(reference):
+        return
+    rb = shapely.bounds(reference)
+    ref_box = shapely.box(rb[0] - margin_m, rb[1] - margin_m, rb[2] + margin_m,
+                          rb[3] + margin_m)
+    if shapely.intersects(geoms, ref_box).any():
+        return
+    lb = shapely.total_bounds(geoms)
+    dx = (lb[0] + lb[2]) / 2 - (rb[0] + rb[2]) / 2
+    dy = (lb[1] + lb[3]) / 2 - (rb[1] + rb[3]) / 2
+    dist = math.hypot(dx, dy)
+    compass = "北 N,东北 NE,东 E,东南 SE,南 S,西南 SW,西 W,西北 NW".split(",")
+    ang = (math.degrees(math.atan2(dx, dy)) + 360) % 360
+    direction = compass[int((ang + 22.5) // 45) % 8]
+    said = (f"{CRS(raw_crs).to_string()} ({CRS(raw_crs).name})" if raw_crs is not None
+            else "?")
+    fit = (_fitting_crs(raw_bounds, raw_crs, reference, layer.crs)
+           if raw_bounds is not None else None)
+    hint = (f" Its coordinates fit the other layers as {fit}: set crs = \"{fit}\" in "
+            f"[layers.{kind}] (it overrides the file's CRS)." if fit else
+            f" Check which CRS the 规土所 really used and set crs = \"EPSG:....\" in "
+            f"[layers.{kind}].")
+    raise CRSError(
+        f"{where}: all {len(geoms)} feature(s) of {kind} lie {dist / 1000:,.1f} km {direction} "
+        f"of the {ref_name or 'other layers'}: the file says {said}, which is probably wrong "
+        f"(a .prj that lies, or a wrong EPSG code in the TOML).{hint}")
+
+
+#: CRSs Chinese planning offices deliver in (tried to explain a displaced layer)
+_CANDIDATES = ("EPSG:4549", "EPSG:4326", "EPSG:4490", "EPSG:3857", "EPSG:32651", "EPSG:32650",
+               "EPSG:4548", "EPSG:4550", "EPSG:4547", "EPSG:2385", "EPSG:2437")
+
+
+def _fitting_crs(raw_b: Sequence[float], raw_crs: object, reference: object,
+                 target: object) -> str | None:
+    """The first candidate CRS under which the raw coordinates overlap ``reference``."""
+    rb = shapely.bounds(reference)
+    if not np.isfinite(raw_b).all():
+        return None
+    for cand in _CANDIDATES:
+        try:
+            c = CRS.from_user_input(cand)
+            if raw_crs is not None and c.equals(CRS(raw_crs)):
+                continue
+            t = Transformer.from_crs(c, target, always_xy=True)
+            b = t.transform_bounds(*raw_b)
+        except Exception:  # noqa: BLE001 - PROJ cannot project these: not this one
+            continue
+        if not all(np.isfinite(b)):
+            continue
+        if b[0] < rb[2] and b[2] > rb[0] and b[1] < rb[3] and b[3] > rb[1]:
+            return cand
+    return None
 
 
 def to_crs_checked(gdf: gpd.GeoDataFrame, target: CRS | str | int, *, where: str = "",

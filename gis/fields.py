@@ -134,11 +134,23 @@ def resolve_fields(columns: list[str] | pd.Index, kind: str,
                 f"[layers.{kind}].fields: unknown model field {model!r}; valid fields for "
                 f"{kind} are: {', '.join(valid)}"
                 + (f" (short names: {', '.join(sorted(syn))})" if syn else ""))
+        if not isinstance(src, str):
+            raise ConfigError(
+                f"[layers.{kind}].fields: {model} = {src!r} must be a column name in quotes, "
+                f"e.g. {model} = \"编号\"")
         src_col = src if src in cols else by_norm.get(normalise_name(src))
         if src_col is None:
+            from pucha.gis.read import looks_garbled
+
+            hint = ""
+            if any(looks_garbled(c) or any("\u0080" <= ch <= "\u00ff" for ch in c)
+                   for c in cols):
+                hint = (f". The column names look garbled (乱码): the text encoding was "
+                        f"guessed wrong; set encoding = \"gbk\" (or \"big5\", \"utf-8\") in "
+                        f"[layers.{kind}] or add a .cpg file")
             raise InputError(
                 f"[layers.{kind}].fields: {model} = {src!r} but {where or 'the source'} has no "
-                f"column {src!r}; its columns are: {', '.join(cols) or '(none)'}")
+                f"column {src!r}; its columns are: {', '.join(cols) or '(none)'}{hint}")
         out[canon] = src_col
     used = set(out.values())
     for model in valid:

@@ -122,13 +122,18 @@ def read_totals(path: Path) -> pd.DataFrame:
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(f"{path}: the totals CSV is empty")
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    from pucha.gis.read import csv_separator, score_encodings
+
+    enc, why, doubtful = score_encodings(raw)
+    if doubtful:
+        log.warning("%s: text encoding doubtful: read as %s (%s)", path, enc, why)
+    text = raw.decode(enc, errors="replace").lstrip("\ufeff")
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                         sep=csv_separator(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: not a readable CSV table ({exc}); save it from Excel as "
+                         f"CSV UTF-8 or Unicode text") from None
     low = {normalise_name(c): c for c in df.columns}
     code = next((low[normalise_name(c)] for c in _CODE_COLS if normalise_name(c) in low), None)
     pop = next((low[normalise_name(c)] for c in _POP_COLS if normalise_name(c) in low), None)

@@ -15,10 +15,8 @@ Invariant: every source building ends either as one row of ``buildings`` or in a
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,9 @@ from pucha.errors import ConfigError, InputError
 from pucha.gis import schema as S
 from pucha.gis.crs import working_crs
 from pucha.gis.fields import map_fields, resolve_fields
+from pucha.gis.footprints import check_sizes, resolve_overlaps, split_multipart
+from pucha.gis.inputs import input_files, refuse_overwrite, sha256_file
+from pucha.gis.inputs import source_files as _input_files
 from pucha.gis.population import estimate_population, read_totals
 from pucha.gis.privacy import drop_personal_columns
 from pucha.gis.read import read_source, source_path
@@ -41,6 +42,9 @@ from pucha.gis.validate import (assign_villages, check_glyphs, check_village_cov
                                 clean_codes, clean_numbers, keep_geometry_family, problem,
                                 problems_frame, repair_geometries, unique_ids)
 from pucha.gis.styles import write_styles
+from pucha.gis.uses import (ROAD_EXACT, classify_use, is_residential,  # noqa: F401
+                            residential_flag, road_class, water_kind)
+from pucha.gis.uses import residential as _residential
 from pucha.gis.write import update_gpkg
 
 __all__ = ["ImportResult", "import_project", "road_class", "water_kind", "is_residential",
@@ -57,229 +61,6 @@ class ImportResult:
     problems: gpd.GeoDataFrame
     summary: dict[str, Any] = field(default_factory=dict)
     population_report: str = ""
-
-
-_MAJOR = ("major", "highway", "motorway", "trunk", "primary", "secondary", "快速", "主干",
-          "高速", "国道", "省道", "干道", "主要")
-_PATH = ("path", "footway", "pedestrian", "cycleway", "steps", "track", "bridleway",
-         "步行", "小路", "小径", "人行", "巷", "弄")
-_MINOR = ("minor", "tertiary", "residential", "service", "unclassified", "living_street",
-          "次干", "支路", "县道", "乡道", "村道", "街", "路")
-_RAIL = ("rail", "railway", "subway", "light_rail", "tram", "铁路", "轨道", "地铁")
-
-
-def road_class(value: object) -> str:
-    """major | minor | path | rail | '' from an OSM kind, highway tag or 道路等级 text."""
-    s = str(value or "").strip().lower()
-    if not s or s == "nan":
-        return ""
-    if s in ROAD_EXACT:
-        return ROAD_EXACT[s]
-    for words, cls in ((_RAIL, "rail"), (_MAJOR, "major"), (_PATH, "path"), (_MINOR, "minor")):
-        if any(w in s for w in words):
-            return cls
-    return ""
-
-
-ROAD_EXACT = {"major_road": "major", "minor_road": "minor", "path": "path", "rail": "rail",
-              "highway": "major", "ferry": "", "aerialway": "", "piste": "",
-              "一级": "major", "二级": "major", "三级": "minor", "四级": "minor",
-              "等外": "path"}
-
-
-def water_kind(value: object) -> str:
-    """river | canal | lake | pond | reservoir | water from a kind/名称 text."""
-    s = str(value or "").strip().lower()
-    for words, k in ((("river", "stream", "河", "江", "浦", "泾", "浜"), "river"),
-                     (("canal", "drain", "ditch", "渠", "沟"), "canal"),
-                     (("lake", "湖"), "lake"), (("pond", "basin", "塘", "池"), "pond"),
-                     (("reservoir", "水库"), "reservoir"), (("ocean", "sea", "海"), "sea")):
-        if any(w in s for w in words):
-            return k
-    return "water"
-
-
-#: use values that say nothing about residents (OSM building=yes, 其他 ...)
-_USE_NONE = frozenset(("", "nan", "none", "null", "yes", "true", "1", "building", "buildings",
-                       "建筑", "建筑物", "房屋", "其他", "其它", "未知", "不详", "待定", "-", "--",
-                       "/", "无", "空", "unknown", "other", "construction", "collapsed",
-                       "ruins", "damaged", "roof"))
-#: negations and look-alikes checked first ("非住宅" holds "住宅", "住院部" holds "住")
-_USE_NEG = ("非住", "非居", "不住", "住院", "住建", "居委", "村委", "家居", "non-res", "nonres",
-            "non_res", "non res", "not residential", "not_residential")
-_RES_ZH = ("住宅", "居住", "住房", "民居", "民宅", "居民", "公寓", "宿舍", "别墅", "里弄",
-           "新村", "农房", "农宅", "商住", "住户", "养老", "敬老", "福利院", "住", "宅")
-_RES_EN = frozenset(("residential", "residence", "residences", "apartments", "apartment",
-                     "flats", "flat", "house", "houses", "housing", "home", "homes",
-                     "dwelling", "dwellings", "dormitory", "dorm", "detached",
-                     "semidetached", "terrace", "bungalow", "villa", "cabin", "farm",
-                     "farmhouse", "houseboat", "caravan", "shophouse"))
-_NONRES_ZH = ("商业", "商务", "商场", "商店", "商铺", "店铺", "门面", "超市", "市场", "写字楼",
-              "办公", "工业", "工厂", "厂房", "厂", "公建", "公共", "配套", "公司", "机关",
-              "政府", "行政", "学校", "教学", "教育", "幼儿园", "托儿", "医院", "卫生", "诊所",
-              "仓库", "仓储", "物流", "车库", "车棚", "停车", "酒店", "宾馆", "旅馆", "饭店",
-              "寺", "庙", "教堂", "宗教", "体育", "文化", "科研", "变电", "配电", "泵房", "门卫",
-              "厕所", "公厕", "附属", "设施", "农业", "养殖", "大棚", "加油", "车站", "银行")
-_NONRES_EN = frozenset((
-    "commercial", "office", "offices", "industrial", "retail", "shop", "shops", "store",
-    "supermarket", "mall", "kiosk", "school", "university", "college", "kindergarten",
-    "hospital", "clinic", "church", "chapel", "cathedral", "mosque", "temple", "shrine",
-    "religious", "warehouse", "storage", "garage", "garages", "carport", "parking", "shed",
-    "hangar", "greenhouse", "barn", "stable", "cowshed", "sty", "auxiliary", "government",
-    "public", "civic", "station", "transportation", "train", "hotel", "factory",
-    "manufacture", "service", "sports", "stadium", "grandstand", "pavilion", "gatehouse",
-    "toilets", "toilet", "transformer", "tower", "bridge", "boathouse", "guardhouse",
-    "fire", "police", "bank", "museum", "library", "theatre", "cinema", "worship",
-    "embassy", "consulate", "arts", "attraction", "centre", "center", "hall", "townhall",
-    "pagoda", "monastery", "synagogue", "restaurant", "cafe", "pub", "bar", "market",
-    "pharmacy", "laboratory", "research", "exhibition", "gym", "pool", "barracks"))
-#: OSM values whose words mislead a word match
-_USE_EXACT = {"farm_auxiliary": False, "semidetached_house": True, "static_caravan": True,
-              "mixed_use": True, "stilt_house": True}
-_RES_FLAG_YES = frozenset(("1", "1.0", "true", "yes", "y", "t", "是", "√", "住宅"))
-_RES_FLAG_NO = frozenset(("0", "0.0", "false", "no", "n", "f", "否", "×", "非住宅"))
-
-
-def classify_use(use: object) -> bool | None:
-    """True = residential, False = not residential, None = the use does not say.
-
-    住宅/居住/公寓/宿舍/商住 and OSM ``residential``/``apartments``/``house`` ... are
-    residential (a mixed 商住 building has residents); 非住宅/商业/办公/工业/公建/学校/仓库
-    and OSM ``commercial``/``office``/``warehouse`` ... are not; empty values and
-    ``yes``/``building``/其他 say nothing (None). English words are matched whole, so
-    ``warehouse`` is not a ``house``.
-    """
-    if use is None or (isinstance(use, float) and np.isnan(use)):
-        return None
-    s = unicodedata.normalize("NFKC", str(use)).strip().lower()
-    if s in _USE_NONE:
-        return None
-    if s in _USE_EXACT:
-        return _USE_EXACT[s]
-    if any(w in s for w in _USE_NEG):
-        return False
-    words = set(re.split(r"[^a-z]+", s)) - {""}
-    if any(w in s for w in _RES_ZH) or words & _RES_EN:
-        return True
-    if any(w in s for w in _NONRES_ZH) or words & _NONRES_EN:
-        return False
-    return None
-
-
-def is_residential(use: object, *, default: bool = False) -> bool:
-    """:func:`classify_use` as a bool; ``default`` when the use does not say."""
-    c = classify_use(use)
-    return default if c is None else c
-
-
-def residential_flag(value: object) -> bool | None:
-    """A 是否住宅/residential cell: 是/1/true -> True, 否/0/false -> False, else by use text."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    s = unicodedata.normalize("NFKC", str(value)).strip().lower()
-    if s in _RES_FLAG_YES:
-        return True
-    if s in _RES_FLAG_NO:
-        return False
-    return classify_use(s)
-
-
-def _something_given(values: pd.Series) -> np.ndarray:
-    """Cells holding a number other than 0 or an unusable entry (约300, -5, 1e9): the
-    source meant people/dwellings there. Empty cells and 0 say nothing."""
-    from pucha.gis.validate import parse_number
-
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        f = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-        return np.isfinite(f) & (f != 0)
-    out = np.zeros(len(values), dtype=bool)
-    for i, v in enumerate(values.tolist()):
-        f, why = parse_number(v)
-        out[i] = why == "text" or (why == "" and f != 0)
-    return out
-
-
-def _by_value(values: list, fn: Any) -> list:
-    """``fn`` over each distinct value once (use texts repeat: 住宅, 住宅, ...)."""
-    memo: dict = {}
-    out = []
-    for v in values:
-        key = ("nan",) if isinstance(v, float) and np.isnan(v) else (type(v).__name__, v)
-        if key not in memo:
-            memo[key] = fn(v)
-        out.append(memo[key])
-    return out
-
-
-def _residential(bg: gpd.GeoDataFrame, raw_pop: pd.Series | None, raw_dw: pd.Series | None,
-                 method: str) -> tuple[pd.Series, list[dict]]:
-    """The residential flag of each building, and info rows for the ones the data left open.
-
-    From the ``residential`` column (是/否), else from ``use`` (:func:`classify_use`). A
-    building whose use does not say is residential when the source gives it people or
-    dwellings; otherwise only under ``method = "totals"`` (the totals are shared by floor
-    area and nothing tells these buildings apart); under ``given``/``dwellings`` it is
-    not residential and gets no people.
-    """
-    n = len(bg)
-    flag = [None] * n
-    if "residential" in bg:
-        flag = _by_value(bg["residential"].tolist(), residential_flag)
-    uses = bg["use"].tolist()
-    by_use = _by_value(uses, classify_use)
-    flag = [f if f is not None else u for f, u in zip(flag, by_use)]
-    unknown = np.array([f is None for f in flag], dtype=bool)
-    given = np.zeros(n, dtype=bool)
-    for raw in (raw_pop, raw_dw):
-        if raw is not None:
-            given |= _something_given(raw)
-    res = np.array([bool(f) for f in flag], dtype=bool)
-    res[unknown & given] = True
-    res[unknown & ~given] = method == "totals"
-    probs: list[dict] = []
-    ids = bg["building_id"].astype(str).values
-    vals = sorted({str(u) for u, k in zip(uses, unknown) if k})
-    shown = ", ".join(repr(v) for v in vals[:8]) + (" ..." if len(vals) > 8 else "")
-    how = ("map the use column (fields = { use = \"<column>\" }), or a 是否住宅 column "
-           "(fields = { residential = \"<column>\" }), or set values = { residential = ... }")
-    yes = unknown & res
-    if yes.any():
-        why = ("people or dwellings are given for them" if given[yes].all() else
-               "method = \"totals\" shares the totals over them by floor area"
-               if not given[yes].any() else
-               "people/dwellings are given, or method = \"totals\" shares the totals by "
-               "floor area")
-        probs.append(problem("use_unknown", "buildings", sorted(ids[yes])[:500],
-                             f"buildings: {int(yes.sum())} building(s) whose use does not say "
-                             f"whether people live there ({shown}) counted as residential: "
-                             f"{why}. To decide it yourself, {how}", severity="info"))
-    no = unknown & ~res
-    if no.any():
-        probs.append(problem("use_unknown", "buildings", sorted(ids[no])[:500],
-                             f"buildings: {int(no.sum())} building(s) whose use does not say "
-                             f"whether people live there ({shown}) and with no people or "
-                             f"dwellings given counted as NOT residential (0 people). If "
-                             f"people live there, give their population/dwellings, or {how}",
-                             severity="info"))
-    return pd.Series(res, index=bg.index), probs
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _input_files(path: Path) -> list[Path]:
-    if path.suffix.lower() == ".shp":
-        return sorted(p for p in path.parent.glob(path.stem + ".*") if p.stem == path.stem)
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file())
-    return [path]
 
 
 def _apply_values(frame: pd.DataFrame, values: dict[str, Any], kind: str) -> pd.DataFrame:
@@ -313,13 +94,23 @@ class _Layer:
     """One read + mapped + privacy-cleaned source layer."""
 
     def __init__(self, frame: gpd.GeoDataFrame, mapping: dict[str, str], path: Path,
-                 probs: list[dict]):
+                 probs: list[dict], raw: dict | None = None):
         self.frame, self.mapping, self.path, self.problems = frame, mapping, path, probs
+        self.raw = raw or {}
+
+    def near(self, reference: object, kind: str, ref_name: str) -> None:
+        """CRS sanity: every feature far from ``reference`` is a CRSError (issue 15)."""
+        from pucha.gis.crs import check_layer_near
+
+        check_layer_near(self.frame, reference, raw_bounds=self.raw.get("pucha_raw_bounds"),
+                         raw_crs=self.raw.get("pucha_raw_crs"), where=str(self.path),
+                         kind=kind, ref_name=ref_name)
 
 
 def _load(config: Config, kind: str, crs: CRS | None) -> _Layer:
     src: LayerSource = config.layers[kind]
     gdf = read_source(src, base_dir=config.base_dir, kind=kind, crs=crs)
+    raw = {k: gdf.attrs.get(k) for k in ("pucha_raw_bounds", "pucha_raw_crs")}
     path = source_path(src, config.base_dir)
     probs = list(gdf.attrs.get("pucha_problems", []))
     mapping = resolve_fields(list(gdf.columns), kind, src.fields,
@@ -327,14 +118,44 @@ def _load(config: Config, kind: str, crs: CRS | None) -> _Layer:
     gdf, dropped = drop_personal_columns(gdf, keep=config.privacy.keep_columns,
                                          protected=list(mapping.values()), where=path.name)
     if dropped:
+        lost = sorted(m for m, c in mapping.items() if c in dropped)
         probs.append(problem("personal_data_dropped", kind, "",
                              f"{path.name}: personal-data column(s) {', '.join(dropped)} dropped "
-                             f"at import (姓名/电话/身份证 never enter the project); list them in "
-                             f"[privacy].keep_columns only if they are not personal",
-                             severity="info"))
+                             f"at import (姓名/电话/身份证 never enter the project)"
+                             + (f"; the field(s) {', '.join(lost)} mapped to them stay empty"
+                                if lost else "")
+                             + "; list them in [privacy].keep_columns only if they are not "
+                               "personal", severity="warning" if lost else "info"))
+        mapping = {m: c for m, c in mapping.items() if c not in dropped}
     mapped = map_fields(gdf, kind, mapping)
     mapped = _apply_values(mapped, dict(src.values), kind)
-    return _Layer(mapped, mapping, path, probs)
+    mapped, p = _mask_personal(mapped, kind, path)
+    return _Layer(mapped, mapping, path, probs + p, raw=raw)
+
+
+#: model fields holding ids and codes (not free text; masked only if personal by name)
+_ID_FIELDS = frozenset(("building_id", "village_code", "code", "road_id", "feature_id"))
+
+
+def _mask_personal(frame: gpd.GeoDataFrame, kind: str, path: Path
+                   ) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Mask ID/phone numbers and householders' names in every kept text value (issue 15):
+    a warning with counts and feature ids, never the values."""
+    from pucha.gis.privacy import scan_frame
+
+    id_col = next((c for c in ("building_id", "village_code", "code", "road_id", "feature_id")
+                   if c in frame.columns), None)
+    cols = [c for c in frame.columns if c != "geometry" and c not in _ID_FIELDS]
+    masked, found = scan_frame(frame, columns=cols, id_column=id_col)
+    if not found:
+        return frame, []
+    ids = sorted({i for v in found.ids.values() for i in v})
+    log.warning("%s: %s: personal data masked (%s)", path.name, kind, found.summary())
+    return masked, [problem(
+        "personal_data_masked", kind, ids[:500],
+        f"{path.name}: {kind}: residents' personal data found in text values and masked "
+        f"with * ({found.summary()}); remove it from the source: names, ID and phone numbers "
+        f"of residents never enter the project, its maps or registers")]
 
 
 def _prepare(layer: _Layer, kind: str, id_field: str, prefix: str, seen: set[str]
@@ -342,6 +163,8 @@ def _prepare(layer: _Layer, kind: str, id_field: str, prefix: str, seen: set[str
     gdf = layer.frame
     raw_ids = gdf[id_field] if id_field in gdf else pd.Series([None] * len(gdf), index=gdf.index)
     ids, probs = unique_ids(raw_ids, kind, prefix=prefix, seen=seen)
+    if kind not in ("buildings", "villages"):
+        probs = [r for r in probs if r["code"] == "duplicate_id"]
     if probs and kind not in ("buildings", "villages"):
         # context layers (OSM ways split in pieces): one summary row, information only
         allids = ",".join(r["feature_ids"] for r in probs)
@@ -361,46 +184,9 @@ def _frame(data: dict[str, Any], geoms: Any, crs: CRS, columns: tuple[str, ...]
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms), crs=crs), crs=crs)
 
 
-def import_project(config: Config, *, out: Path | None = None,
-                   keep_columns: tuple[str, ...] = ()) -> ImportResult:
-    """Read the project's GIS files and write the project GeoPackage.
-
-    Parameters
-    ----------
-    config
-        The project settings (:func:`pucha.config.load_config`).
-    out
-        GeoPackage to write; default ``[project].gpkg`` relative to the TOML file.
-    keep_columns
-        Extra columns not to drop as personal data (added to ``[privacy].keep_columns``).
-
-    Returns
-    -------
-    ImportResult
-        ``.gpkg`` path, ``.problems`` GeoDataFrame, ``.summary`` dict.
-
-    Raises
-    ------
-    InputError, CRSError, ConfigError
-        Input that cannot be imported at all, with where/what/how-to-fix.
-    """
-    if keep_columns:
-        import dataclasses
-
-        config = dataclasses.replace(config, privacy=dataclasses.replace(
-            config.privacy, keep_columns=tuple(config.privacy.keep_columns) + tuple(keep_columns)))
-    if "buildings" not in config.layers:
-        raise ConfigError("[layers.buildings] is required: say where the building footprints are")
-    gpkg = Path(out) if out is not None else config.resolve(config.project.gpkg)
-    started = _dt.datetime.now(_dt.timezone.utc)
-    problems: list[dict] = []
-
-    # 1. working CRS from the buildings (read once in their own CRS, checked)
-    b0 = read_source(config.layers["buildings"], base_dir=config.base_dir, kind="buildings")
-    wcrs = working_crs(b0, override=config.project.crs)
-    log.info("working CRS %s", wcrs.to_string())
-
-    # 2. township
+def _township(config: Config, wcrs: CRS, problems: list[dict]
+              ) -> tuple[object, str, str]:
+    """The 街镇: its geometry (None without a township layer), code and name."""
     tcode_cfg = re.sub(r"\s", "", str(config.project.township_code or ""))
     township_geom = None
     tname = config.project.name
@@ -408,8 +194,13 @@ def import_project(config: Config, *, out: Path | None = None,
     if "township" in config.layers:
         tl = _load(config, "township", wcrs)
         problems += tl.problems
+        raw_codes = tl.frame["code"] if "code" in tl.frame else None
         tg, p = _prepare(tl, "township", "code", "T", set())
-        problems += p
+        problems += [r for r in p if r["code"] != "duplicate_id"]
+        if raw_codes is not None:   # pieces of one 街镇 share its code: no -2 suffixes
+            tg["code"] = raw_codes.reindex(tg.index)
+        if len(tg) > 1:
+            problems.append(_multi_township(tg))
         if len(tg):
             township_geom = shapely.union_all(tg.geometry.values)
             codes, p = clean_codes(tg["code"] if "code" in tg else pd.Series([tcode] * len(tg),
@@ -430,12 +221,17 @@ def import_project(config: Config, *, out: Path | None = None,
                         f"township layer name {names[0]!r} differs from [project].name "
                         f"{tname!r}; using {names[0]!r} (the layer's)", severity="info"))
                 tname = names[0]
+    return township_geom, tcode, tname
 
-    # 3. villages
+
+def _villages(config: Config, wcrs: CRS, township_geom: object, tcode: str,
+              problems: list[dict]) -> gpd.GeoDataFrame | None:
+    """The 居/村 layer (codes checked, parts merged), or None without one."""
     villages = None
     if "villages" in config.layers:
         vl = _load(config, "villages", wcrs)
         problems += vl.problems
+        vl.near(township_geom, "villages", "街镇 township boundary")
         if "village_code" not in vl.mapping:
             raise InputError(f"{vl.path}: no 居/村 code column found; map it with fields = "
                              f"{{ village_code = \"<column>\" }} in [layers.villages]; columns: "
@@ -488,40 +284,93 @@ def import_project(config: Config, *, out: Path | None = None,
                          "geometry": geom})
         villages = gpd.GeoDataFrame(rows, columns=[*S.VILLAGE_COLUMNS, "geometry"],
                                     geometry="geometry", crs=wcrs)
+        unnamed = sorted(villages["village_code"][villages["name"] == ""])
+        if unnamed:
+            problems.append(problem("village_name_missing", "villages", unnamed,
+                                    f"villages: {len(unnamed)} 居/村 without a name: "
+                                    f"{', '.join(unnamed[:20])}; the maps and registers need "
+                                    f"it: fill the name column (or map it with fields = {{ "
+                                    f"name = \"<column>\" }})"))
         problems += check_village_coverage(villages, township_geom,
                                            min_area_m2=config.boundaries.min_area_m2)
-    if township_geom is None and villages is not None and len(villages):
-        township_geom = shapely.union_all(villages.geometry.values)
+    return villages
 
-    # 4. buildings
-    bl = _load(config, "buildings", wcrs)
-    problems += bl.problems
-    n_in = len(bl.frame)
-    pts = bl.frame.geometry.geom_type.isin(["Point", "MultiPoint"])
-    if pts.all() and len(pts):
-        # a register with coordinates: each point stands for one building
-        log.info("buildings: %d point(s) drawn as 4 m squares", int(pts.sum()))
-        bl.frame.loc[pts, "geometry"] = shapely.buffer(
-            shapely.centroid(bl.frame.geometry[pts].values), 2.0, cap_style="square")
-    bg, p = _prepare(bl, "buildings", "building_id", "B", set())
-    problems += p
-    all_ids = list(unique_ids(bl.frame["building_id"] if "building_id" in bl.frame else
-                              pd.Series([None] * n_in), "buildings", prefix="B")[0])
-    raw_pop = bg["population"].copy() if "population" in bg else None
-    raw_dw = bg["dwellings"].copy() if "dwellings" in bg else None
-    for col in ("population", "floors", "height", "dwellings"):
-        if col in bg:
-            bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
-            problems += [x for x in p if not x["code"].endswith("_missing")
-                         or col == "population" and config.population.method == "given"]
-        else:
-            bg[col] = np.nan
+
+def _context_layers(config: Config, wcrs: CRS, township_geom: object,
+                    layers: dict[str, pd.DataFrame], problems: list[dict]) -> None:
+    """Roads, water, railways, walls and neighbours into ``layers``."""
+    rail_extra: list[gpd.GeoDataFrame] = []
+    if "roads" in config.layers:
+        rl = _load(config, "roads", wcrs)
+        problems += rl.problems
+        rl.near(township_geom, "roads", "街镇 township")
+        rg, p = _prepare(rl, "roads", "road_id", "R", set())
+        problems += p
+        cls = rg["road_class"].map(road_class) if "road_class" in rg else \
+            pd.Series(["minor"] * len(rg), index=rg.index)
+        unknown = cls == ""
+        if "road_class" in rg and unknown.any():
+            vals = sorted({str(v) for v in rg["road_class"][unknown]})[:10]
+            problems.append(problem("road_class_unknown", "roads", list(rg["road_id"][unknown])[:200],
+                                    f"roads: {int(unknown.sum())} road(s) of unknown class "
+                                    f"({', '.join(vals)}) left out of roads; map them with "
+                                    f"values = {{ road_class = {{ \"<value>\" = \"minor\" }} }}",
+                                    severity="info"))
+        rail = cls == "rail"
+        if rail.any():
+            rail_extra.append(_frame({"feature_id": rg["road_id"][rail].values,
+                                      "name": _text(rg.get("name"), len(rg), rg.index)[rail].values},
+                                     rg.geometry[rail].values, wcrs, S.LINE_COLUMNS))
+        keep = ~unknown & ~rail
+        layers[S.LAYER_ROADS] = _frame(
+            {"road_id": rg["road_id"][keep].values,
+             "name": _text(rg.get("name"), len(rg), rg.index)[keep].values,
+             "road_class": cls[keep].values}, rg.geometry[keep].values, wcrs, S.ROAD_COLUMNS)
+    for kind, cols in (("water", S.WATER_COLUMNS), ("railways", S.LINE_COLUMNS),
+                       ("walls", S.LINE_COLUMNS)):
+        if kind not in config.layers:
+            continue
+        ll = _load(config, kind, wcrs)
+        problems += ll.problems
+        ll.near(township_geom, kind, "街镇 township")
+        g, p = _prepare(ll, kind, "feature_id", kind[0].upper(), set())
+        problems += p
+        data = {"feature_id": g["feature_id"].values,
+                "name": _text(g.get("name"), len(g), g.index).values}
+        if kind == "water":
+            src = g["water_kind"] if "water_kind" in g else _text(g.get("name"), len(g), g.index)
+            data["water_kind"] = src.map(water_kind).values
+        layers[kind] = _frame(data, g.geometry.values, wcrs, cols)
+    if rail_extra:
+        parts = [layers[S.LAYER_RAILWAYS]] if S.LAYER_RAILWAYS in layers else []
+        layers[S.LAYER_RAILWAYS] = pd.concat(parts + rail_extra, ignore_index=True)
+    if "neighbours" in config.layers:
+        nl = _load(config, "neighbours", wcrs)
+        problems += nl.problems
+        g, p = _prepare(nl, "neighbours", "code", "N", set())
+        problems += p
+        codes, p = clean_codes(g["code"], "neighbours", g["code"], length=9)
+        problems += p
+        layers[S.LAYER_NEIGHBOURS] = _frame({"code": codes.values, "name": _text(
+            g.get("name"), len(g), g.index).values}, g.geometry.values, wcrs, S.NEIGHBOUR_COLUMNS)
+
+
+def _assign_villages(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None,
+                     tcode: str, wcrs: CRS, problems: list[dict]) -> gpd.GeoDataFrame:
+    """Fill ``bg["village_code"]`` ('' = dropped, with a row) from the 居/村 polygons, or
+    from a village_code column (then the 居/村 are drawn as hulls); returns the 居/村."""
     if villages is not None:
         codes, p = assign_villages(bg, villages)
-        _check_gcj02(config, bg, villages, codes, wcrs)
+        if "village_code" in bg:
+            problems += _contradicting_codes(bg, codes)
+        varea = dict(zip(villages["village_code"], shapely.area(villages.geometry.values)))
+        problems += check_sizes(bg, village_area=np.array([varea.get(c, np.inf)
+                                                           for c in codes]))
+        problems += _check_gcj02(config, bg, villages, codes, wcrs)
         problems += p
         bg["village_code"] = codes
     elif "village_code" in bg:
+        problems += check_sizes(bg)
         codes, p = clean_codes(bg["village_code"], "buildings", bg["building_id"], length=12,
                                parent=tcode)
         problems += p
@@ -544,6 +393,158 @@ def import_project(config: Config, *, out: Path | None = None,
     else:
         raise ConfigError("the 居/村 are unknown: add [layers.villages] (居/村 polygons) or map a "
                           "village_code column (居委会代码) in [layers.buildings].fields")
+    return villages
+
+
+def _finish(config: Config, gpkg: Path, wcrs: CRS, layers: dict[str, pd.DataFrame],
+            problems: list[dict], *, started: _dt.datetime, tcode: str, tname: str,
+            villages: gpd.GeoDataFrame, report: Any, totals: pd.DataFrame | None,
+            all_ids: list[str], n_in: int, split_extra: set[str],
+            people: dict[str, float]) -> ImportResult:
+    """Check that every source building is accounted for, sum up, and write the project
+    (layers, meta and QGIS styles) in one atomic step."""
+    buildings = layers[S.LAYER_BUILDINGS]
+    # every source building is in buildings or in a building_dropped row
+    dropped: set[str] = set()
+    for r in problems:
+        if r["code"].startswith("building_dropped") and r["feature_ids"]:
+            dropped.update(r["feature_ids"].split(","))
+    kept = set(buildings["building_id"]) - split_extra
+    unaccounted = sorted(set(all_ids) - kept - dropped)
+    if kept & dropped or unaccounted or len(kept) + len(dropped) != n_in:
+        raise RuntimeError(f"import lost track of buildings: {len(kept)} kept + {len(dropped)} "
+                           f"dropped != {n_in} read; unaccounted {unaccounted[:10]}")
+    dropped_people = _annotate_dropped(problems, people)
+    problems += _empty_result(buildings, config)
+    prob_gdf = problems_frame(problems, wcrs)
+    by_code: dict[str, int] = {}
+    for r in problems:
+        by_code[r["code"]] = by_code.get(r["code"], 0) + 1
+    summary = {
+        "gpkg": str(gpkg), "working_crs": wcrs.to_string(), "township_code": tcode,
+        "township_name": tname, "buildings_in": n_in, "buildings_out": len(buildings),
+        "buildings_dropped": len(dropped), "villages": int(len(villages)),
+        "population_method": report.method,
+        "population_in": report.total_in + (dropped_people if report.method != "totals" else 0),
+        "population_dropped": dropped_people,
+        "errors": sum(1 for r in problems if r["severity"] == "error"),
+        "population_out": report.total_out, "population_guessed": report.n_guessed,
+        "problems": len(problems), "problems_by_code": dict(sorted(by_code.items())),
+        "layers": {k: int(len(v)) for k, v in sorted(layers.items())},
+    }
+    inputs: dict[str, str] = {}
+    for kind, src in sorted(config.layers.items()):
+        for f in _input_files(source_path(src, config.base_dir)):
+            inputs[str(f)] = sha256_file(f)
+    if totals is not None:
+        f = config.resolve(config.population.totals)
+        inputs[str(f)] = sha256_file(f)
+    meta = {
+        S.META_SETTINGS: config.to_dict(),
+        "import_inputs_sha256": inputs,
+        "import_versions": library_versions(),
+        "import_started": started.isoformat(timespec="seconds"),
+        "import_finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "import_summary": summary,
+        "import_population": report.as_dict(),
+        "working_crs": wcrs.to_string(),
+    }
+    layers[S.LAYER_PROBLEMS] = prob_gdf
+    gpkg.parent.mkdir(parents=True, exist_ok=True)
+    # layers, meta and the QGIS default styles in ONE atomic step (renamed into place
+    # only when all are written)
+    to_write = dict(layers)
+    plan_meta = _carry_plan(gpkg, to_write) if gpkg.exists() else {}
+    update_gpkg(gpkg, to_write, fresh=True, meta={**plan_meta, **meta}, finish=write_styles)
+    return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
+                        population_report=report.text())
+
+
+def import_project(config: Config, *, out: Path | None = None,
+                   keep_columns: tuple[str, ...] = ()) -> ImportResult:
+    """Read the project's GIS files and write the project GeoPackage.
+
+    Parameters
+    ----------
+    config
+        The project settings (:func:`pucha.config.load_config`).
+    out
+        GeoPackage to write; default ``[project].gpkg`` relative to the TOML file.
+    keep_columns
+        Extra columns not to drop as personal data (added to ``[privacy].keep_columns``).
+
+    Returns
+    -------
+    ImportResult
+        ``.gpkg`` path, ``.problems`` GeoDataFrame, ``.summary`` dict.
+
+    Raises
+    ------
+    InputError, CRSError, ConfigError
+        Input that cannot be imported at all, with where/what/how-to-fix.
+    """
+    if keep_columns:
+        import dataclasses
+
+        config = dataclasses.replace(config, privacy=dataclasses.replace(
+            config.privacy, keep_columns=tuple(config.privacy.keep_columns) + tuple(keep_columns)))
+    if "buildings" not in config.layers:
+        raise ConfigError("[layers.buildings] is required: say where the building footprints are")
+    gpkg = Path(out) if out is not None else config.resolve(config.project.gpkg)
+    refuse_overwrite([("-o" if out is not None else "[project].gpkg", gpkg)],
+                     input_files(config, toml=config.path))
+    started = _dt.datetime.now(_dt.timezone.utc)
+    problems: list[dict] = []
+
+    # 1. working CRS from the buildings (read once in their own CRS, checked)
+    b0 = read_source(config.layers["buildings"], base_dir=config.base_dir, kind="buildings")
+    wcrs = working_crs(b0, override=config.project.crs)
+    log.info("working CRS %s", wcrs.to_string())
+
+    # 2. township
+    township_geom, tcode, tname = _township(config, wcrs, problems)
+
+    # 3. villages
+    villages = _villages(config, wcrs, township_geom, tcode, problems)
+    if township_geom is None and villages is not None and len(villages):
+        township_geom = shapely.union_all(villages.geometry.values)
+
+    # 4. buildings
+    bl = _load(config, "buildings", wcrs)
+    problems += bl.problems
+    bl.near(shapely.union_all(villages.geometry.values) if villages is not None and
+            len(villages) else township_geom, "buildings",
+            "居/村 polygons" if villages is not None else "街镇 township boundary")
+    n_in = len(bl.frame)
+    pts = bl.frame.geometry.geom_type.isin(["Point", "MultiPoint"])
+    if pts.all() and len(pts):
+        # a register with coordinates: each point stands for one building
+        log.info("buildings: %d point(s) drawn as 4 m squares", int(pts.sum()))
+        bl.frame.loc[pts, "geometry"] = shapely.buffer(
+            shapely.centroid(bl.frame.geometry[pts].values), 2.0, cap_style="square")
+    bg, p = _prepare(bl, "buildings", "building_id", "B", set())
+    problems += p
+    all_ids = list(unique_ids(bl.frame["building_id"] if "building_id" in bl.frame else
+                              pd.Series([None] * n_in), "buildings", prefix="B")[0])
+    raw_pop = bg["population"].copy() if "population" in bg else None
+    raw_dw = bg["dwellings"].copy() if "dwellings" in bg else None
+    people = _source_people(bl.frame, all_ids, config.population)
+    for col in ("population", "floors", "height", "dwellings"):
+        if col in bg:
+            bg[col], p = clean_numbers(bg, col, "buildings", bg["building_id"])
+            if col == "population":
+                _refuse_implausible(p, bl.path)
+            problems += [x for x in p if not x["code"].endswith("_missing")
+                         or col == "population" and config.population.method == "given"]
+        else:
+            bg[col] = np.nan
+    # footprints that are not one building each (gis/footprints.py rules)
+    bg, p = resolve_overlaps(bg)
+    problems += p
+    bg, p = split_multipart(bg)
+    problems += p
+    split_extra = {i for r in p for i in r["feature_ids"].split(",")[1:]}
+    villages = _assign_villages(config, bg, villages, tcode, wcrs, problems)
     bg = bg[bg["village_code"] != ""].copy()
     n = len(bg)
     idx = bg.index
@@ -577,58 +578,7 @@ def import_project(config: Config, *, out: Path | None = None,
                                       [township_geom], wcrs, S.TOWNSHIP_COLUMNS)
 
     # 5. context layers
-    rail_extra: list[gpd.GeoDataFrame] = []
-    if "roads" in config.layers:
-        rl = _load(config, "roads", wcrs)
-        problems += rl.problems
-        rg, p = _prepare(rl, "roads", "road_id", "R", set())
-        problems += p
-        cls = rg["road_class"].map(road_class) if "road_class" in rg else \
-            pd.Series(["minor"] * len(rg), index=rg.index)
-        unknown = cls == ""
-        if "road_class" in rg and unknown.any():
-            vals = sorted({str(v) for v in rg["road_class"][unknown]})[:10]
-            problems.append(problem("road_class_unknown", "roads", list(rg["road_id"][unknown])[:200],
-                                    f"roads: {int(unknown.sum())} road(s) of unknown class "
-                                    f"({', '.join(vals)}) left out of roads; map them with "
-                                    f"values = {{ road_class = {{ \"<value>\" = \"minor\" }} }}",
-                                    severity="info"))
-        rail = cls == "rail"
-        if rail.any():
-            rail_extra.append(_frame({"feature_id": rg["road_id"][rail].values,
-                                      "name": _text(rg.get("name"), len(rg), rg.index)[rail].values},
-                                     rg.geometry[rail].values, wcrs, S.LINE_COLUMNS))
-        keep = ~unknown & ~rail
-        layers[S.LAYER_ROADS] = _frame(
-            {"road_id": rg["road_id"][keep].values,
-             "name": _text(rg.get("name"), len(rg), rg.index)[keep].values,
-             "road_class": cls[keep].values}, rg.geometry[keep].values, wcrs, S.ROAD_COLUMNS)
-    for kind, cols in (("water", S.WATER_COLUMNS), ("railways", S.LINE_COLUMNS),
-                       ("walls", S.LINE_COLUMNS)):
-        if kind not in config.layers:
-            continue
-        ll = _load(config, kind, wcrs)
-        problems += ll.problems
-        g, p = _prepare(ll, kind, "feature_id", kind[0].upper(), set())
-        problems += p
-        data = {"feature_id": g["feature_id"].values,
-                "name": _text(g.get("name"), len(g), g.index).values}
-        if kind == "water":
-            src = g["water_kind"] if "water_kind" in g else _text(g.get("name"), len(g), g.index)
-            data["water_kind"] = src.map(water_kind).values
-        layers[kind] = _frame(data, g.geometry.values, wcrs, cols)
-    if rail_extra:
-        parts = [layers[S.LAYER_RAILWAYS]] if S.LAYER_RAILWAYS in layers else []
-        layers[S.LAYER_RAILWAYS] = pd.concat(parts + rail_extra, ignore_index=True)
-    if "neighbours" in config.layers:
-        nl = _load(config, "neighbours", wcrs)
-        problems += nl.problems
-        g, p = _prepare(nl, "neighbours", "code", "N", set())
-        problems += p
-        codes, p = clean_codes(g["code"], "neighbours", g["code"], length=9)
-        problems += p
-        layers[S.LAYER_NEIGHBOURS] = _frame({"code": codes.values, "name": _text(
-            g.get("name"), len(g), g.index).values}, g.geometry.values, wcrs, S.NEIGHBOUR_COLUMNS)
+    _context_layers(config, wcrs, township_geom, layers, problems)
 
     # 6. names the PDF maps cannot draw (emoji ...): a warning now, not a FontError later
     for lname, id_col in ((S.LAYER_TOWNSHIP, "code"), (S.LAYER_VILLAGES, "village_code"),
@@ -638,55 +588,109 @@ def import_project(config: Config, *, out: Path | None = None,
         if lname in layers:
             problems += check_glyphs(layers[lname], lname, id_col)
 
-    # 7. accounting: every source building is in buildings or in a building_dropped row
-    dropped: set[str] = set()
+    # 7. accounting, summary, provenance and the one atomic write
+    return _finish(config, gpkg, wcrs, layers, problems, started=started, tcode=tcode,
+                   tname=tname, villages=villages, report=report, totals=totals,
+                   all_ids=all_ids, n_in=n_in, split_extra=split_extra, people=people)
+
+
+def _contradicting_codes(bg: gpd.GeoDataFrame, codes: pd.Series) -> list[dict]:
+    """A village_code attribute that names another 居/村 than the location: a warning
+    naming the buildings and both codes (the location wins)."""
+    from pucha.gis.validate import normalise_code
+
+    given = bg["village_code"].map(lambda v: normalise_code(v, length=12)[0])
+    bad = (given != "") & (codes != "") & (given != codes)
+    if not bad.any():
+        return []
+    pairs = [f"{b} ({g} -> {c})" for b, g, c in zip(bg["building_id"][bad], given[bad],
+                                                    codes[bad])]
+    return [problem("village_code_contradicts", "buildings", list(bg["building_id"][bad]),
+                    f"buildings: {int(bad.sum())} building(s) carry a village_code that "
+                    f"contradicts the 居/村 polygon they lie in: {', '.join(pairs[:20])}; the "
+                    f"polygon wins. Fix the attribute or the 居/村 boundary")]
+
+
+def _multi_township(tg: gpd.GeoDataFrame) -> dict:
+    """A township layer of several features: info when they are pieces of one 街镇,
+    an error when they carry different codes/names (another 街镇 delivered along)."""
+    codes = sorted({str(c) for c in tg.get("code", pd.Series(dtype=object)) if str(c).strip()})
+    names = sorted({str(n) for n in tg.get("name", pd.Series(dtype=object))
+                    if str(n).strip() and str(n) != "nan"})
+    if len(codes) > 1 or len(names) > 1:
+        return problem("township_multifeature", "township", codes or list(tg["code"]),
+                       f"township: the layer has {len(tg)} features of different 街镇 (codes "
+                       f"{', '.join(codes)}; names {', '.join(names)}); they were merged into "
+                       f"one. Keep only your 街镇 (where = \"code = '...'\" in "
+                       f"[layers.township]) and import again", severity="error")
+    return problem("township_multipart", "township", codes,
+                   f"township: {len(tg)} features of one 街镇 merged into one", severity="info")
+
+
+def _source_people(frame: pd.DataFrame, ids: list[str], pop: Any) -> dict[str, float]:
+    """People of each SOURCE building (before anything is dropped): its population, or
+    dwellings x persons_per_household (``dwellings`` method); unusable values count 0."""
+    from pucha.gis.validate import RANGES, parse_number
+
+    out: dict[str, float] = {}
+    hi = RANGES["population"][1]
+    for col, factor in (("dwellings", pop.persons_per_household), ("population", 1.0)):
+        if col not in frame.columns or (col == "population" and pop.method == "dwellings"):
+            continue
+        for bid, v in zip(ids, frame[col].tolist()):
+            f, why = parse_number(v)
+            if not why and 0 <= f <= hi * (1 if col == "population" else 1):
+                out[bid] = f * factor
+    return out
+
+
+def _annotate_dropped(problems: list[dict], people: dict[str, float]) -> int:
+    """Say on every ``building_dropped*`` row how many people its buildings carry in the
+    source (issue 15: nothing lost silently). Returns the people dropped in all."""
+    total = 0.0
     for r in problems:
-        if r["code"].startswith("building_dropped") and r["feature_ids"]:
-            dropped.update(r["feature_ids"].split(","))
-    kept = set(buildings["building_id"])
-    unaccounted = sorted(set(all_ids) - kept - dropped)
-    if kept & dropped or unaccounted or len(kept) + len(dropped) != n_in:
-        raise RuntimeError(f"import lost track of buildings: {len(kept)} kept + {len(dropped)} "
-                           f"dropped != {n_in} read; unaccounted {unaccounted[:10]}")
-    prob_gdf = problems_frame(problems, wcrs)
-    by_code: dict[str, int] = {}
-    for r in problems:
-        by_code[r["code"]] = by_code.get(r["code"], 0) + 1
-    summary = {
-        "gpkg": str(gpkg), "working_crs": wcrs.to_string(), "township_code": tcode,
-        "township_name": tname, "buildings_in": n_in, "buildings_out": len(buildings),
-        "buildings_dropped": len(dropped), "villages": int(len(villages)),
-        "population_method": report.method, "population_in": report.total_in,
-        "population_out": report.total_out, "population_guessed": report.n_guessed,
-        "problems": len(problems), "problems_by_code": dict(sorted(by_code.items())),
-        "layers": {k: int(len(v)) for k, v in sorted(layers.items())},
-    }
-    inputs: dict[str, str] = {}
-    for kind, src in sorted(config.layers.items()):
-        for f in _input_files(source_path(src, config.base_dir)):
-            inputs[str(f)] = sha256_file(f)
-    if totals is not None:
-        f = config.resolve(config.population.totals)
-        inputs[str(f)] = sha256_file(f)
-    meta = {
-        S.META_SETTINGS: config.to_dict(),
-        "import_inputs_sha256": inputs,
-        "import_versions": library_versions(),
-        "import_started": started.isoformat(timespec="seconds"),
-        "import_finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "import_summary": summary,
-        "import_population": report.as_dict(),
-        "working_crs": wcrs.to_string(),
-    }
-    layers[S.LAYER_PROBLEMS] = prob_gdf
-    gpkg.parent.mkdir(parents=True, exist_ok=True)
-    # layers, meta and the QGIS default styles in ONE atomic step (renamed into place
-    # only when all are written)
-    to_write = dict(layers)
-    plan_meta = _carry_plan(gpkg, to_write) if gpkg.exists() else {}
-    update_gpkg(gpkg, to_write, fresh=True, meta={**plan_meta, **meta}, finish=write_styles)
-    return ImportResult(gpkg=gpkg, problems=prob_gdf, summary=summary,
-                        population_report=report.text())
+        if not r["code"].startswith("building_dropped") or not r["feature_ids"]:
+            continue
+        n = sum(people.get(i, 0.0) for i in r["feature_ids"].split(","))
+        total += n
+        if n:
+            r["message"] += (f" [{round(n)} people in the source left out with "
+                             f"{'it' if ',' not in r['feature_ids'] else 'them'}]")
+    return int(round(total))
+
+
+def _empty_result(buildings: gpd.GeoDataFrame, config: Config) -> list[dict]:
+    """An import that ends with 0 buildings or 0 people is an error, with the likely cause."""
+    if len(buildings) == 0:
+        return [problem("no_buildings", "buildings", "",
+                        "buildings: no building is left after import (see the "
+                        "building_dropped* rows): usually a CRS that puts the buildings "
+                        "outside every 居/村 (a .prj that lies, a wrong crs = ...), or a "
+                        "where = ... that leaves nothing", severity="error")]
+    if int(buildings["population"].sum()) == 0:
+        how = ("give the 居/村 totals: [population] method = \"totals\", totals = "
+               "\"<csv>\"; or dwellings with method = \"dwellings\"")
+        return [problem("no_population", "buildings", "",
+                        f"buildings: the {len(buildings)} buildings hold 0 people in all "
+                        f"(method {config.population.method!r}): the population column is "
+                        f"missing, empty or not numbers (mapped to a text column?), or the "
+                        f"source (e.g. OpenStreetMap) has no population. To fix it, map the "
+                        f"population column (fields = {{ population = \"<column>\" }}) or "
+                        f"{how}", severity="error")]
+    return []
+
+
+def _refuse_implausible(probs: list[dict], path: Path) -> None:
+    """A building population above the plausibility limit is refused, never replaced."""
+    from pucha.gis.validate import RANGES
+
+    for r in probs:
+        if r["code"] == "population_implausible":
+            raise InputError(
+                f"{path}: {r['message'].replace('; treated as unknown', '')}. pucha does not "
+                f"replace a population: fix the value(s) in the source (a typo? a 居/村 total "
+                f"typed into one building?), or clear them to have them estimated. The limit "
+                f"is {RANGES['population'][1]:g} people per building")
 
 
 #: layers of the census office's plan and its history (pucha partition, docs/review.md)
@@ -734,15 +738,16 @@ def _carry_plan(gpkg: Path, to_write: dict) -> dict:
 
 
 def _check_gcj02(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
-                 codes: pd.Series, wcrs: CRS) -> None:
-    """Raise when undeclared GCJ-02 (AMap) coordinates are the likely reason for buildings
-    falling outside their 居/村: converting them would put far more inside."""
+                 codes: pd.Series, wcrs: CRS) -> list[dict]:
+    """Undeclared GCJ-02 (AMap) coordinates as the likely reason for buildings falling
+    outside their 居/村 (converting them puts far more inside): an error when 30% or more
+    are outside, a ``looks_gcj02`` warning from 5%."""
     src = config.layers["buildings"]
     if src.gcj02 or len(bg) < 5:
-        return
+        return []
     outside = float((codes == "").mean())
-    if outside < 0.3:
-        return
+    if outside < 0.05:
+        return []
     from pucha.errors import CRSError
     from pucha.gis.gcj02 import gcj02_to_wgs84, in_china
 
@@ -756,11 +761,22 @@ def _check_gcj02(config: Config, bg: gpd.GeoDataFrame, villages: gpd.GeoDataFram
     tree = shapely.STRtree(villages.geometry.values)
     inside = np.zeros(len(pts), bool)
     inside[tree.query(pts.values, predicate="within")[0]] = True
-    if 1 - inside.mean() < outside / 2:
-        raise CRSError(
+    after = 1 - inside.mean()
+    if after >= outside / 2:
+        return []
+    off = np.median(np.hypot(*(np.array([shapely.get_x(pts.values), shapely.get_y(pts.values)])
+                               - np.array([shapely.get_x(shapely.centroid(bg.geometry.values)),
+                                           shapely.get_y(shapely.centroid(bg.geometry.values))]))))
+    if outside < 0.3:
+        return [problem("looks_gcj02", "buildings", "", (
+            f"{src.path}: buildings: {outside:.0%} of the buildings lie outside every 居/村, "
+            f"only {after:.0%} after a GCJ-02 -> WGS 84 conversion (a consistent shift of "
+            f"about {off:.0f} m): the buildings look digitised on AMap/Gaode (GCJ-02). If so, "
+            f"declare it with gcj02 = true in [layers.buildings] and import again"))]
+    raise CRSError(
             f"{config.layers['buildings'].path}: buildings: {outside:.0%} of the buildings lie "
             f"outside every 居/村, but only {1 - inside.mean():.0%} after a GCJ-02 -> WGS 84 "
-            f"conversion: the buildings look digitised on AMap/Gaode (GCJ-02, ~500 m off). "
+            f"conversion: the buildings look digitised on AMap/Gaode (GCJ-02, ~{off:.0f} m off). "
             f"If so, declare it with gcj02 = true in [layers.buildings]")
 
 

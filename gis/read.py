@@ -27,7 +27,8 @@ from pucha.config import LayerSource
 from pucha.errors import CRSError, InputError
 from pucha.gis.crs import parse_crs, to_crs_checked
 
-__all__ = ["read_source", "detect_encoding", "looks_garbled", "source_path"]
+__all__ = ["read_source", "detect_encoding", "score_encodings", "looks_garbled", "source_path",
+           "csv_separator"]
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,75 @@ def _decodes(raw: bytes, enc: str) -> bool:
     return True
 
 
+def score_encodings(raw: bytes) -> tuple[str, str, bool]:
+    """The text encoding of ``raw``: (codec, why it was chosen, doubtful?).
+
+    A BOM decides (UTF-8 / UTF-16); ASCII-only or valid UTF-8 is UTF-8; NUL every
+    second byte is UTF-16; otherwise GB18030 (GBK) and Big5 are scored on the text itself,
+    told apart by their second bytes (Big5's common characters use 0x40-0x7E, GBK's
+    never); damaged text is scored by charset-normalizer. Doubtful with few characters
+    or when no codec decodes the text cleanly.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", "a UTF-8 byte-order mark", False
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", "a UTF-16 byte-order mark", False
+    if not any(c > 127 for c in raw):
+        return "utf-8", "ASCII only", False
+    if (len(raw) > 8 and raw[1::2].count(0) > 0.3 * len(raw) / 2
+            and raw[0::2].count(0) < 0.02 * len(raw) / 2):   # not NUL padding: text
+        return "utf-16-le", "every second byte is 0 (UTF-16 without a byte-order mark)", False
+    if _decodes(raw, "utf-8"):
+        return "utf-8", "the text is valid UTF-8", False
+    # GBK and Big5 share the lead-byte range; they differ in the second byte: Big5's
+    # common characters use 0x40-0x7E half the time, GBK's common ones (GB2312) never
+    pairs = low = 0
+    i = 0
+    while i < len(raw) - 1:
+        if raw[i] >= 0x81:
+            pairs += 1
+            low += raw[i + 1] < 0x7F
+            i += 2
+        else:
+            i += 1
+    gb_ok, big5_ok = _strict(raw, "gb18030"), _strict(raw, "big5")
+    share = low / pairs if pairs else 0.0
+    if big5_ok and share > 0.1:
+        return ("big5", f"{share:.0%} of the {pairs} double-byte characters have a second byte "
+                        f"below 0x7F, as Big5 text has and GBK's common characters never do",
+                pairs < 4)
+    if gb_ok:
+        return ("gb18030", f"every one of the {pairs} double-byte characters is in the GB2312/"
+                           f"GBK ranges" + (" (few characters: Big5 possible too)"
+                                            if big5_ok and pairs < 4 else ""),
+                big5_ok and pairs < 4)
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a dependency of requests, always there
+        return "gb18030", "no codec decodes it cleanly; GB18030 assumed", True
+    # damaged text: let charset-normalizer score which codec reads it most coherently
+    # (binary runs, e.g. dBASE field descriptors, blanked first)
+    text = re.sub(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]+", b" ", raw)
+    best = from_bytes(text, cp_isolation=["gb18030", "big5", "utf_16"]).best()
+    if best is None:
+        return "gb18030", "no codec decodes it cleanly; GB18030 assumed", True
+    enc = {"gb18030": "gb18030", "big5": "big5", "utf_16": "utf-16"}.get(best.encoding,
+                                                                       best.encoding)
+    return enc, f"no codec decodes it cleanly; {enc} reads it most coherently", True
+
+
+def _strict(raw: bytes, enc: str) -> bool:
+    try:
+        raw.decode(enc)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def detect_encoding(raw: bytes) -> str:
-    """``utf-8`` when the bytes decode as UTF-8, else ``gb18030``."""
-    return "utf-8" if _decodes(raw, "utf-8") else "gb18030"
+    """The codec :func:`score_encodings` chooses (``utf-8``, ``gb18030``, ``big5`` ...)."""
+    enc = score_encodings(raw)[0]
+    return "utf-8" if enc == "utf-8-sig" else enc
 
 
 def source_path(source: LayerSource, base_dir: Path | str) -> Path:
@@ -155,13 +222,13 @@ def _mojibake_problems(frame: pd.DataFrame, where: str, kind: str, enc: str) -> 
 
 def _read_csv(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataFrame, str]:
     raw = path.read_bytes()
-    enc = source.encoding or ("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf")
-                              else detect_encoding(raw))
+    enc = source.encoding or score_encodings(raw)[0]
     import io
 
     try:
-        df = pd.read_csv(io.StringIO(raw.decode(enc, errors="replace")), dtype=str,
-                         keep_default_na=False)
+        text = raw.decode(enc, errors="replace").lstrip("\ufeff")
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                         sep=csv_separator(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, LookupError) as exc:
         raise InputError(f"{path}: not a readable CSV table ({exc})") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -199,6 +266,15 @@ def _read_csv(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataFr
     return gpd.GeoDataFrame(df, geometry=list(geoms), crs=crs), enc
 
 
+def csv_separator(text: str) -> str:
+    """Tab for Excel's "Unicode text" (UTF-16, tab-separated), ``;`` or ``,`` otherwise,
+    by the first line."""
+    head = text.split("\n", 1)[0]
+    counts = {sep: head.count(sep) for sep in ("\t", ",", ";")}
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] else ","
+
+
 def _fold(v: object) -> object:
     return unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else v
 
@@ -226,9 +302,14 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
         cpg = _sibling(path, ".cpg")
         if cpg is None:
             dbf = _sibling(path, ".dbf")
-            enc = detect_encoding(_dbf_text_bytes(dbf)) if dbf else "utf-8"
-            log.info("%s: no .cpg; text read as %s", path, enc)
-            kwargs["encoding"] = "GB18030" if enc == "gb18030" else "UTF-8"
+            enc, why, doubtful = (score_encodings(_dbf_text_bytes(dbf)) if dbf
+                                  else ("utf-8", "no .dbf", False))
+            enc = "utf-8" if enc == "utf-8-sig" else enc
+            (log.warning if doubtful else log.info)(
+                "%s: no .cpg; text read as %s (%s)%s", path, enc, why,
+                f"; if names look wrong, set encoding = \"...\" in [layers.{kind}]"
+                if doubtful else "")
+            kwargs["encoding"] = enc.upper()
         else:
             enc = cpg.read_text(errors="replace").strip() or "utf-8"
             dbf = _sibling(path, ".dbf")
@@ -245,6 +326,20 @@ def _read_gdal(path: Path, source: LayerSource, kind: str) -> tuple[gpd.GeoDataF
                 kwargs["encoding"] = "GB18030"
     elif source.encoding:
         kwargs["encoding"] = source.encoding
+    if path.suffix.lower() in (".geojson", ".json") and path.is_file():
+        # GDAL reads GeoJSON as UTF-8 only: a GBK/Big5 file is decoded here
+        raw = path.read_bytes()
+        got = source.encoding or score_encodings(raw[:2_000_000])[0]
+        if got.replace("-", "").lower() not in ("utf8", "utf8sig"):
+            import io
+
+            log.info("%s: GeoJSON text is %s, not UTF-8; decoded as %s", path, got, got)
+            try:
+                path = io.BytesIO(raw.decode(got, errors="replace").encode("utf-8"))  # type: ignore[assignment]
+            except LookupError:
+                raise InputError(f"{where}: encoding = {got!r} is not a codec Python "
+                                 f"knows; use e.g. \"gbk\", \"big5\", \"utf-8\"") from None
+            enc = got
     try:
         try:
             import warnings
@@ -356,6 +451,12 @@ def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
         gdf, enc = _read_gdal(path, source, kind)
     if gdf.geometry.name != "geometry":
         gdf = gdf.rename_geometry("geometry")
+    if len(gdf) == 0 and kind in ("buildings", "villages", "township"):
+        if source.where:
+            raise InputError(f"{where}: [layers.{kind}] where = {source.where!r} leaves 0 "
+                             f"features: check the column and the value it compares with")
+        raise InputError(f"{where}: the {kind} layer has no features (0 rows); export it "
+                         f"again from the source, or point path/layer at the right one")
     if source.crs:
         declared = parse_crs(source.crs, where=f"[layers.{kind}].crs")
         if gdf.crs is None:
@@ -371,6 +472,9 @@ def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
     if source.gcj02:
         gdf = _from_gcj02(gdf, where, kind)
     problems = _mojibake_problems(gdf, where, kind, enc)
+    raw_crs = gdf.crs
+    raw_bounds = (tuple(map(float, shapely.total_bounds(gdf.geometry.values)))
+                  if len(gdf) else None)
     if crs is not None:
         gdf = to_crs_checked(gdf, crs, where=where, kind=kind)
     else:
@@ -380,6 +484,8 @@ def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
     gdf.attrs["pucha_problems"] = problems
     gdf.attrs["pucha_source"] = str(path)
     gdf.attrs["pucha_encoding"] = enc
+    gdf.attrs["pucha_raw_crs"] = raw_crs
+    gdf.attrs["pucha_raw_bounds"] = raw_bounds
     return gdf
 
 

@@ -180,10 +180,12 @@ def unique_ids(ids: pd.Series, layer: str, *, prefix: str = "", seen: set[str] |
     out = []
     probs: list[dict] = []
     dup: dict[str, list[str]] = {}
+    blank: list[str] = []
     for row, v in enumerate(ids.tolist()):
         s = _id_text(v)
         if not s:
             s = f"{prefix}{row + 1}"
+            blank.append(s)
         base, k = s, 1
         while s in seen:
             k += 1
@@ -197,6 +199,12 @@ def unique_ids(ids: pd.Series, layer: str, *, prefix: str = "", seen: set[str] |
                              f"{layer}: id {base} used {len(dup[base]) + 1} times; the copies "
                              f"were renamed {', '.join(dup[base])}. Give each feature its own id "
                              f"in the source"))
+    if blank and layer == "buildings":
+        probs.append(problem("id_blank", layer, blank,
+                             f"{layer}: {len(blank)} feature(s) without an id (null or blank) "
+                             f"got the id of their row: {', '.join(blank[:20])}. Give every "
+                             f"feature its id in the source, or the plan cannot be matched "
+                             f"with the next delivery"))
     return pd.Series(out, index=ids.index, dtype=object), probs
 
 
@@ -246,6 +254,7 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
     lo, hi, integer = RANGES[column]
     vals = np.full(len(frame), math.nan)
     groups: dict[str, list[str]] = {}
+    shown: dict[str, object] = {}
     for i, v in enumerate(frame[column].tolist()):
         f, why = parse_number(v)
         fid = str(ids.iloc[i])
@@ -260,6 +269,7 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
             continue
         if f < lo or f > hi:
             groups.setdefault("range", []).append(fid)
+            shown.setdefault(fid, v)
             continue
         if integer and not float(f).is_integer():
             groups.setdefault("fraction", []).append(fid)
@@ -285,8 +295,9 @@ def clean_numbers(frame: pd.DataFrame, column: str, layer: str, ids: pd.Series
         if key in groups:
             code, sev, text = msgs[key]
             idl = groups[key]
+            listed = ", ".join(f"{i} ({shown[i]!r})" if i in shown else i for i in idl[:20])
             probs.append(problem(code, layer, idl, f"{layer}.{column}: {len(idl)} value(s) "
-                                 f"{text}: {', '.join(idl[:20])}", severity=sev))
+                                 f"{text}: {listed}", severity=sev))
     return pd.Series(vals, index=frame.index), probs
 
 
@@ -302,6 +313,8 @@ def normalise_code(v: object, *, length: int) -> tuple[str, list[str]]:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
         notes.append("numeric")
+    elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        notes.append("numeric")
     raw = str(v).strip()
     s = unicodedata.normalize("NFKC", raw).strip()
     if s != raw:
@@ -311,7 +324,8 @@ def normalise_code(v: object, *, length: int) -> tuple[str, list[str]]:
         notes.append("numeric")
     if not s.isdigit():
         return s, notes + ["not_digits"]
-    if len(s) < length:
+    if len(s) < length and "numeric" in notes:
+        # only a number loses its leading zeros; short TEXT is reported as too short
         s = s.zfill(length)
         notes.append("zeros")
     return s, notes

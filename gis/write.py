@@ -47,6 +47,9 @@ def atomic_path(dest: str | os.PathLike, *, suffix: str | None = None) -> Iterat
         if tmp_path.exists():
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
+            # mkstemp makes 0600: give the file the mode a plain open() would (0644 under
+            # umask 022), so colleagues on a shared drive can read the outputs
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, dest)
         _sweep_stale(dest)
     finally:
@@ -56,6 +59,13 @@ def atomic_path(dest: str | os.PathLike, *, suffix: str | None = None) -> Iterat
                      Path(str(tmp_path) + "-journal")):
             with contextlib.suppress(FileNotFoundError):
                 side.unlink()
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _pid_dead(pid: int) -> bool:

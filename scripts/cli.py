@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "run": "cmd_run:run",
     "demo": "cmd_run:demo",
     "staff": "cmd_staff:staff",
+    "init": "cmd_init:init",
 }
 
 
@@ -84,6 +85,7 @@ def cli(verbose: int, quiet: int) -> None:
 
     \b
     A typical township run, one step per office:
+      pucha init 交付文件/               规土所: write a project TOML from the delivered files
       pucha import project.toml          规土所: read the GIS files into one project GeoPackage
       pucha boundaries project.gpkg      自治办: check the 街镇 / 居村 boundaries
       pucha partition project.gpkg       人普办: split every 居/村 into ~300-person areas
@@ -121,8 +123,36 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; previous outputs are intact.", err=True)
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - only write failures are translated
+        what = _write_failure(exc)
+        if what is None:
+            raise
+        where = getattr(exc, "filename", None) or "the outputs"
+        click.echo(f"错误 / error: {what} while writing {where}: nothing was replaced, the "
+                   f"previous outputs are intact. Free space (or choose another folder with "
+                   f"-o) and run again", err=True)
+        sys.exit(2)
     if isinstance(rv, int) and rv:
         sys.exit(rv)
+
+
+def _write_failure(exc: BaseException) -> str | None:
+    """What went wrong when ``exc`` is a failed write (disk full, quota, read-only)."""
+    import errno
+
+    codes = {errno.ENOSPC: "no space left on the device (disk full)",
+             errno.EDQUOT: "disk quota exceeded", errno.EROFS: "the folder is read-only"}
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:   # the error or its cause
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in codes:
+            return codes[e.errno]
+        text = str(e).lower()
+        if "no space left" in text or "disk is full" in text or "disk full" in text:
+            return codes[errno.ENOSPC]
+        e = e.__cause__ or e.__context__
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

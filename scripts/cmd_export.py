@@ -18,6 +18,9 @@ __all__ = ["export"]
 def export(project_gpkg: Path, what: str, fmt: str, output: Path) -> None:
     """Export the plan of PROJECT_GPKG (after pucha partition).
 
+    The output may not be the project itself nor one of the files it was imported
+    from (refused with exit status 2).
+
     \b
     Example:
       pucha export out/project.gpkg --what assignment --format csv -o assignment.csv
@@ -30,6 +33,12 @@ def export(project_gpkg: Path, what: str, fmt: str, output: Path) -> None:
     from pucha.gis import schema as S
     from pucha.gis.write import atomic_path, list_layers, read_layer, write_text
 
+    from pucha.gis.inputs import refuse_overwrite
+    from pucha.gis.write import read_meta
+
+    # never into the project itself, nor over a file the project was imported from
+    recorded = [Path(p) for p in (read_meta(project_gpkg).get("import_inputs_sha256") or {})]
+    refuse_overwrite([("-o", output)], [project_gpkg, *recorded])
     layer = S.LAYER_BUILDING_AREAS if what == "assignment" else S.LAYER_AREAS
     if layer not in list_layers(project_gpkg):
         raise InputError(f"{project_gpkg}: no layer {layer!r}; run pucha partition first")

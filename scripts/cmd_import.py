@@ -20,13 +20,17 @@ def format_summary(summary: dict) -> str:
         f"建筑 buildings:      in {summary['buildings_in']}, out {summary['buildings_out']}, "
         f"dropped {summary['buildings_dropped']}",
         f"人口 population:     method {summary['population_method']}, in "
-        f"{summary['population_in']}, out {summary['population_out']}, guessed buildings "
+        f"{summary['population_in']}, out {summary['population_out']}, dropped "
+        f"{summary.get('population_dropped', 0)}, guessed buildings "
         f"{summary['population_guessed']}",
         f"图层 layers:         " + ", ".join(f"{k} {v}" for k, v in summary["layers"].items()),
         f"问题 problems:       {summary['problems']}",
     ]
     for code, n in summary["problems_by_code"].items():
         lines.append(f"    {code:<34} {n}")
+    if summary.get("errors"):
+        lines.append(f"错误 errors: {summary['errors']} error-severity problem(s): the project is "
+                     f"written for inspection, but exit status 1 (open the problems layer)")
     return "\n".join(lines)
 
 
@@ -39,7 +43,7 @@ def format_summary(summary: dict) -> str:
                    "Repeatable; adds to [privacy].keep_columns.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 def import_cmd(project_toml: Path, out: Path | None, keep_columns: tuple[str, ...],
-               quiet: bool) -> None:
+               quiet: bool) -> int:
     """Read the planning office's (规土所) GIS files into ONE project GeoPackage.
 
     PROJECT_TOML names the layers ([layers.buildings], [layers.villages], roads, water,
@@ -54,7 +58,13 @@ def import_cmd(project_toml: Path, out: Path | None, keep_columns: tuple[str, ..
 
         pucha import pucha/data/demo/demo.toml -o /tmp/demo.gpkg
 
-    The previous GeoPackage is replaced only when the import succeeds.
+    The previous GeoPackage is replaced only when the import succeeds. The output
+    may not be one of the input files (refused).
+
+    \b
+    Exit status: 0 imported (warnings only); 1 imported, but with error-severity
+    problems (buildings dropped, 0 people, totals missing ...: the project is written
+    for inspection); 2 nothing imported (unusable input or settings).
     """
     from pucha.config import load_config
     from pucha.gis.project import import_project
@@ -65,3 +75,9 @@ def import_cmd(project_toml: Path, out: Path | None, keep_columns: tuple[str, ..
     result = import_project(config, out=out, keep_columns=keep_columns)
     if not quiet:
         click.echo(format_summary(result.summary))
+    elif result.summary.get("errors"):
+        click.echo(f"错误 errors: {result.summary['errors']} error-severity problem(s) in "
+                   f"{result.gpkg} (problems layer)", err=True)
+    from pucha.errors import EXIT_OK, EXIT_PROBLEMS
+
+    return EXIT_PROBLEMS if result.summary.get("errors") else EXIT_OK

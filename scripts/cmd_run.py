@@ -73,8 +73,22 @@ def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: 
         timings[key] = round(time.perf_counter() - t, 2)
         return rv
 
-    step(1, f"导入 import: {toml}", "import",
-         lambda: ctx.invoke(import_cmd, project_toml=toml, out=gpkg, quiet=quiet))
+    def stop(key: str, why: str) -> dict:
+        """The first failing step ends the run (issue 15): exit 1, run.json says why."""
+        click.echo(f"\n停止 stopped at {key}: {why}", err=True)
+        status["failed_step"] = key
+        manifest = {"pucha": __version__, "project_file": str(toml), "timings_s": timings,
+                    "status": status, "exit": 1,
+                    "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        write_text(out / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2,
+                                                sort_keys=True, default=str) + "\n")
+        return manifest
+
+    rc = step(1, f"导入 import: {toml}", "import",
+              lambda: ctx.invoke(import_cmd, project_toml=toml, out=gpkg, quiet=quiet))
+    if rc:
+        return stop("import", f"error-severity problems in {gpkg} (problems layer); fix the "
+                              f"input and run again")
     rc = step(2, "边界核查 boundaries (自治办)", "boundaries",
               lambda: ctx.invoke(boundaries, project_gpkg=gpkg, out_dir=out / "boundaries",
                                  quiet=True))
@@ -91,11 +105,16 @@ def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: 
                 f"{int(t['non_contiguous'])} non-contiguous; {len(res.problems)} problems")
         return res
 
-    step(3, "划分普查小区 partition (人普办)", "partition", _partition)
+    res = step(3, "划分普查小区 partition (人普办)", "partition", _partition)
+    people = int(res.quality.iloc[-1]["population"]) if len(res.quality) else 0
+    if people == 0:
+        return stop("partition", "the plan holds 0 people: nothing to enumerate")
     rc = step(4, "核查 check", "check",
               lambda: ctx.invoke(check, project_gpkg=gpkg, report_path=out / "check-report.txt",
                                  quiet=True))
     status["check"] = "passed" if not rc else "hard rules broken (see check-report.txt)"
+    if rc:
+        return stop("check", f"hard rules broken (see {out / 'check-report.txt'})")
     if maps:
         step(5, "地图与名册 maps, registers (普查员)", "maps",
              lambda: ctx.invoke(maps_cmd, project=gpkg, out_dir=out / "maps", jobs=jobs,
@@ -140,23 +159,28 @@ def _with_common(f):
 @_with_common
 @click.pass_context
 def run(ctx: click.Context, project_toml: Path, out: Path, jobs: int, no_maps: bool,
-        fresh: bool) -> None:
+        fresh: bool) -> int:
     """Run the whole pipeline for PROJECT_TOML into folder OUT.
 
     \b
     Steps: import -> boundaries -> partition -> check -> maps + registers.
+    The run stops at the first failing step (import with error-severity problems,
+    a plan of 0 people, a broken hard rule) with exit status 1.
     Example:
       pucha run yingpu.toml -o yingpu-2026/
     """
-    run_pipeline(ctx, project_toml, out, jobs=jobs, maps=not no_maps, fresh=fresh,
-                 quiet=_quiet(ctx))
+    manifest = run_pipeline(ctx, project_toml, out, jobs=jobs, maps=not no_maps, fresh=fresh,
+                            quiet=_quiet(ctx))
+    if manifest.get("exit"):
+        return int(manifest["exit"])
     _print_outputs(out)
+    return 0
 
 
 @click.command("demo")
 @_with_common
 @click.pass_context
-def demo(ctx: click.Context, out: Path, jobs: int, no_maps: bool, fresh: bool) -> None:
+def demo(ctx: click.Context, out: Path, jobs: int, no_maps: bool, fresh: bool) -> int:
     """Run the whole pipeline on the bundled demo data (OSM Lujiazui/Bund, ODbL).
 
     \b
@@ -164,9 +188,12 @@ def demo(ctx: click.Context, out: Path, jobs: int, no_maps: bool, fresh: bool) -
       pucha demo -o pucha-demo/
     then open pucha-demo/maps/index.html in a browser.
     """
-    run_pipeline(ctx, DEMO_TOML, out, jobs=jobs, maps=not no_maps, fresh=fresh,
-                 quiet=_quiet(ctx))
+    manifest = run_pipeline(ctx, DEMO_TOML, out, jobs=jobs, maps=not no_maps, fresh=fresh,
+                            quiet=_quiet(ctx))
+    if manifest.get("exit"):
+        return int(manifest["exit"])
     _print_outputs(out)
+    return 0
 
 
 def _quiet(ctx: click.Context) -> bool:

@@ -205,7 +205,9 @@ def test_demo_imports_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "demo.gpkg"
     result = import_project(load_config(DEMO / "demo.toml"), out=out)
     s = result.summary
-    assert s["buildings_in"] == s["buildings_out"] == 743 and s["buildings_dropped"] == 0
+    # 743 OSM footprints: 2 duplicates and 5 building:part pieces inside their outline are
+    # dropped at import (gis/footprints.py), each with a problem row: 736 buildings
+    assert s["buildings_in"] == 743 and s["buildings_out"] == 736 and s["buildings_dropped"] == 7
     assert s["population_in"] == s["population_out"] == documented
     assert s["villages"] == len(pyogrio.read_dataframe(DEMO / "villages.geojson",
                                                        read_geometry=False))

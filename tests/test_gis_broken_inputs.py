@@ -85,8 +85,12 @@ def test_repairable_defects_each_give_a_problem_row(tmp_path: Path) -> None:
     assert rows["building_dropped_outside"] == ["b9"]
     assert "text_garbled" not in rows                        # GBK detected without .cpg
     out = read_layer(res.gpkg, S.LAYER_BUILDINGS)
-    assert sorted(out["name"]) == sorted(["住宅一号楼", "住宅二号楼", "三号楼", "四号楼"])
-    assert res.summary["buildings_in"] == 5 and res.summary["buildings_out"] == 4
+    # the bow-tie b2 is repaired into two triangles and split into b2 and b2-2 (10 + 10)
+    assert sorted(out["name"]) == sorted(["住宅一号楼", "住宅二号楼", "住宅二号楼", "三号楼",
+                                          "四号楼"])
+    assert rows["building_split_multipart"] == ["b2,b2-2"]
+    assert out.set_index("building_id").loc[["b2", "b2-2"], "population"].tolist() == [10, 10]
+    assert res.summary["buildings_in"] == 5 and res.summary["buildings_out"] == 5
     assert res.summary["buildings_dropped"] == 1
     assert bool(out.set_index("building_id").loc["b3", "pop_guessed"])
 

@@ -108,7 +108,9 @@ def test_floors_zero_and_200() -> None:
 def test_codes() -> None:
     assert normalise_code("３１０１１８００２００１", length=12) == ("310118002001", ["fullwidth"])
     assert normalise_code(310118002001.0, length=12)[0] == "310118002001"
-    assert normalise_code(12345678, length=9) == ("012345678", ["zeros"])
+    assert normalise_code(12345678, length=9) == ("012345678", ["numeric", "zeros"])
+    # short TEXT lost no zeros: it stays short (reported as "not 12 digits")
+    assert normalise_code("31011800204", length=12) == ("31011800204", [])
     codes, probs = clean_codes(pd.Series(["３１０１１８００２００１", "310118003001", 10118002002]),
                                "villages", pd.Series(["v1", "v2", "v3"]), length=12,
                                parent="310118002")
