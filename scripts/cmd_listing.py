@@ -1,0 +1,57 @@
+"""``pucha listing``: 摸底 (pre-enumeration listing) records back into the plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["listing"]
+
+
+@click.group("listing")
+def listing() -> None:
+    """摸底 listing: import what enumerators recorded on their area maps.
+
+    \b
+    The enumerator records buildings in the 摸底 panel of the offline area map
+    (or the office types the paper 摸底表 into the XLSX template beside the
+    maps) and hands in the exported file; the census office imports it:
+      pucha listing import project.gpkg 310101013003006_20261015-0930.geojson
+      pucha partition project.gpkg       re-plans only the 居/村 the listing changed
+      pucha maps project.gpkg -o maps/   redraws the maps
+    """
+
+
+@listing.command("import")
+@click.argument("gpkg", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--persons-per-household", type=float, default=None,
+              help="People per household for records that give only 户数 (default: the "
+                   "import's setting, 2.20).")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the per-area report as CSV (UTF-8, Excel-ready).")
+def import_cmd(gpkg: Path, files: tuple[Path, ...], persons_per_household: float | None,
+               report: Path | None) -> None:
+    """Import listing files (.geojson from the area maps, or filled .xlsx templates).
+
+    \b
+    Every record is validated (unknown building, negative or implausible counts,
+    a building recorded in another area, a new building outside its area) and
+    kept in the `listing` layer; rejected ones and devices that disagree are
+    `problems` rows (stage listing). Counted buildings get the counts (their
+    estimate is kept in pop_estimate); new buildings join their 居/村.
+    Importing the same file twice changes nothing. Exit status 1 when a record of
+    these files was rejected.
+    """
+    from pucha.gis.write import write_text
+    from pucha.partition.listing import import_listing
+
+    res = import_listing(gpkg, list(files), persons_per_household=persons_per_household)
+    click.echo(res.text().rstrip())
+    if report is not None:
+        write_text(report, "\ufeff" + res.areas.to_csv(index=False))
+        click.echo(f"写出 written: {report}")
+    if res.new_rejected:
+        raise click.exceptions.Exit(1)
