@@ -55,3 +55,36 @@ def import_cmd(gpkg: Path, files: tuple[Path, ...], persons_per_household: float
         click.echo(f"写出 written: {report}")
     if res.new_rejected:
         raise click.exceptions.Exit(1)
+
+
+@listing.command("template")
+@click.argument("gpkg", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("摸底表"), show_default=True, help="Folder for the templates.")
+@click.option("--village", "villages", multiple=True,
+              help="Only this 居/村 code (repeatable; default: every 居/村).")
+def template_cmd(gpkg: Path, out: Path, villages: tuple[str, ...]) -> None:
+    """Write the XLSX 摸底 template of each 居/村 (<居村码>_<居村名>_摸底表.xlsx).
+
+    \b
+    One row per building in map order (编号 = the number on the map) with empty
+    columns for 状态, 住房单元, 户数, 人数, 实际层数 and 备注, and empty rows for
+    buildings missing from the map. Typed in at the office, a template imports
+    exactly like a phone's listing file:
+      pucha listing import project.gpkg 摸底表/310101013003_外滩演示三居委会_摸底表.xlsx
+    """
+    from pucha.outputs.listing_template import write_listing_template
+    from pucha.errors import InputError
+    from pucha.outputs.naming import inside, safe_name
+    from pucha.outputs.project import load_project
+
+    project = load_project(gpkg)
+    codes = list(villages) or project.village_codes()
+    unknown = sorted(set(codes) - set(project.village_codes()))
+    if unknown:
+        raise InputError(f"{gpkg}: no areas in 居/村 {', '.join(unknown)}; the 居/村 with "
+                         f"areas are {', '.join(project.village_codes())}")
+    for vc in codes:
+        name = f"{vc}_{safe_name(project.village_name(vc))}_摸底表.xlsx"
+        p = write_listing_template(project, vc, inside(out, out / name))
+        click.echo(f"写出 written: {p}")
