@@ -22,6 +22,21 @@ document.addEventListener('DOMContentLoaded', function () {
   var head = $('pucha-head');
   if (window.innerWidth < 1000 || window.innerHeight < 700) { head.classList.add('min'); }
 
+  /* ---- layout: the legend stacks above the attribution; the 摸底 bar above both ---- */
+  function layout() {
+    var corner = document.querySelector('.leaflet-bottom.leaflet-right'), lg = $('pucha-legend');
+    if (corner && lg && lg.parentNode !== corner) {
+      corner.insertBefore(lg, corner.firstChild); lg.classList.add('leaflet-control');
+      L.DomEvent.disableClickPropagation(lg);
+    }
+    var top = window.innerHeight;
+    ['.leaflet-control-attribution', '.leaflet-control-scale'].forEach(function (s) {
+      var e = document.querySelector(s); if (e) { top = Math.min(top, e.getBoundingClientRect().top); }
+    });
+    $('pucha-lstbar').style.bottom = (window.innerHeight - top + 4) + 'px';
+  }
+  layout(); window.addEventListener('resize', layout);
+
   /* ---- GPS: show once, or follow ---- */
   var mk = null, circ = null, watch = null;
   function shift(lat, lon) {
@@ -150,7 +165,7 @@ document.addEventListener('DOMContentLoaded', function () {
     });
   }
   function setMode(v) {
-    on = v; document.body.classList.toggle('pucha-lst-on', on);
+    on = v; document.body.classList.toggle('pucha-lst-on', on); layout();
     $('pucha-listing').classList.toggle('on', on);
     if (on) { hits.addTo(M); news.addTo(M); refresh(); } else { M.removeLayer(hits); M.removeLayer(news); }
   }

@@ -175,3 +175,97 @@ def test_local_tiles_load_from_file_and_index_search(tmp_path):
         finally:
             browser.close()
     assert blocked == []
+
+
+CONTROLS = ["#pucha-head button", "#pucha-head h1", ".leaflet-control-zoom-in",
+            ".leaflet-control-zoom-out", ".leaflet-control-layers-toggle", "#pucha-legend b",
+            ".leaflet-control-scale-line", ".leaflet-control-attribution",
+            "#pucha-listing", "#pucha-find", "#pucha-next", "#pucha-follow", "#pucha-locate"]
+LISTING_CONTROLS = ["#pucha-prog", "#pucha-add", "#pucha-export", "#pucha-lstbar label"]
+
+_HIT_JS = """sels => sels.map(s => { const e = document.querySelector(s);
+  if (!e) return [s, 'missing'];
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return [s, 'hidden'];
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  if (x < 0 || y < 0 || x > innerWidth || y > innerHeight) return [s, 'off screen'];
+  const hit = document.elementFromPoint(x, y);
+  return [s, hit && (hit === e || e.contains(hit)) ? 'ok' :
+          'covered by ' + (hit ? (hit.id || hit.className || hit.tagName) : 'nothing')]; })"""
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (844, 390), (1024, 768)])
+def test_phone_controls_hit_test(area_html: Path, viewport):
+    """The centre of every control hits that control (no control covers another), in
+    portrait, landscape and tablet; the header collapses to under 12% of the screen;
+    in 摸底 mode the listing bar's controls too."""
+    playwright = _playwright()
+    w, h = viewport
+    with playwright.sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            ctx = browser.new_context(viewport={"width": w, "height": h}, is_mobile=w < 1000,
+                                      has_touch=True)
+            ctx.route(re.compile(r"^(?!file:|data:)"), lambda r: r.abort())
+            page = ctx.new_page()
+            page.goto(area_html.as_uri())
+            page.wait_for_selector(".pucha-num", timeout=10000)
+            if not page.evaluate("document.getElementById('pucha-head').classList"
+                                 ".contains('min')"):
+                page.click("#pucha-head button")
+            head_h = page.evaluate("document.getElementById('pucha-head')"
+                                   ".getBoundingClientRect().bottom")
+            assert head_h < 0.12 * h, (head_h, h)
+            res = dict(page.evaluate(_HIT_JS, CONTROLS))
+            assert all(v == "ok" for v in res.values()), [kv for kv in res.items() if kv[1] != "ok"]
+            page.click("#pucha-head button")  # expanded header: still covers no control
+            res = dict(page.evaluate(_HIT_JS, [c for c in CONTROLS if "pucha-head" not in c]))
+            assert all(v == "ok" for v in res.values()), [kv for kv in res.items() if kv[1] != "ok"]
+            page.click("#pucha-head button")
+            page.click("#pucha-listing")
+            res = dict(page.evaluate(_HIT_JS, [c for c in CONTROLS if "legend" not in c]
+                                     + LISTING_CONTROLS))
+            assert all(v == "ok" for v in res.values()), [kv for kv in res.items() if kv[1] != "ok"]
+        finally:
+            browser.close()
+
+
+def test_find_next_and_follow(area_html: Path):
+    """Search a building by its number, step to the next one along the route, and
+    follow the GPS position as it moves."""
+    playwright = _playwright()
+    with playwright.sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                      geolocation={"latitude": 31.2230, "longitude": 121.4930},
+                                      permissions=["geolocation"])
+            ctx.route(re.compile(r"^(?!file:|data:)"), lambda r: r.abort())
+            page = ctx.new_page()
+            page.goto(area_html.as_uri())
+            page.wait_for_selector(".pucha-num", timeout=10000)
+            centre = ("() => { const c = window[PUCHA_AREA.map].getCenter();"
+                      " return [c.lat, c.lng]; }")
+            where = "n => { const b = PUCHA_AREA.buildings.find(b => b.n === n); return [b.y, b.x]; }"
+            page.click("#pucha-find")
+            page.fill("#pucha-findnum", "3")
+            page.press("#pucha-findnum", "Enter")
+            page.wait_for_timeout(400)
+            assert page.evaluate(centre) == pytest.approx(page.evaluate(where, 3), abs=1e-5)
+            assert "3 号" in page.inner_text("#pucha-msg")
+            page.click("#pucha-next")
+            page.wait_for_timeout(400)
+            assert page.evaluate(centre) == pytest.approx(page.evaluate(where, 4), abs=1e-5)
+            page.click("#pucha-find")
+            page.fill("#pucha-findnum", "99")
+            page.press("#pucha-findnum", "Enter")
+            assert "没有编号 99" in page.inner_text("#pucha-msg")
+            page.click("#pucha-follow")
+            page.wait_for_function("() => { const c = window[PUCHA_AREA.map].getCenter();"
+                                   " return Math.abs(c.lat - 31.2230) < 1e-5; }", timeout=5000)
+            ctx.set_geolocation({"latitude": 31.2240, "longitude": 121.4940})
+            page.wait_for_function("() => { const c = window[PUCHA_AREA.map].getCenter();"
+                                   " return Math.abs(c.lat - 31.2240) < 1e-5; }", timeout=5000)
+            assert "on" in page.get_attribute("#pucha-follow", "class")
+        finally:
+            browser.close()
