@@ -215,9 +215,11 @@ def _asset(name: str) -> str:
 
 
 def _json_for_script(data: object) -> str:
-    """JSON safe inside a <script> element (no ``</script>``, no ``<!--``)."""
+    """JSON safe inside a <script> element (no ``</script>``, no ``<!--``, and no
+    ``${`` or backquote that a careless template literal could run)."""
     return (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
             .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("$", "\\u0024").replace("`", "\\u0060")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 

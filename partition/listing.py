@@ -703,3 +703,38 @@ def import_listing(gpkg: str | os.PathLike, files: list[str | os.PathLike], *,
                 result.new_records, result.accepted, result.rejected, result.conflicts,
                 len(result.changed_villages))
     return result
+
+
+def mark_listing_changes(diff, gpkg: str | os.PathLike, *plans) -> int:
+    """Add a ``reason`` column to a :class:`~pucha.partition.diff.PlanDiff`: "listing"
+    for each changed area holding a building whose people came from the 摸底 listing
+    (``pop_method == "listing"``, new buildings included) in ``gpkg``; on the buildings
+    rows of those buildings "listing" replaces the reason "new data". ``plans``: the compared
+    :class:`~pucha.partition.diff.Plan` objects (their assignments say which
+    buildings each area holds). Returns the number of areas marked."""
+    b = read_layer(gpkg, S.LAYER_BUILDINGS) if S.LAYER_BUILDINGS in list_layers(gpkg) else None
+    listed: set[str] = set()
+    if b is not None and "pop_method" in b.columns:
+        listed = set(b.loc[b["pop_method"].astype(str) == "listing", "building_id"].astype(str))
+    areas = diff.areas
+    members: dict[str, set[str]] = {}
+    for plan in plans:
+        for c, g in plan.assignment.groupby("area_code"):
+            members.setdefault(str(c), set()).update(g["building_id"].astype(str))
+    moved = diff.buildings
+    touched = set(moved.loc[moved["building_id"].astype(str).isin(listed),
+                            ["old_area_code", "new_area_code"]].stack().astype(str))
+    reasons = []
+    for r in areas.itertuples():
+        codes = {str(r.old_code), str(r.new_code)} - {""}
+        hit = r.change != "unchanged" and (
+            any(members.get(c, set()) & listed for c in codes) or bool(codes & touched))
+        reasons.append("listing" if hit else "")
+    diff.areas["reason"] = reasons
+    # a listed building's "new data" is the listing; other reasons (hand move, re-solve) stay
+    prev = (diff.buildings["reason"].astype(str) if "reason" in diff.buildings.columns
+            else pd.Series("", index=diff.buildings.index))
+    diff.buildings["reason"] = [
+        "listing" if str(x) in listed and p in ("", "new data") else p
+        for x, p in zip(diff.buildings["building_id"], prev)]
+    return sum(x == "listing" for x in reasons)

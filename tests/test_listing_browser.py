@@ -205,6 +205,14 @@ def test_listing_field_loop(listing_demo: Path, tmp_path: Path):  # noqa: F811
     assert new_ba.loc[new_ba["building_id"].isin(listed)].groupby(
         "building_id")["population"].sum().eq(150).all()
 
+    # pucha diff names the reason
+    r = CliRunner().invoke(cli, ["diff", str(gpkg), "--from", "1", "-o", str(tmp_path / "diff"),
+                                 "--no-map"])
+    assert r.exit_code == 0, r.output
+    assert "(listing)" in r.output
+    diff_csv = (tmp_path / "diff" / "diff-areas.csv").read_text(encoding="utf-8-sig")
+    assert ",listing" in diff_csv
+
     # privacy: the ID and phone typed into the note reach no output
     maps = tmp_path / "maps2"
     make_pack(gpkg, maps, jobs=1, progress=False, pdf=False, only_village=village)
@@ -214,4 +222,5 @@ def test_listing_field_loop(listing_demo: Path, tmp_path: Path):  # noqa: F811
     for secret in (ID_NUMBER, PHONE):
         assert secret.encode() not in raw
         assert secret not in _all_text(maps)
+        assert secret not in _all_text(tmp_path / "diff")
     shutil.rmtree(maps)
