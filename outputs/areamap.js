@@ -37,6 +37,79 @@ document.addEventListener('DOMContentLoaded', function () {
   }
   layout(); window.addEventListener('resize', layout);
 
+  /* ---- labels without collisions: numbers first (route order), moved aside with a
+     leader line when they would cover one another, hidden at this zoom when no place is
+     free; neighbour codes shrink to their 3 digits, then hide ---- */
+  function hits8(r, d) {
+    var out = [[0, 0]];
+    [1, 2].forEach(function (k) {
+      var a = (r * k) + d;
+      [[0, -a], [a, 0], [0, a], [-a, 0], [a, -a], [a, a], [-a, a], [-a, -a]].forEach(function (o) {
+        out.push(o);
+      });
+    });
+    return out;
+  }
+  function meets(a, b) { return a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b; }
+  function rect(e) { var r = e.getBoundingClientRect();
+    return {l: r.left, r: r.right, t: r.top, b: r.bottom}; }
+  function moved(r, dx, dy) { return {l: r.l + dx, r: r.r + dx, t: r.t + dy, b: r.b + dy}; }
+  function declutter() {
+    /* reset, then read every box once, place in memory, then write (one layout) */
+    var sel = document.body.classList.contains('pucha-lst-on') ? '.pucha-hit' : '.pucha-num';
+    var nums = Array.prototype.slice.call(document.querySelectorAll(sel));
+    var nbs = Array.prototype.slice.call(document.querySelectorAll('.pucha-nb'));
+    var fixed = Array.prototype.slice.call(document.querySelectorAll('.pucha-start'));
+    nums.forEach(function (e) { e.style.transform = ''; e.style.visibility = '';
+      var l = e.querySelector('.pucha-lead'); if (l) { l.remove(); } });
+    nbs.forEach(function (e) { e.style.visibility = ''; e.classList.remove('short'); });
+    nums.sort(function (a, b) { return parseInt(a.textContent, 10) - parseInt(b.textContent, 10) ||
+      (a.textContent < b.textContent ? -1 : 1); });
+    var nb = nums.map(rect), nbb = nbs.map(rect), nbshort = nbs.map(function (e) {
+      var c = e.querySelector('b'); return c ? rect(c) : null; });
+    var placed = fixed.map(rect);
+    var W = window.innerWidth, H = window.innerHeight, todo = [];
+    nums.forEach(function (e, k) {
+      var b0 = nb[k], w = b0.r - b0.l;
+      if (b0.r < 0 || b0.l > W || b0.b < 0 || b0.t > H) { return; }  /* off screen */
+      var cand = hits8(w, 2), ok = null;
+      for (var i = 0; i < cand.length && !ok; i++) {
+        var bb = moved(b0, cand[i][0], cand[i][1]);
+        if (!placed.some(function (p) { return meets(p, bb); })) { ok = [cand[i], bb]; }
+      }
+      if (!ok) { todo.push([e, null, w]); return; }
+      placed.push(ok[1]); todo.push([e, ok[0], w]);
+    });
+    var nbdo = [];
+    nbs.forEach(function (e, k) {
+      var bb = nbb[k];
+      if (placed.some(function (p) { return meets(p, bb); })) {
+        bb = nbshort[k];
+        if (!bb || placed.some(function (p) { return meets(p, bb); })) { nbdo.push([e, 'hide']); return; }
+        nbdo.push([e, 'short']);
+      }
+      placed.push(bb);
+    });
+    todo.forEach(function (t) {
+      var e = t[0], o = t[1], w = t[2];
+      if (!o) { e.style.visibility = 'hidden'; return; }
+      var dx = o[0], dy = o[1];
+      if (!dx && !dy) { return; }
+      e.style.transform = 'translate(' + dx + 'px,' + dy + 'px)';
+      var len = Math.sqrt(dx * dx + dy * dy) - w / 2, ang = Math.atan2(-dy, -dx) * 180 / Math.PI;
+      var lead = el('i', {'class': 'pucha-lead'});
+      lead.style.width = Math.max(0, len) + 'px';
+      lead.style.transform = 'rotate(' + ang + 'deg)';
+      e.appendChild(lead);
+    });
+    nbdo.forEach(function (t) {
+      if (t[1] === 'hide') { t[0].style.visibility = 'hidden'; } else { t[0].classList.add('short'); }
+    });
+  }
+  M.on('zoomend moveend', declutter);
+  window.addEventListener('resize', declutter);
+  declutter();
+
   /* ---- GPS: show once, or follow ---- */
   var mk = null, circ = null, watch = null;
   function shift(lat, lon) {
@@ -163,11 +236,13 @@ document.addEventListener('DOMContentLoaded', function () {
       m.on('click', function () { form(null, r); });
       news.addLayer(m);
     });
+    if (on) { declutter(); }
   }
   function setMode(v) {
     on = v; document.body.classList.toggle('pucha-lst-on', on); layout();
     $('pucha-listing').classList.toggle('on', on);
     if (on) { hits.addTo(M); news.addTo(M); refresh(); } else { M.removeLayer(hits); M.removeLayer(news); }
+    declutter();
   }
   $('pucha-listing').addEventListener('click', function (ev) {
     ev.preventDefault(); ev.stopPropagation(); setMode(!on);
