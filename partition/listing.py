@@ -86,6 +86,10 @@ def listing_schema() -> dict:
 
 # --------------------------------------------------------------------------- privacy
 
+try:  # the import's content scanner (gis/privacy.py, issue 15), where present
+    from pucha.gis.privacy import mask_text as _shared_mask
+except ImportError:  # an installation whose gis.privacy only drops columns
+    _shared_mask = None
 _ID_RE = re.compile(r"(?<![0-9])(?:[1-9][0-9]{5}(?:19|20)[0-9]{2}[0-9]{7}[0-9Xx]|[1-9][0-9]{14})"
                     r"(?![0-9])")
 _PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(?:1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}"
@@ -98,14 +102,19 @@ _NAME_HON_RE = re.compile(r"[\u4e00-\u9fff](先生|女士|小姐|阿姨|大爷|�
 def mask_note(text: object) -> str:
     """A note with ID numbers, phone numbers and names of persons masked.
 
-    >>> mask_note("户主张三 电话13812345678 身份证310101199001011234")
-    '户主[姓名] 电话[电话] 身份证[证件号]'
-    >>> mask_note("3楼王先生不在家")
-    '3楼[姓名]不在家'
+    Uses the import's content scanner (:func:`pucha.gis.privacy.mask_text`) where this
+    installation has it, then the rules below (which also catch 王先生-style names).
+
+    >>> "13812345678" in mask_note("户主张三 电话13812345678")
+    False
+    >>> "王" in mask_note("3楼王先生不在家")
+    False
     """
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return ""
     s = str(text)
+    if _shared_mask is not None:
+        s = _shared_mask(s)[0]
     s = _ID_RE.sub("[证件号]", s)
     s = _PHONE_RE.sub("[电话]", s)
     s = _NAME_KEY_RE.sub(lambda m: m.group(1) + "[姓名]", s)

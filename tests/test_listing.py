@@ -54,10 +54,13 @@ def _whole_buildings(gpkg: Path, n: int, skip: int = 0) -> list[tuple[str, str]]
 
 
 def test_mask_note():
-    assert mask_note("户主张三 电话13812345678 身份证310101199001011234") == \
-        "户主[姓名] 电话[电话] 身份证[证件号]"
-    assert mask_note("3楼王先生不在家，座机021-63211234") == "3楼[姓名]不在家，座机[电话]"
-    assert mask_note("北侧门进，共6层") == "北侧门进，共6层"
+    for note, secrets in (("户主张三 电话13812345678 身份证310101199001011234",
+                           ("张三", "13812345678", "310101199001011234")),
+                          ("3楼王先生不在家，座机021-63211234", ("王先生", "63211234")),
+                          ("联系人：李四 (021)59731234", ("李四", "59731234"))):
+        masked = mask_note(note)
+        assert all(x not in masked for x in secrets), masked
+    assert mask_note("北侧门进，共6层，24户") == "北侧门进，共6层，24户"
     assert mask_note(None) == ""
 
 
