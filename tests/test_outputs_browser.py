@@ -320,3 +320,53 @@ def test_web_labels_do_not_overlap_on_the_demo(listing_demo, tmp_path):  # noqa:
         finally:
             browser.close()
     assert totals[2] > 10 * len(htmls)  # labels are shown, not all hidden
+
+
+def test_listing_continues_on_another_device(area_html: Path, tmp_path: Path):
+    """摸底 on phone A, export; phone B (another browser profile) imports the file and
+    sees the record and continues; its own records carry its own device id."""
+    import json
+
+    playwright = _playwright()
+
+    def record(page, n: int, people: str) -> None:
+        page.locator(f'.pucha-hit[data-n="{n}"]').click()
+        page.wait_for_selector("#pucha-form.open")
+        page.check('#pucha-form input[name=status][value="已核实"]')
+        page.fill("#pucha-f-households", "3")
+        page.fill("#pucha-f-people", people)
+        page.click("#pucha-form button[type=submit]")
+        page.wait_for_selector("#pucha-form.open", state="hidden")
+
+    with playwright.sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            files = []
+            for name in ("A", "B"):
+                ctx = browser.new_context(viewport={"width": 412, "height": 860},
+                                          accept_downloads=True)
+                ctx.route(re.compile(r"^(?!file:|data:|blob:)"), lambda r: r.abort())
+                page = ctx.new_page()
+                page.goto(area_html.as_uri())
+                page.wait_for_selector(".pucha-num", timeout=10000)
+                page.click("#pucha-listing")
+                if files:  # phone B continues from A's file
+                    page.set_input_files("#pucha-import", str(files[0]))
+                    page.wait_for_function("document.getElementById('pucha-prog')"
+                                           ".textContent.indexOf('已走访 1/') >= 0")
+                    record(page, 2, "7")
+                else:
+                    record(page, 1, "5")
+                with page.expect_download() as dl:
+                    page.click("#pucha-export")
+                files.append(tmp_path / f"{name}.geojson")
+                dl.value.save_as(files[-1])
+                ctx.close()
+        finally:
+            browser.close()
+    a = json.loads(files[0].read_text("utf-8"))["features"]
+    b = json.loads(files[1].read_text("utf-8"))["features"]
+    assert len(a) == 1 and len(b) == 2
+    assert a[0] in b  # A's record travelled unchanged
+    devices = {f["properties"]["device"] for f in b}
+    assert len(devices) == 2  # each browser has its own random id
