@@ -252,6 +252,12 @@ document.addEventListener('DOMContentLoaded', function () {
     placing = !placing; $('pucha-add').classList.toggle('on', placing);
     say(placing ? '点击地图上新建筑的位置' : '');
   });
+  M.on('popupopen', function (e) {  /* in 摸底 mode a tapped building opens its form */
+    if (!on || placing) { return; }
+    var td = e.popup.getElement() && e.popup.getElement().querySelector('.pucha-pop td + td');
+    var b = td && byN[parseInt(td.textContent, 10)];
+    if (b) { M.closePopup(e.popup); form(b, null); }
+  });
   M.on('click', function (e) {
     if (!on || !placing) { return; }
     placing = false; $('pucha-add').classList.remove('on'); say('');

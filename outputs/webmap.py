@@ -235,11 +235,17 @@ def _tool_building(row, rp, wgs) -> dict:
 
 
 def _pph(project: MapProject) -> float:
-    pop = (project.meta.get("import_settings") or {}).get("population", {}) \
-        if isinstance(project.meta.get("import_settings"), dict) else {}
+    """Persons per household of the project (the 摸底 form's 户数-only estimate)."""
+    return _pph_of(str(project.path))
+
+
+@functools.lru_cache(maxsize=8)
+def _pph_of(path: str) -> float:
+    from pucha.gis.settings import project_config
+
     try:
-        return float(pop.get("persons_per_household", 2.2))
-    except (TypeError, ValueError):
+        return float(project_config(path).population.persons_per_household)
+    except Exception:  # noqa: BLE001 - a hand-made project without settings: the default
         return 2.2
 
 

@@ -635,12 +635,15 @@ def import_listing(gpkg: str | os.PathLike, files: list[str | os.PathLike], *,
     if S.LAYER_AREAS not in list_layers(path):
         raise InputError(f"{path}: no areas; run `pucha partition` before importing 摸底 "
                          "listing files")
+    from pucha.gis.settings import project_config
+
     meta = read_meta(path)
-    pph = float(persons_per_household or (meta.get("import_settings") or {}).get(
-        "population", {}).get("persons_per_household", 2.2))
+    config = project_config(path)  # the settings pucha import stored (defaults if none)
+    pph = float(persons_per_household or config.population.persons_per_household)
     band = (meta.get("partition") or {}).get("settings", {}) if isinstance(
-        meta.get("partition"), dict) else {}
-    lo, hi = int(band.get("min", 240)), int(band.get("max", 360))
+        meta.get("partition"), dict) else {}  # the band of the plan in force
+    lo = int(band.get("min", config.partition.min))
+    hi = int(band.get("max", config.partition.max))
     stored = _stored_records(path)
     known = {r["record_id"] for r in stored}
     result = ListingResult()

@@ -15,6 +15,9 @@ import pytest
 from pucha.config import PartitionSettings
 
 SETTINGS = PartitionSettings(seed=0, time_limit_s=10.0)
+# each test module that imports the fixture gets its own fixture definition: the built
+# project is kept here so the session builds it once
+_BUILT: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +27,12 @@ def listing_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pucha.partition import run
     from pucha.scripts.cmd_run import DEMO_TOML
 
+    if "demo" in _BUILT and _BUILT["demo"].exists():
+        return _BUILT["demo"]
     out = tmp_path_factory.mktemp("listing-demo") / "project.gpkg"
     import_project(load_config(DEMO_TOML), out=out)
     run.partition_project(out, settings=SETTINGS, jobs=1, progress=False)
+    _BUILT["demo"] = out
     return out
 
 

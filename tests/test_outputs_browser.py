@@ -324,7 +324,8 @@ def test_web_labels_do_not_overlap_on_the_demo(listing_demo, tmp_path):  # noqa:
 
 def test_listing_continues_on_another_device(area_html: Path, tmp_path: Path):
     """摸底 on phone A, export; phone B (another browser profile) imports the file and
-    sees the record and continues; its own records carry its own device id."""
+    sees the record and continues; its own records carry its own device id. (Tapping a
+    building's shape in 摸底 mode opens its form, like tapping its number.)"""
     import json
 
     playwright = _playwright()
@@ -357,6 +358,15 @@ def test_listing_continues_on_another_device(area_html: Path, tmp_path: Path):
                     record(page, 2, "7")
                 else:
                     record(page, 1, "5")
+                    # tapping a building's shape (its popup) in 摸底 mode opens its form
+                    page.evaluate("""() => { const m = window[PUCHA_AREA.map]; let done = false;
+                      m.eachLayer(l => { if (!done && l instanceof L.Polygon && l.getPopup()) {
+                        const c = l.getPopup().getContent();
+                        const h = typeof c === 'string' ? c : c.outerHTML;
+                        if (/<td>3<\\/td>/.test(h)) { l.openPopup(); done = true; } } }); }""")
+                    page.wait_for_selector("#pucha-form.open")
+                    assert page.inner_text("#pucha-form-title").startswith("3 号")
+                    page.click("#pucha-form-cancel")
                 with page.expect_download() as dl:
                     page.click("#pucha-export")
                 files.append(tmp_path / f"{name}.geojson")
