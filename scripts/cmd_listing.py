@@ -15,9 +15,9 @@ def listing() -> None:
 
     \b
     The enumerator records buildings in the 摸底 panel of the offline area map
-    (or the office types the paper 摸底表 into the XLSX template beside the
-    maps) and hands in the exported file; the census office imports it:
-      pucha listing import project.gpkg 310101013003006_20261015-0930.geojson
+    and hands in the exported file (or the office types the paper 摸底表 into
+    the XLSX template of `pucha listing template`); the census office imports it:
+      pucha listing import project.gpkg 310101013003006_20261015-173012.geojson
       pucha partition project.gpkg       re-plans only the 居/村 the listing changed
       pucha maps project.gpkg -o maps/   redraws the maps
     """

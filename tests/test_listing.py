@@ -181,3 +181,30 @@ def test_xlsx_template_round_trip(listing_demo: Path, tmp_path: Path):  # noqa: 
     stamp = gpkg.stat().st_mtime_ns
     r = CliRunner().invoke(cli, ["listing", "import", str(gpkg), str(gj)])
     assert r.exit_code == 0 and gpkg.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_cut_building_counted_in_one_area(listing_demo: Path, tmp_path: Path):  # noqa: F811
+    """A tower cut by floors (纵向切割) counted by the enumerator of one of its areas: that
+    area's part is replaced by the count, the other parts keep theirs; the report moves
+    exactly that area."""
+    gpkg = copy_project(listing_demo, tmp_path)
+    ba = read_layer(gpkg, "building_areas")
+    parts = ba.groupby("building_id")["area_code"].nunique()
+    bid = sorted(parts[parts >= 2].index)[0]
+    rows = ba[ba["building_id"] == bid]
+    code = sorted(rows["area_code"])[0]
+    part = int(rows.loc[rows["area_code"] == code, "population"].sum())
+    total = int(read_layer(gpkg, "buildings").set_index("building_id").loc[bid, "population"])
+    f = _write(tmp_path / "cut.geojson", [
+        _feature(bid, code, _points(gpkg, [bid])[bid], households=20, people=part + 7)])
+    r = CliRunner().invoke(cli, ["listing", "import", str(gpkg), str(f), "--report",
+                                 str(tmp_path / "report.csv")])
+    assert r.exit_code == 0, r.output
+    b = read_layer(gpkg, "buildings").set_index("building_id")
+    assert b.loc[bid, "population"] == total + 7 and b.loc[bid, "pop_estimate"] == total
+    rep = (tmp_path / "report.csv").read_text(encoding="utf-8-sig").splitlines()
+    moved = [ln for ln in rep[1:] if ln.split(",")[2] != ln.split(",")[3]]
+    assert len(moved) == 1 and moved[0].startswith(code)
+    before, after = (int(x) for x in moved[0].split(",")[2:4])
+    assert after - before == 7
