@@ -76,6 +76,8 @@ _PROPS = ("building_id", "area_code", "status", "dwellings", "households", "peop
 LIMITS = {"people": 5000, "households": 2000, "dwellings": 2000, "floors": 150}
 MAX_PEOPLE_PER_HOUSEHOLD = 20
 NEW_BUILDING_TOLERANCE_M = 5.0
+# the device ids pucha makes (browser: 16 hex digits; XLSX template: xlsx- + 10)
+_OUR_DEVICE = re.compile(r"(?:xlsx-)?[0-9a-f]{10,16}")
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +122,20 @@ def mask_note(text: object) -> str:
     s = _NAME_KEY_RE.sub(lambda m: m.group(1) + "[姓名]", s)
     s = _NAME_HON_RE.sub("[姓名]", s)
     return s[:200]
+
+
+# 18-digit 公民身份号码 only: a 15-digit run here is an area code
+_ID18_RE = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}[0-9]{7}[0-9Xx](?![0-9])")
+_MOBILE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}(?![0-9])")
+
+
+def _mask_ids(text: object) -> str:
+    """ID and mobile numbers masked in a machine text (a reason, a device, a file name)
+    that also holds building ids and counts, which must stay readable."""
+    s = "" if text is None else str(text)
+    if _shared_mask is not None:
+        s = _shared_mask(s)[0]
+    return _MOBILE_RE.sub("[电话]", _ID18_RE.sub("[证件号]", s))
 
 
 # --------------------------------------------------------------------------- reading
@@ -228,6 +244,14 @@ def _float_or_none(v):
     return f if math.isfinite(f) else None
 
 
+def _schema_reason(err) -> str:
+    """A schema error without the offending value (it may be a resident's data)."""
+    if err.validator in ("required", "additionalProperties"):
+        return err.message  # names keys only
+    return (f"violates {err.validator} "
+            f"{json.dumps(err.validator_value, ensure_ascii=False, default=str)[:80]}")
+
+
 def read_listing_file(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
     """The records of one listing file (GeoJSON or filled XLSX template).
 
@@ -253,7 +277,7 @@ def read_listing_file(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
         p = list(err.absolute_path)
         if len(p) >= 2 and p[0] == "features" and isinstance(p[1], int):
             where = "/".join(str(x) for x in p[2:]) or "feature"
-            by_feature.setdefault(p[1], []).append(f"{where}: {err.message}"[:200])
+            by_feature.setdefault(p[1], []).append(f"{where}: {_schema_reason(err)}"[:200])
         else:
             raise InputError(f"{path}: not a pucha listing file ({err.message} at "
                              f"{'/'.join(map(str, p)) or 'top level'}); see docs/listing.md")
@@ -416,7 +440,7 @@ def _validate(recs: list[dict], buildings: gpd.GeoDataFrame, eff: pd.DataFrame,
                           f"({0 if g is None or g.is_empty else g.distance(pt):.0f} m away)")
         reason = reason or _plausible(rec)
         rec["accepted"] = not reason
-        rec["reason"] = reason
+        rec["reason"] = _mask_ids(reason)  # a count typed as an ID number is not kept
 
 
 def _key(rec: dict) -> tuple:
@@ -577,12 +601,21 @@ def _listing_frame(recs: list[dict], crs) -> gpd.GeoDataFrame:
     rows = []
     for r in recs:
         row = {k: r.get(k) for k in LISTING_COLUMNS}
+        # what a resident's data could be typed into is masked (a phone number as 设备,
+        # an ID number as 建筑ID); counts beyond what a building holds are not kept
         row["building_id"] = r.get("building_id") or ""
+        if row["building_id"] and not r.get("_known"):
+            row["building_id"] = _mask_ids(row["building_id"])
         row["note"] = mask_note(r.get("note"))
         for k in _COUNT_KEYS:
-            row[k] = _num(r.get(k)) if not isinstance(r.get(k), str) else float("nan")
-        for k in ("status", "recorded_at", "device", "area_code", "reason"):
+            v = _num(r.get(k)) if not isinstance(r.get(k), (str, bool)) else float("nan")
+            row[k] = v if math.isnan(v) or v <= LIMITS[k] else float("nan")
+        for k in ("status", "recorded_at", "area_code", "reason", "file"):
             row[k] = "" if r.get(k) is None else str(r.get(k))
+            if k != "area_code" or not re.fullmatch(r"[0-9]{15}", row[k]):
+                row[k] = _mask_ids(row[k])
+        dev = str(r.get("device") or "")
+        row["device"] = dev if _OUR_DEVICE.fullmatch(dev) else _mask_ids(dev)
         row["accepted"] = bool(r.get("accepted"))
         row["winner"] = bool(r.get("winner"))
         pt = r.get("_pt")
@@ -663,6 +696,9 @@ def import_listing(gpkg: str | os.PathLike, files: list[str | os.PathLike], *,
     ba = pd.DataFrame(read_layer(path, S.LAYER_BUILDING_AREAS))
     eff = effective_assignment(buildings, ba)
     eff["population"] = pd.to_numeric(eff["population"], errors="coerce").fillna(0)
+    known_bids = set(buildings["building_id"])
+    for r in stored + fresh + rejected_schema:
+        r["_known"] = r.get("building_id") in known_bids
     # new records are checked against the plan in force; stored ones keep their verdict
     _validate(fresh, buildings, eff, areas)
     for r in stored:
@@ -688,10 +724,10 @@ def import_listing(gpkg: str | os.PathLike, files: list[str | os.PathLike], *,
     changed = result.villages[result.villages["after"] != result.villages["before"]]
     result.changed_villages = sorted(changed["village_code"])
     probs = [_problem("error", "listing_rejected", [r["record_id"]] + (
-        [r["building_id"]] if r.get("building_id") else []),
-        f"{r['file']} #{r.get('index', '?')}: 设备 {r.get('device')}, 普查小区 "
-        f"{r.get('area_code')}: {r['reason']}; correct the record on the phone (or in the "
-        "XLSX) and import it again", r.get("_pt"))
+        [_mask_ids(r["building_id"])] if r.get("building_id") else []),
+        _mask_ids(f"{r['file']} #{r.get('index', '?')}: 设备 {r.get('device')}, 普查小区 "
+                  f"{r.get('area_code')}: {r['reason']}")
+        + "; correct the record on the phone (or in the XLSX) and import it again", r.get("_pt"))
         for r in everything if not r["accepted"]]
     result.problems = probs + conflicts
     if not fresh and not rejected_schema:

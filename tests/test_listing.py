@@ -94,6 +94,8 @@ def test_conflicts_and_rejections(listing_demo: Path, tmp_path: Path):  # noqa: 
         _feature(x, other, pts[x], people=5, device="devB0002"),           # another area
         _feature(None, xc, (121.0, 31.0), status="在建", device="devB0002"),  # far away
         _feature(z, zc, pts[z], people=9000, households=900, device="devB0002"),
+        _feature(y, yc, pts[y], people=310101199001011234, households=1,  # an ID typed as 人数
+                 device="devB0002"),
     ])
     bad = _write(tmp_path / "bad.geojson", [
         _feature(x, xc, pts[x], people=-3, device="devC0003")], valid=False)
@@ -113,12 +115,13 @@ def test_conflicts_and_rejections(listing_demo: Path, tmp_path: Path):  # noqa: 
     conflicts = lp[lp["code"] == "listing_conflict"]
     assert len(conflicts) == 1 and x in conflicts["message"].iloc[0]  # y agrees: no conflict
     reasons = " | ".join(lp.loc[lp["code"] == "listing_rejected", "message"])
-    assert (lp["code"] == "listing_rejected").sum() == 5, reasons
+    assert (lp["code"] == "listing_rejected").sum() == 6, reasons
+    assert b"310101199001011234" not in gpkg.read_bytes()  # not in listing, not in problems
     for word in ("unknown building", "another area", "outside its area", "implausible",
                  "minimum"):
         assert word in reasons, word
     lst = read_layer(gpkg, "listing")
-    assert len(lst) == 11 and set(lst["file"]) == {"a.geojson", "b.geojson", "bad.geojson"}
+    assert len(lst) == 12 and set(lst["file"]) == {"a.geojson", "b.geojson", "bad.geojson"}
     assert set(lst["device"]) == {"devA0001", "devB0002", "devC0003"}
     # the same files again: nothing changes
     stamp = gpkg.stat().st_mtime_ns
