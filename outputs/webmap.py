@@ -341,6 +341,38 @@ def _header(title: str, code: str, lines: list[str], more: list[str]) -> str:
             + '<div class="more">' + "".join(f"<div>{x}</div>" for x in more) + "</div></div>")
 
 
+def _add_buildings(fgb: folium.FeatureGroup, project: MapProject, b: gpd.GeoDataFrame,
+                   tiles: TileSource | None, area_code: str) -> list[dict]:
+    """The area's buildings (shape, number, tooltip, popup) into ``fgb``; returns them as
+    the phone tools and the 摸底 mode see them (:func:`_tool_building`)."""
+    tool_data: list[dict] = []
+    if not len(b):
+        return tool_data
+    bd = _display(project, b, tiles)
+    reps = _display(project, gpd.GeoDataFrame(
+        geometry=b.geometry.representative_point().values, crs=project.crs), tiles)
+    for (_, row), g, rp in zip(b.iterrows(), bd.geometry, reps.geometry):
+        fill = CUT_FILL if row.get("cut") else BUILDING_FILL
+        pop = _popup_html(row, area_code)
+        tip = _tooltip_text(row)
+        gj = folium.Polygon(_rings_latlon(g), color="#234", weight=1, fill=True,
+                            fill_color=fill, fill_opacity=0.75)
+        folium.Tooltip(tip, sticky=False).add_to(gj)
+        folium.Popup(pop, max_width=280).add_to(gj)
+        gj.add_to(fgb)
+        cls = "pucha-num cut" if row.get("cut") else "pucha-num"
+        mk = folium.Marker([rp.y, rp.x], icon=folium.DivIcon(
+            html=f'<div class="{cls}">{int(row["number"])}</div>', icon_size=(0, 0),
+            class_name="pucha-numicon"))
+        folium.Tooltip(tip).add_to(mk)
+        folium.Popup(pop, max_width=280).add_to(mk)
+        mk.add_to(fgb)
+    wgs = b.geometry.representative_point().to_crs(4326)
+    for (_, row), rp, w in zip(b.iterrows(), reps.geometry, wgs):
+        tool_data.append(_tool_building(row, rp, w))
+    return tool_data
+
+
 def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = None,
              html_dir: str | os.PathLike | None = None,
              numbered: tuple[gpd.GeoDataFrame, Route] | None = None,
@@ -432,30 +464,7 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
 
     # buildings, numbered
     fgb = folium.FeatureGroup(name="本小区建筑（编号）")
-    tool_data: list[dict] = []
-    if len(b):
-        bd = _display(project, b, tiles)
-        reps = _display(project, gpd.GeoDataFrame(
-            geometry=b.geometry.representative_point().values, crs=project.crs), tiles)
-        for (_, row), g, rp in zip(b.iterrows(), bd.geometry, reps.geometry):
-            fill = CUT_FILL if row.get("cut") else BUILDING_FILL
-            pop = _popup_html(row, area_code)
-            tip = _tooltip_text(row)
-            gj = folium.Polygon(_rings_latlon(g), color="#234", weight=1, fill=True,
-                                fill_color=fill, fill_opacity=0.75)
-            folium.Tooltip(tip, sticky=False).add_to(gj)
-            folium.Popup(pop, max_width=280).add_to(gj)
-            gj.add_to(fgb)
-            cls = "pucha-num cut" if row.get("cut") else "pucha-num"
-            mk = folium.Marker([rp.y, rp.x], icon=folium.DivIcon(
-                html=f'<div class="{cls}">{int(row["number"])}</div>', icon_size=(0, 0),
-                class_name="pucha-numicon"))
-            folium.Tooltip(tip).add_to(mk)
-            folium.Popup(pop, max_width=280).add_to(mk)
-            mk.add_to(fgb)
-        wgs = b.geometry.representative_point().to_crs(4326)
-        for (_, row), rp, w in zip(b.iterrows(), reps.geometry, wgs):
-            tool_data.append(_tool_building(row, rp, w))
+    tool_data = _add_buildings(fgb, project, b, tiles, area_code)
     fgb.add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     ax0, ay0, ax1, ay1 = ag.total_bounds  # fit the area itself, below the header
