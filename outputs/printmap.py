@@ -81,7 +81,8 @@ def use_subset_font(texts: list[str]) -> str | None:
 
     here = Path(__file__).parent
     src = "".join((here / f).read_text(encoding="utf-8") for f in
-                  ("printmap.py", "project.py", "naming.py", "webmap.py", "staffing.py"))
+                  ("printmap.py", "project.py", "naming.py", "webmap.py", "staffing.py",
+                   "listing_sheet.py"))
     src += (here.parent / "basemaps" / "layers.py").read_text(encoding="utf-8")
     src += (here.parent / "basemaps" / "attribution.py").read_text(encoding="utf-8")
     ascii_ = "".join(chr(c) for c in range(32, 127))
@@ -543,6 +544,8 @@ def write_area_pdf(project: MapProject, area_code: str, dest: str | os.PathLike,
                        area.get("seq")) + " " + area_code
     with atomic_path(dest) as tmp:
         _save(fig, tmp, _meta(title), full=full)
+        from pucha.outputs.listing_sheet import append_listing_sheet  # 摸底表 after the map
+        append_listing_sheet(project, area_code, tmp, numbered=numbered)
     return Path(dest)
 
 
@@ -579,4 +582,6 @@ def write_atlas(project: MapProject, village_code: str, dest: str | os.PathLike,
             bb = io.BytesIO()
             _save(f, bb, _meta(code), full=full)
             parts.append(bb.getvalue())
+            from pucha.outputs.listing_sheet import listing_sheet_pdf  # 摸底表 after the map
+            parts.append(listing_sheet_pdf(project, code))
     return merge_pdfs(parts, dest)

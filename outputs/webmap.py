@@ -16,6 +16,7 @@ literals, so unescaped data could run code.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point
 
@@ -206,6 +208,94 @@ class _LocateScript(RawHtml):
         return _locate_js(self._map.get_name(), self._gcj, self._attr)
 
 
+@functools.lru_cache(maxsize=None)
+def _asset(name: str) -> str:
+    """An asset shipped beside this module (package data), read once."""
+    return (Path(__file__).with_name(name)).read_text(encoding="utf-8")
+
+
+def _json_for_script(data: object) -> str:
+    """JSON safe inside a <script> element (no ``</script>``, no ``<!--``, and no
+    ``${`` or backquote that a careless template literal could run)."""
+    return (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("$", "\\u0024").replace("`", "\\u0060")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _tool_building(row, rp, wgs) -> dict:
+    """One building as the phone tools and the 摸底 mode see it (no resident data)."""
+    fl = row.get("floors")
+    label = str(row.get("name") or row.get("address") or "")
+    return {"id": str(row["building_id"]), "n": int(row["number"]),
+            "y": round(rp.y, 7), "x": round(rp.x, 7), "wy": round(wgs.y, 7),
+            "wx": round(wgs.x, 7), "name": label[:40],
+            "fl": int(fl) if fl is not None and not pd.isna(fl) else None,
+            "p": int(row["population"]) if not pd.isna(row.get("population")) else None}
+
+
+def _pph(project: MapProject) -> float:
+    """Persons per household of the project (the 摸底 form's 户数-only estimate)."""
+    return _pph_of(str(project.path))
+
+
+@functools.lru_cache(maxsize=8)
+def _pph_of(path: str) -> float:
+    from pucha.gis.settings import project_config
+
+    try:
+        return float(project_config(path).population.persons_per_household)
+    except Exception:  # noqa: BLE001 - a hand-made project without settings: the default
+        return 2.2
+
+
+_AREA_TOOLS = (
+    '<div id="pucha-tools">'
+    '<button id="pucha-listing" type="button" title="摸底：登记每栋建筑" aria-label="摸底">摸底</button>'
+    '<button id="pucha-find" type="button" title="按编号查找建筑" aria-label="按编号查找">编号</button>'
+    '<button id="pucha-next" type="button" title="沿路线的下一栋建筑" aria-label="下一栋">下一栋</button>'
+    '<button id="pucha-follow" type="button" title="跟随我的位置" aria-label="跟随我的位置">跟随</button>'
+    '<button id="pucha-locate" type="button" title="显示我的位置" aria-label="显示我的位置">◎</button>'
+    '</div><div id="pucha-locmsg"></div><div id="pucha-msg"></div>'
+    '<form id="pucha-findbox"><input id="pucha-findnum" type="number" min="1" inputmode="numeric"'
+    ' placeholder="编号" aria-label="建筑编号"><button type="submit">查找</button></form>'
+    '<div id="pucha-lstbar"><div id="pucha-prog"></div><div class="row">'
+    '<button id="pucha-add" type="button">新增建筑</button>'
+    '<button id="pucha-export" type="button">导出文件</button>'
+    '<label class="btn" for="pucha-import">导入文件</label>'
+    '<input id="pucha-import" type="file" accept=".geojson,.json,application/json">'
+    '</div></div>'
+    '<form id="pucha-form" autocomplete="off"><div class="card"><h2 id="pucha-form-title"></h2>'
+    '<div class="st">' + "".join(
+        f'<label><input type="radio" name="status" value="{s}">{s}</label>'
+        for s in ("已核实", "空置", "拆除", "在建", "非住宅", "无法进入")) + '</div>'
+    '<div class="num">' + "".join(
+        f'<label for="pucha-f-{k}">{t}</label><input id="pucha-f-{k}" name="{k}" '
+        f'inputmode="numeric" pattern="[0-9]*" maxlength="5">'
+        for k, t in (("dwellings", "住房单元"), ("households", "户数"), ("people", "人数"),
+                     ("floors", "层数（与图不同时填）"))) + '</div>'
+    '<label for="pucha-f-note">备注（简短）</label>'
+    '<input id="pucha-f-note" name="note" type="text" maxlength="200">'
+    '<div class="priv">本表不登记姓名、身份证号、电话号码，备注中也不要写。'
+    '记录只保存在本机浏览器中，导出文件后交给普查指导员。</div>'
+    '<div class="err" id="pucha-form-err"></div>'
+    '<div class="btns"><button type="submit">保存</button>'
+    '<button type="button" id="pucha-form-cancel">取消</button></div></div></form>')
+
+
+class _AreaScript(RawHtml):
+    """The phone tools and 摸底 mode (areamap.js) with this area's data."""
+
+    def __init__(self, m: folium.Map, data: dict) -> None:
+        super().__init__("", name="AreaScript")
+        self._map = m
+        self._data = data
+
+    def render(self, **kwargs) -> str:
+        data = dict(self._data, map=self._map.get_name())
+        return f"window.PUCHA_AREA={_json_for_script(data)};\n{_asset('areamap.js')}"
+
+
 def _popup_html(row, area_code: str) -> str:
     rows = [("编号", str(int(row["number"]))),
             ("名称", escape_text(row.get("name", "")) or "—"),
@@ -247,8 +337,40 @@ def _header(title: str, code: str, lines: list[str], more: list[str]) -> str:
     return ('<div id="pucha-head"><button type="button" onclick="document.getElementById('
             '\'pucha-head\').classList.toggle(\'min\')">详情</button>'
             f'<h1>{title}</h1><div class="code">{code}</div>'
-            + "".join(f"<div>{x}</div>" for x in lines)
+            + "".join(f'<div class="sum">{x}</div>' for x in lines)
             + '<div class="more">' + "".join(f"<div>{x}</div>" for x in more) + "</div></div>")
+
+
+def _add_buildings(fgb: folium.FeatureGroup, project: MapProject, b: gpd.GeoDataFrame,
+                   tiles: TileSource | None, area_code: str) -> list[dict]:
+    """The area's buildings (shape, number, tooltip, popup) into ``fgb``; returns them as
+    the phone tools and the 摸底 mode see them (:func:`_tool_building`)."""
+    tool_data: list[dict] = []
+    if not len(b):
+        return tool_data
+    bd = _display(project, b, tiles)
+    reps = _display(project, gpd.GeoDataFrame(
+        geometry=b.geometry.representative_point().values, crs=project.crs), tiles)
+    for (_, row), g, rp in zip(b.iterrows(), bd.geometry, reps.geometry):
+        fill = CUT_FILL if row.get("cut") else BUILDING_FILL
+        pop = _popup_html(row, area_code)
+        tip = _tooltip_text(row)
+        gj = folium.Polygon(_rings_latlon(g), color="#234", weight=1, fill=True,
+                            fill_color=fill, fill_opacity=0.75)
+        folium.Tooltip(tip, sticky=False).add_to(gj)
+        folium.Popup(pop, max_width=280).add_to(gj)
+        gj.add_to(fgb)
+        cls = "pucha-num cut" if row.get("cut") else "pucha-num"
+        mk = folium.Marker([rp.y, rp.x], icon=folium.DivIcon(
+            html=f'<div class="{cls}">{int(row["number"])}</div>', icon_size=(0, 0),
+            class_name="pucha-numicon"))
+        folium.Tooltip(tip).add_to(mk)
+        folium.Popup(pop, max_width=280).add_to(mk)
+        mk.add_to(fgb)
+    wgs = b.geometry.representative_point().to_crs(4326)
+    for (_, row), rp, w in zip(b.iterrows(), reps.geometry, wgs):
+        tool_data.append(_tool_building(row, rp, w))
+    return tool_data
 
 
 def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = None,
@@ -342,26 +464,7 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
 
     # buildings, numbered
     fgb = folium.FeatureGroup(name="本小区建筑（编号）")
-    if len(b):
-        bd = _display(project, b, tiles)
-        reps = _display(project, gpd.GeoDataFrame(
-            geometry=b.geometry.representative_point().values, crs=project.crs), tiles)
-        for (_, row), g, rp in zip(b.iterrows(), bd.geometry, reps.geometry):
-            fill = CUT_FILL if row.get("cut") else BUILDING_FILL
-            pop = _popup_html(row, area_code)
-            tip = _tooltip_text(row)
-            gj = folium.Polygon(_rings_latlon(g), color="#234", weight=1, fill=True,
-                                fill_color=fill, fill_opacity=0.75)
-            folium.Tooltip(tip, sticky=False).add_to(gj)
-            folium.Popup(pop, max_width=280).add_to(gj)
-            gj.add_to(fgb)
-            cls = "pucha-num cut" if row.get("cut") else "pucha-num"
-            mk = folium.Marker([rp.y, rp.x], icon=folium.DivIcon(
-                html=f'<div class="{cls}">{int(row["number"])}</div>', icon_size=(0, 0),
-                class_name="pucha-numicon"))
-            folium.Tooltip(tip).add_to(mk)
-            folium.Popup(pop, max_width=280).add_to(mk)
-            mk.add_to(fgb)
+    tool_data = _add_buildings(fgb, project, b, tiles, area_code)
     fgb.add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     ax0, ay0, ax1, ay1 = ag.total_bounds  # fit the area itself, below the header
@@ -395,13 +498,16 @@ def area_map(project: MapProject, area_code: str, *, tiles: TileSource | None = 
     root.header.add_child(RawHtml(_CSS), name="pucha_css")
     root.header.add_child(RawHtml(f"<title>{title} {escape_text(area_code)}</title>"),
                           name="pucha_title")
+    root.header.add_child(RawHtml(f"<style>{_asset('areamap.css')}</style>"),
+                          name="pucha_area_css")
     root.html.add_child(RawHtml(_header(title, escape_text(area_code), lines, more)
                                 + _legend(project.attribution, tiles=tiles)
-                                + '<button id="pucha-locate" type="button" title="显示我的位置"'
-                                  ' aria-label="显示我的位置">◎</button>'
-                                  '<div id="pucha-locmsg"></div>'), name="pucha_panels")
+                                + _AREA_TOOLS), name="pucha_panels")
     root.script.add_child(_LocateScript(m, bool(tiles and tiles.gcj02), escape_text(
         attribution_text(project.attribution))), name="pucha_locate")
+    root.script.add_child(_AreaScript(m, {
+        "area": str(area_code), "plan_people": pop_total, "pph": _pph(project),
+        "gcj": bool(tiles and tiles.gcj02), "buildings": tool_data}), name="pucha_area_js")
     return m
 
 

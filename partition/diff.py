@@ -265,7 +265,8 @@ class PlanDiff:
                      f"({s['population_new'] - s['population_old']:+d})")
         for r in self.changed.itertuples():
             lines.append(f"  {r.change:10s} {r.old_code or '-':15s} -> {r.new_code or '-':15s} "
-                         f"{int(r.old_population)} -> {int(r.new_population)} 人")
+                         f"{int(r.old_population)} -> {int(r.new_population)} 人"
+                         + (f"  ({r.reason})" if getattr(r, "reason", "") else ""))
         return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "import": "cmd_import:import_cmd",
     "check": "cmd_check:check",
     "diff": "cmd_diff:diff",
+    "listing": "cmd_listing:listing",
     "lock": "cmd_lock:lock",
     "move": "cmd_lock:move",
     "boundaries": "cmd_boundaries:boundaries",

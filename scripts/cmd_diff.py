@@ -58,6 +58,9 @@ def diff(old: Path, new: Path | None, rev_from: int | None, rev_to: int | None, 
         b = load_plan(new, revision=rev_to)
         moved = hand_moves(new, None, rev_to) if rev_to is None else set()
     d = diff_plans(a, b, moved=moved)
+    from pucha.partition.listing import mark_listing_changes
+
+    mark_listing_changes(d, new or old, a, b)  # reason "listing" where 摸底 counts changed it
     files = write_diff_csv(d, out)
     if not no_map:
         from pucha.outputs.diffmap import write_diff_map

@@ -57,7 +57,7 @@ def test_atlas_pages_title_code_and_fonts(pack):
     assert len(atlases) == 2
     for atlas in atlases:
         n_areas = 2
-        assert len(PdfReader(atlas).pages) == n_areas + 1
+        assert len(PdfReader(atlas).pages) == 2 * n_areas + 1  # map + 摸底表 per area
     a = next(p for p in atlases if p.name.startswith(VA))
     text = _pdftotext(a)
     assert "东方居委会 第001普查小区" in text and "东方居委会 第002普查小区" in text
@@ -74,7 +74,7 @@ def test_atlas_pages_title_code_and_fonts(pack):
 
 def test_single_area_pdf(pack):
     p = next(p for p in pack.pdf if p.name == "310118002001001.pdf")
-    assert len(PdfReader(p).pages) == 1
+    assert len(PdfReader(p).pages) == 2  # the map, then the 摸底表 (listing sheet)
     page = PdfReader(p).pages[0]
     w, h = float(page.mediabox.width), float(page.mediabox.height)
     assert sorted((round(w), round(h))) == [595, 842]  # A4 in points
@@ -194,6 +194,12 @@ def test_pack_on_the_real_partition_engine(tmp_path, lujiazui_gpkg):
         .read_text("utf-8-sig").splitlines()))
     assert sum(int(r["人口"]) for r in rows) == int(read_layer(gpkg, "buildings")
                                                    ["population"].sum())
+    from pucha.outputs.listing_sheet import EMPTY_ROWS, ROWS_PER_PAGE
+
+    ba = read_layer(gpkg, "building_areas")
+    members = {c: set(g) for c, g in ba.groupby("area_code")["building_id"]}
     for atlas in (p for p in res.pdf if p.name.endswith("_图册.pdf")):
         vcode = atlas.name[:12]
-        assert len(PdfReader(atlas).pages) == 1 + int((areas["village_code"] == vcode).sum())
+        codes = areas.loc[areas["village_code"] == vcode, "area_code"]
+        sheets = sum(-(-(len(members.get(c, ())) + EMPTY_ROWS) // ROWS_PER_PAGE) for c in codes)
+        assert len(PdfReader(atlas).pages) == 1 + len(codes) + sheets  # overview, maps, 摸底表

@@ -29,7 +29,7 @@ def test_orientation_fits_the_shape(project):
 def test_page_text_and_embedded_font(project, tmp_path):
     use_subset_font(project_texts(project))
     out = write_area_pdf(project, f"{VA}002", tmp_path / "a.pdf")
-    assert len(PdfReader(out).pages) == 1
+    assert len(PdfReader(out).pages) == 2  # the map, then the 摸底表
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True,
                           check=True).stdout.decode()
     for s in ("东方居委会 第002普查小区", f"{VA}002", "人口", "住房", "建筑", "四至",
@@ -58,3 +58,4 @@ def test_subset_font_falls_back_for_new_characters(project, tmp_path):
         assert "龘靐路" in text
     finally:
         project.roads.loc[0, "name"] = "中山路"
+

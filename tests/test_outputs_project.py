@@ -48,7 +48,7 @@ def test_awkward_partition_still_maps(tmp_path):
     res = make_pack(gpkg, tmp_path / "out", jobs=1, progress=False)
     assert res.n_areas == 5
     atlas = next(x for x in res.pdf if x.name.startswith(VA) and x.name.endswith("图册.pdf"))
-    assert len(PdfReader(atlas).pages) == 3 + 1
+    assert len(PdfReader(atlas).pages) == 2 * 3 + 1  # overview, map + 摸底表 per area
     html = next(x for x in res.html if x.name == f"{VA}900.html").read_text("utf-8")
     assert "第900普查小区" in html and "建筑 2 栋" in html
     empty = next(x for x in res.html if x.name == f"{VB}002.html").read_text("utf-8")

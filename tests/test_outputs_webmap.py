@@ -55,7 +55,7 @@ def test_amap_overlays_are_shifted_into_gcj02(project):
     assert abs(lat1 - lat0) + abs(lon1 - lon0) > 1e-3  # hundreds of metres
     blon, blat = gcj02_to_wgs84(np.array([lon1]), np.array([lat1]))
     assert abs(blon[0] - lon0) < 1e-6 and abs(blat[0] - lat0) < 1e-6
-    assert "puchaGcj" in shifted and "puchaGcj" not in plain
+    assert "function puchaGcj(" in shifted and "function puchaGcj(" not in plain
 
 
 def test_overview_links_every_area(project):
