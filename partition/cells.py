@@ -28,40 +28,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["BARRIER_RANK", "GRID", "barrier_lines", "village_blocks", "village_cells", "cut_plan"]
+from pucha.partition.barriers import BARRIER_RANK, barrier_lines
+from pucha.partition.shapes import as_objects as _objects
+from pucha.partition.shapes import metric_unit as _unit
+from pucha.partition.shapes import polygonal as _polygonal
+from pucha.partition.shapes import polygonal_many as _polygonal_many
 
-#: crossing cost rank of each barrier class ("gap": the link that joins a part of the 居/村
-#: touching no other part, an exclave or island, to its nearest cell; as costly as a river)
-BARRIER_RANK = {"none": 0, "path": 1, "minor": 1, "wall": 1, "major": 3, "railway": 4, "river": 5, "gap": 5}
+__all__ = ["BARRIER_RANK", "GRID", "barrier_lines", "village_blocks", "village_cells", "cut_plan"]
 
 #: precision grid of cells and area polygons (CRS units: 0.01 mm in a metric CRS)
 GRID = 1e-5
-
-
-def barrier_lines(roads=None, railways=None, water=None, walls=None, *, crs=None) -> gpd.GeoDataFrame:
-    """One line layer of barriers with columns ``barrier`` (class) and ``name``."""
-    parts = []
-    if roads is not None and len(roads):
-        r = roads[roads["road_class"].isin(["major", "minor"])]
-        parts.append(pd.DataFrame({"barrier": r["road_class"].astype(str), "name": r["name"].fillna("").astype(str),
-                                   "geometry": r.geometry.values}))
-    if railways is not None and len(railways):
-        parts.append(pd.DataFrame({"barrier": "railway", "name": railways["name"].fillna("").astype(str),
-                                   "geometry": railways.geometry.values}))
-    if walls is not None and len(walls):
-        parts.append(pd.DataFrame({"barrier": "wall", "name": walls["name"].fillna("").astype(str),
-                                   "geometry": walls.geometry.values}))
-    if water is not None and len(water):
-        g = water.geometry.values
-        poly = shapely.get_type_id(g) >= 3
-        g = np.where(poly, shapely.boundary(g), g)
-        parts.append(pd.DataFrame({"barrier": "river", "name": water["name"].fillna("").astype(str),
-                                   "geometry": g}))
-    if not parts:
-        return gpd.GeoDataFrame({"barrier": [], "name": []}, geometry=[], crs=crs)
-    df = pd.concat(parts, ignore_index=True)
-    df = df[~shapely.is_empty(df["geometry"].values) & df["geometry"].notna()]
-    return gpd.GeoDataFrame(df, geometry="geometry", crs=crs).reset_index(drop=True)
 
 
 def _grid_size(polygon) -> float:
@@ -70,65 +46,6 @@ def _grid_size(polygon) -> float:
     extent = max(x1 - x0, y1 - y0, 1e-9)
     # a power of ten: GEOS snap-rounds reliably only on a grid with an integral scale
     return min(GRID, 10.0 ** math.floor(math.log10(extent * 1e-6)))
-
-
-def _unit(polygon) -> float:
-    """One metre in a metric CRS; a hundredth of the extent for a tiny (e.g. degree) one."""
-    x0, y0, x1, y1 = polygon.bounds
-    return min(1.0, max(x1 - x0, y1 - y0, 1e-9) / 100.0)
-
-
-def _polygonal(g, grid: float | None = None):
-    """The polygonal part of ``g``, repaired (make_valid) and snapped to ``grid``."""
-    if g is None or shapely.is_empty(g):
-        return shapely.Polygon()
-    if not shapely.is_valid(g):
-        g = shapely.make_valid(g)
-    if shapely.get_type_id(g) not in (3, 6):
-        polys = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)]
-        g = shapely.union_all(polys) if polys else shapely.Polygon()
-    if grid and not g.is_empty:
-        g = shapely.set_precision(g, grid)
-        if shapely.get_type_id(g) not in (3, 6):
-            polys = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)]
-            g = shapely.union_all(polys) if polys else shapely.Polygon()
-    return g
-
-
-def _objects(geoms) -> np.ndarray:
-    """A 1-D object array of ``geoms`` (a list, an array or a GeoSeries' values)."""
-    if not isinstance(geoms, np.ndarray):
-        geoms = np.asarray(geoms, dtype=object) if hasattr(geoms, "__array__") else list(geoms)
-    arr = np.empty(len(geoms), dtype=object)
-    arr[:] = geoms
-    return arr
-
-
-def _polygonal_many(geoms, grid: float | None = None) -> np.ndarray:
-    """:func:`_polygonal` of each of ``geoms``, vectorised for the common case.
-
-    Valid (multi)polygons are snapped in one array call; only the others (missing,
-    empty, invalid, other types, or collapsing on the grid) go through
-    :func:`_polygonal` one by one, so every element equals ``_polygonal(g, grid)``.
-    """
-    arr = _objects(geoms)
-    out = np.empty(len(arr), dtype=object)
-    fast = ~shapely.is_missing(arr)
-    fast[fast] = ~shapely.is_empty(arr[fast])
-    fast[fast] = np.isin(shapely.get_type_id(arr[fast]), (3, 6))
-    fast[fast] = shapely.is_valid(arr[fast])
-    idx = np.flatnonzero(fast)
-    g = arr[idx]
-    if grid and len(idx):
-        g = shapely.set_precision(g, grid)
-        ok = np.isin(shapely.get_type_id(g), (3, 6))
-        idx, g = idx[ok], g[ok]
-    out[idx] = g
-    rest = np.ones(len(arr), dtype=bool)
-    rest[idx] = False
-    for i in np.flatnonzero(rest):
-        out[i] = _polygonal(arr[i], grid)
-    return out
 
 
 def _faces(region, lines, grid: float, *, merge: bool = False) -> list:

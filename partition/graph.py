@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from pucha.partition.cells import BARRIER_RANK
+from pucha.partition.barriers import BARRIER_RANK
 
 __all__ = ["cell_graph"]
 

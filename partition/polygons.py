@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from pucha.partition.cells import _polygonal, _unit
+from pucha.partition.shapes import metric_unit as _unit
+from pucha.partition.shapes import polygonal as _polygonal
 
 __all__ = ["area_polygons", "dissolve", "dissolve_many", "without_slivers"]
 

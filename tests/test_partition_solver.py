@@ -1,7 +1,7 @@
 """The partition solver on small drawn graphs: band, rivers, compactness, time limit, determinism.
 
 The fixtures are grids of square cells built directly (cells GeoDataFrame -> cell_graph),
-so these tests exercise solver.py and graph.py without the tessellation.
+so these tests exercise the solver package and graph.py without the tessellation.
 """
 
 from __future__ import annotations
@@ -311,12 +311,12 @@ def test_a_clock_running_far_fast_changes_no_plan_and_is_only_reported(monkeypat
     the solve was slow, and that the plan does not depend on it."""
     import types
 
-    import pucha.partition.solver as solver
+    from pucha.partition.solver import clock
     g, pops, xy = _lumpy_grid(30)
     quiet = solve_graph(g, pops, xy, time_limit=1.0)
     assert not [p for p in quiet.problems if p["code"] == "slow_solve"]
     t0 = time.monotonic()
-    monkeypatch.setattr(solver, "time", types.SimpleNamespace(monotonic=lambda: t0 + (time.monotonic() - t0) * 1000))
+    monkeypatch.setattr(clock, "time", types.SimpleNamespace(monotonic=lambda: t0 + (time.monotonic() - t0) * 1000))
     slow = solve_graph(g, pops, xy, time_limit=1.0)
     assert slow.areas == quiet.areas and slow.work == quiet.work
     msgs = [p["message"] for p in slow.problems if p["code"] == "slow_solve"]
@@ -418,7 +418,8 @@ def test_bisection_never_cuts_a_pinned_group_when_it_joins_a_stranded_piece():
 
     Cutting after 0, 1, 2 strands 6 on the right, and the stranded piece is joined to
     the left: that cut would separate 6 from 3, so the bisection must take another."""
-    from pucha.partition.solver import _Net, _bisect
+    from pucha.partition.solver.initial import _bisect
+    from pucha.partition.solver.network import _Net
 
     g = nx.path_graph(6)
     g.add_edge(2, 6)
