@@ -9,15 +9,10 @@ and ``buildings.area_code`` atomically.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
-import hashlib
-import hmac
 import logging
 import math
 import os
-import pickle
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -35,9 +30,13 @@ from pucha.config import PartitionSettings
 from pucha.errors import InputError
 from pucha.gis import schema as S
 from pucha.gis.write import list_layers, read_layer, update_gpkg
+from pucha.partition.cache import (  # noqa: F401 - re-exported (tests, revision.py)
+    _MAGIC, _cache_key, _cache_load, _cache_store, _secret, resume_dir,
+)
 from pucha.partition.cells import barrier_lines, village_cells
 from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
+from pucha.partition.schedule import _solve_args, _village_inputs, run_tasks  # noqa: F401
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
 from pucha.partition.quality import (balance_note, deviation, fill_area_quality, known_sum, part_people,
@@ -465,184 +464,6 @@ def _stable_codes(village_code: str, codes: list[str], ba: pd.DataFrame, previou
     return [out[c] for c in codes]
 
 
-def _village_inputs(villages, buildings, barriers, codes):
-    bsorted = buildings.sort_values("building_id")
-    groups = {k: v for k, v in bsorted.groupby("village_code", sort=True)}
-    btree = shapely.STRtree(barriers.geometry.values) if len(barriers) else None
-    for code in codes:
-        v = villages[villages["village_code"] == code].iloc[0]
-        poly = v.geometry
-        b = groups.get(code, bsorted.iloc[:0])
-        if btree is not None and poly is not None:
-            idx = np.sort(btree.query(poly.buffer(2)))
-            bar = barriers.iloc[idx]
-        else:
-            bar = barriers.iloc[:0]
-        yield code, str(v["name"]), poly, pd.DataFrame(b), pd.DataFrame(bar)
-
-
-# --------------------------------------------------------------------------- resume cache
-#
-# A long run killed half-way (an office PC switched off) must not start from nothing:
-# every 居/村 solved is kept in a sidecar folder beside the project GeoPackage
-# (``.<name>.gpkg.resume/<village_code>.pkl``), written atomically, under a key that
-# hashes everything its result depends on: the engine's source code, the pucha
-# version, and the 居/村's inputs (outline, buildings, barrier lines, settings, pins,
-# CRS, the earlier plan used for stable codes). A re-run takes a 居/村 from the folder
-# only when the key matches, so the result is exactly the uninterrupted one. The
-# folder is removed once the plan is written. Each file is signed (HMAC-SHA256) with
-# a key private to the user (:func:`_secret`): a file this user's pucha did not write
-# (copied with a project from another office, planted) is ignored, never unpickled.
-
-_CACHE_FORMAT = "pucha-resume-1"
-
-
-def resume_dir(gpkg_path: str | os.PathLike) -> Path:
-    """The sidecar folder of per-居/村 results of an unfinished run of ``gpkg_path``."""
-    p = Path(gpkg_path)
-    return p.parent / f".{p.name}.resume"
-
-
-@functools.lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """SHA-256 of the partition engine's source (a changed engine invalidates the cache)."""
-    from pucha import __version__
-
-    h = hashlib.sha256(f"{_CACHE_FORMAT}|{__version__}".encode())
-    here = Path(__file__).resolve().parent
-    for f in sorted(here.glob("*.py")) + [here.parent / "gis" / "schema.py"]:
-        with contextlib.suppress(OSError):
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def _digest(h, obj) -> None:
-    """Feed ``obj`` into hash ``h`` canonically (frames by column, geometries as WKB)."""
-    if isinstance(obj, pd.DataFrame):
-        h.update(f"df{len(obj)}|{','.join(map(str, obj.columns))}|".encode())
-        for col in obj.columns:
-            v = obj[col]
-            if isinstance(v, gpd.GeoSeries) or (len(v) and isinstance(
-                    v.iloc[0], shapely.Geometry)):
-                h.update(b"".join(w or b"-" for w in shapely.to_wkb(np.asarray(v.values,
-                                                                                 dtype=object))))
-            else:
-                h.update(str(v.dtype).encode())
-                try:
-                    h.update(pd.util.hash_pandas_object(v, index=False).to_numpy().tobytes())
-                except TypeError:
-                    h.update(pd.util.hash_pandas_object(v.astype(str), index=False)
-                             .to_numpy().tobytes())
-    elif isinstance(obj, shapely.Geometry):
-        h.update(b"g" + shapely.to_wkb(obj))
-    elif obj is None:
-        h.update(b"None")
-    elif isinstance(obj, Mapping):
-        h.update(f"map{len(obj)}".encode())
-        for k in sorted(obj, key=str):
-            h.update(f"{k!s}=".encode())
-            _digest(h, obj[k])
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
-        h.update(f"seq{len(items)}".encode())
-        for x in items:
-            _digest(h, x)
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        h.update(type(obj).__name__.encode())
-        _digest(h, {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
-    elif hasattr(obj, "to_wkt"):  # a pyproj CRS
-        h.update(obj.to_wkt().encode())
-    else:
-        h.update(f"{type(obj).__name__}:{obj!r}".encode())
-
-
-def _cache_key(args) -> str:
-    code, name, poly, b, bar, settings, pinned, crs, previous, _cache = args
-    h = hashlib.sha256(_code_digest().encode())
-    for part in (code, name, poly, b, bar, settings, pinned, crs, previous):
-        _digest(h, part)
-    return h.hexdigest()
-
-
-_MAGIC = b"PUCHARS1"
-
-
-@functools.lru_cache(maxsize=1)
-def _secret() -> bytes | None:
-    """This user's key that signs resume files (``~/.cache/pucha/resume.key``, 0600).
-
-    A resume file is unpickled only when its HMAC verifies, so a file planted in (or
-    copied with) a project folder from elsewhere is ignored, never executed."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pucha"
-    f = base / "resume.key"
-    try:
-        if not f.is_file():
-            base.mkdir(parents=True, exist_ok=True)
-            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(os.urandom(32))
-        key = f.read_bytes()
-    except FileExistsError:  # another worker made it just now
-        key = f.read_bytes()
-    except OSError as exc:
-        log.warning("no resume key (%s): an interrupted run will not be resumed", exc)
-        return None
-    return key if len(key) == 32 else None
-
-
-def _cache_load(cache: Path, code: str, key: str) -> VillageResult | None:
-    f = cache / f"{code}.pkl"
-    secret = _secret()
-    if secret is None or not f.is_file():
-        return None
-    try:
-        data = f.read_bytes()
-        mac, payload = data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
-        if not data.startswith(_MAGIC) or not hmac.compare_digest(
-                mac, hmac.new(secret, payload, hashlib.sha256).digest()):
-            log.debug("resume: %s not signed by this user, ignored", f)
-            return None
-        stored_key, result = pickle.loads(payload)  # noqa: S301 - signed above
-    except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
-        log.debug("resume: %s unreadable, solving again", f)
-        return None
-    if stored_key != key or not isinstance(result, VillageResult):
-        return None
-    return result
-
-
-def _cache_store(cache: Path, code: str, key: str, result: VillageResult) -> None:
-    from pucha.gis.write import write_bytes
-
-    secret = _secret()
-    if secret is None:
-        return
-    payload = pickle.dumps((key, result), protocol=pickle.HIGHEST_PROTOCOL)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        write_bytes(cache / f"{code}.pkl",
-                    _MAGIC + hmac.new(secret, payload, hashlib.sha256).digest() + payload)
-    except OSError as exc:  # a read-only folder: no resume, same result
-        log.warning("resume cache not written (%s)", exc)
-
-
-def _solve_args(args):
-    code, name, poly, b, bar, settings, pinned, crs, previous, cache = args
-    key = None
-    if cache is not None:
-        key = _cache_key(args)
-        hit = _cache_load(cache, code, key)
-        if hit is not None:
-            hit.resumed = True
-            return hit
-    res = solve_village(code, name, poly, b, bar, settings=settings, pinned=pinned, crs=crs,
-                        previous=previous)
-    if cache is not None:
-        _cache_store(cache, code, key, res)
-    return res
-
-
 def _code_memory(gpkg_path: Path, names: set[str], codes: Sequence[str]
                  ) -> dict[str, CodeMemory]:
     """The earlier plan of each 居/村 in ``codes`` (empty when the project has none)."""
@@ -712,26 +533,7 @@ def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: Partit
     inputs = [(c, n, p, b, br, st, {k: pins[k] for k in sorted(set(b["building_id"]) & set(pins))},
                crs, previous.get(c), cache)
               for c, n, p, b, br in _village_inputs(vil, bld, bar, codes)]
-    results: list[VillageResult] = []
-    if scheduler in ("dask", "distributed"):
-        import dask.bag as db
-
-        bag = db.from_sequence(inputs, npartitions=max(1, min(len(inputs), jobs * 4))).map(_solve_args)
-        if scheduler == "distributed":
-            results = bag.compute()  # the active dask.distributed Client
-        else:
-            results = bag.compute(scheduler="processes" if jobs > 1 else "synchronous")
-    elif jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        from tqdm import tqdm
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            results = list(tqdm(ex.map(_solve_args, inputs), total=len(inputs), disable=not progress,
-                                desc="居/村", unit="居/村"))
-    else:
-        from tqdm import tqdm
-        for a in tqdm(inputs, disable=not progress, desc="居/村", unit="居/村"):
-            results.append(_solve_args(a))
+    results = run_tasks(inputs, jobs=jobs, scheduler=scheduler, progress=progress)
     results = sorted(results, key=lambda r: r.village_code)
     frames = [r.areas for r in results if len(r.areas)]
     area_cols = list(S.AREA_COLUMNS) + ["geometry"]

@@ -1,0 +1,176 @@
+"""The resume cache of ``pucha partition``: per-居/村 results of an unfinished run.
+
+Moved out of :mod:`pucha.partition.run` (no behaviour change); see the comment below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import hmac
+import logging
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+if TYPE_CHECKING:
+    from pucha.partition.run import VillageResult
+
+__all__ = ["resume_dir"]
+
+log = logging.getLogger("pucha.partition.run")
+
+# A long run killed half-way (an office PC switched off) must not start from nothing:
+# every 居/村 solved is kept in a sidecar folder beside the project GeoPackage
+# (``.<name>.gpkg.resume/<village_code>.pkl``), written atomically, under a key that
+# hashes everything its result depends on: the engine's source code, the pucha
+# version, and the 居/村's inputs (outline, buildings, barrier lines, settings, pins,
+# CRS, the earlier plan used for stable codes). A re-run takes a 居/村 from the folder
+# only when the key matches, so the result is exactly the uninterrupted one. The
+# folder is removed once the plan is written. Each file is signed (HMAC-SHA256) with
+# a key private to the user (:func:`_secret`): a file this user's pucha did not write
+# (copied with a project from another office, planted) is ignored, never unpickled.
+
+_CACHE_FORMAT = "pucha-resume-1"
+
+
+def resume_dir(gpkg_path: str | os.PathLike) -> Path:
+    """The sidecar folder of per-居/村 results of an unfinished run of ``gpkg_path``."""
+    p = Path(gpkg_path)
+    return p.parent / f".{p.name}.resume"
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """SHA-256 of the partition engine's source (a changed engine invalidates the cache)."""
+    from pucha import __version__
+
+    h = hashlib.sha256(f"{_CACHE_FORMAT}|{__version__}".encode())
+    here = Path(__file__).resolve().parent
+    for f in sorted(here.glob("*.py")) + [here.parent / "gis" / "schema.py"]:
+        with contextlib.suppress(OSError):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _digest(h, obj) -> None:
+    """Feed ``obj`` into hash ``h`` canonically (frames by column, geometries as WKB)."""
+    if isinstance(obj, pd.DataFrame):
+        h.update(f"df{len(obj)}|{','.join(map(str, obj.columns))}|".encode())
+        for col in obj.columns:
+            v = obj[col]
+            if isinstance(v, gpd.GeoSeries) or (len(v) and isinstance(
+                    v.iloc[0], shapely.Geometry)):
+                h.update(b"".join(w or b"-" for w in shapely.to_wkb(np.asarray(v.values,
+                                                                                 dtype=object))))
+            else:
+                h.update(str(v.dtype).encode())
+                try:
+                    h.update(pd.util.hash_pandas_object(v, index=False).to_numpy().tobytes())
+                except TypeError:
+                    h.update(pd.util.hash_pandas_object(v.astype(str), index=False)
+                             .to_numpy().tobytes())
+    elif isinstance(obj, shapely.Geometry):
+        h.update(b"g" + shapely.to_wkb(obj))
+    elif obj is None:
+        h.update(b"None")
+    elif isinstance(obj, Mapping):
+        h.update(f"map{len(obj)}".encode())
+        for k in sorted(obj, key=str):
+            h.update(f"{k!s}=".encode())
+            _digest(h, obj[k])
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        h.update(f"seq{len(items)}".encode())
+        for x in items:
+            _digest(h, x)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        h.update(type(obj).__name__.encode())
+        _digest(h, {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
+    elif hasattr(obj, "to_wkt"):  # a pyproj CRS
+        h.update(obj.to_wkt().encode())
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r}".encode())
+
+
+def _cache_key(args) -> str:
+    code, name, poly, b, bar, settings, pinned, crs, previous, _cache = args
+    h = hashlib.sha256(_code_digest().encode())
+    for part in (code, name, poly, b, bar, settings, pinned, crs, previous):
+        _digest(h, part)
+    return h.hexdigest()
+
+
+_MAGIC = b"PUCHARS1"
+
+
+@functools.lru_cache(maxsize=1)
+def _secret() -> bytes | None:
+    """This user's key that signs resume files (``~/.cache/pucha/resume.key``, 0600).
+
+    A resume file is unpickled only when its HMAC verifies, so a file planted in (or
+    copied with) a project folder from elsewhere is ignored, never executed."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pucha"
+    f = base / "resume.key"
+    try:
+        if not f.is_file():
+            base.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(os.urandom(32))
+        key = f.read_bytes()
+    except FileExistsError:  # another worker made it just now
+        key = f.read_bytes()
+    except OSError as exc:
+        log.warning("no resume key (%s): an interrupted run will not be resumed", exc)
+        return None
+    return key if len(key) == 32 else None
+
+
+def _cache_load(cache: Path, code: str, key: str):
+    f = cache / f"{code}.pkl"
+    secret = _secret()
+    if secret is None or not f.is_file():
+        return None
+    try:
+        data = f.read_bytes()
+        mac, payload = data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
+        if not data.startswith(_MAGIC) or not hmac.compare_digest(
+                mac, hmac.new(secret, payload, hashlib.sha256).digest()):
+            log.debug("resume: %s not signed by this user, ignored", f)
+            return None
+        stored_key, result = pickle.loads(payload)  # noqa: S301 - signed above
+    except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
+        log.debug("resume: %s unreadable, solving again", f)
+        return None
+    from pucha.partition.run import VillageResult
+
+    if stored_key != key or not isinstance(result, VillageResult):
+        return None
+    return result
+
+
+def _cache_store(cache: Path, code: str, key: str, result: VillageResult) -> None:
+    from pucha.gis.write import write_bytes
+
+    secret = _secret()
+    if secret is None:
+        return
+    payload = pickle.dumps((key, result), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        write_bytes(cache / f"{code}.pkl",
+                    _MAGIC + hmac.new(secret, payload, hashlib.sha256).digest() + payload)
+    except OSError as exc:  # a read-only folder: no resume, same result
+        log.warning("resume cache not written (%s)", exc)
+
