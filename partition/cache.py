@@ -15,7 +15,7 @@ import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +25,7 @@ import shapely
 if TYPE_CHECKING:
     from pucha.partition.run import VillageResult
 
-__all__ = ["resume_dir"]
+__all__ = ["ResumeCache", "resume_dir", "dump_signed", "load_signed"]
 
 log = logging.getLogger("pucha.partition.run")
 
@@ -40,12 +40,14 @@ log = logging.getLogger("pucha.partition.run")
 # a key private to the user (:func:`_secret`): a file this user's pucha did not write
 # (copied with a project from another office, planted) is ignored, never unpickled.
 
-_CACHE_FORMAT = "pucha-resume-1"
+_CACHE_FORMAT = "pucha-resume-2"
 
 
 def resume_dir(gpkg_path: str | os.PathLike) -> Path:
-    """The sidecar folder of per-居/村 results of an unfinished run of ``gpkg_path``."""
-    p = Path(gpkg_path)
+    """The sidecar folder of per-居/村 results of an unfinished run of ``gpkg_path``
+    (absolute: a relative project path is resolved here, on the client, so workers
+    of a cluster never write into their own working directory)."""
+    p = Path(os.path.abspath(gpkg_path))
     return p.parent / f".{p.name}.resume"
 
 
@@ -104,7 +106,12 @@ def _digest(h, obj) -> None:
 
 
 def _cache_key(args) -> str:
-    code, name, poly, b, bar, settings, pinned, crs, previous, _cache = args
+    """The key of one 居/村's result: the engine's code and everything that shapes the
+    plan; not ``jobs`` nor the scheduler (they change only the speed), so a run killed
+    with ``--jobs 1`` resumes with ``--jobs 8`` or on a Dask cluster."""
+    code, name, poly, b, bar, settings, pinned, crs, previous = args[:9]
+    if dataclasses.is_dataclass(settings) and any(f.name == "jobs" for f in dataclasses.fields(settings)):
+        settings = dataclasses.replace(settings, jobs=1)
     h = hashlib.sha256(_code_digest().encode())
     for part in (code, name, poly, b, bar, settings, pinned, crs, previous):
         _digest(h, part)
@@ -119,7 +126,9 @@ def _secret() -> bytes | None:
     """This user's key that signs resume files (``~/.cache/pucha/resume.key``, 0600).
 
     A resume file is unpickled only when its HMAC verifies, so a file planted in (or
-    copied with) a project folder from elsewhere is ignored, never executed."""
+    copied with) a project folder from elsewhere is ignored, never executed. On a Dask
+    cluster the client reads its key and gives it to the workers with each task
+    (:class:`ResumeCache`): a worker never uses (or creates) a key of its own."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pucha"
     f = base / "resume.key"
     try:
@@ -129,7 +138,7 @@ def _secret() -> bytes | None:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(os.urandom(32))
         key = f.read_bytes()
-    except FileExistsError:  # another worker made it just now
+    except FileExistsError:  # another process made it just now
         key = f.read_bytes()
     except OSError as exc:
         log.warning("no resume key (%s): an interrupted run will not be resumed", exc)
@@ -137,21 +146,66 @@ def _secret() -> bytes | None:
     return key if len(key) == 32 else None
 
 
-def _cache_load(cache: Path, code: str, key: str):
-    f = cache / f"{code}.pkl"
+class ResumeCache(NamedTuple):
+    """Where a run keeps its per-居/村 results and the key that signs them.
+
+    ``path`` is absolute (resolved by the client: the folder beside the project, see
+    :func:`resume_dir`), ``secret`` the client's key, so every worker of a cluster
+    reads and writes the same folder under the same signature."""
+    path: Path
+    secret: bytes
+
+    @classmethod
+    def beside(cls, gpkg_path: str | os.PathLike) -> ResumeCache | None:
+        """The cache of ``gpkg_path`` with this user's key (None: no key, no resume)."""
+        secret = _secret()
+        return None if secret is None else cls(resume_dir(gpkg_path), secret)
+
+
+def dump_signed(path: Path, obj, secret: bytes) -> None:
+    """Pickle ``obj`` into ``path`` atomically, signed with ``secret`` (HMAC-SHA256)."""
+    from pucha.gis.write import write_bytes
+
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, _MAGIC + hmac.new(secret, payload, hashlib.sha256).digest() + payload)
+
+
+def load_signed(path: Path, secret: bytes):
+    """What :func:`dump_signed` wrote; ``LookupError`` if missing, unsigned or damaged."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LookupError(f"{path}: {exc}") from None
+    mac, payload = data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
+    if not data.startswith(_MAGIC) or not hmac.compare_digest(
+            mac, hmac.new(secret, payload, hashlib.sha256).digest()):
+        raise LookupError(f"{path}: not signed with this run's key")
+    try:
+        return pickle.loads(payload)  # noqa: S301 - signed above
+    except Exception as exc:  # noqa: BLE001
+        raise LookupError(f"{path}: unreadable ({exc})") from None
+
+
+def _as_cache(cache) -> ResumeCache | None:
+    """A :class:`ResumeCache` from one, or from a folder (signed with this user's key)."""
+    if cache is None or isinstance(cache, ResumeCache):
+        return cache
     secret = _secret()
-    if secret is None or not f.is_file():
+    return None if secret is None else ResumeCache(Path(os.path.abspath(cache)), secret)
+
+
+def _cache_load(cache, code: str, key: str):
+    cache = _as_cache(cache)
+    if cache is None:
+        return None
+    f = cache.path / f"{code}.pkl"
+    if not f.is_file():
         return None
     try:
-        data = f.read_bytes()
-        mac, payload = data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
-        if not data.startswith(_MAGIC) or not hmac.compare_digest(
-                mac, hmac.new(secret, payload, hashlib.sha256).digest()):
-            log.debug("resume: %s not signed by this user, ignored", f)
-            return None
-        stored_key, result = pickle.loads(payload)  # noqa: S301 - signed above
-    except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
-        log.debug("resume: %s unreadable, solving again", f)
+        stored_key, result = load_signed(f, cache.secret)
+    except (LookupError, TypeError, ValueError):  # a damaged or foreign entry is recomputed
+        log.debug("resume: %s not signed by this user or unreadable, solving again", f)
         return None
     from pucha.partition.run import VillageResult
 
@@ -160,17 +214,11 @@ def _cache_load(cache: Path, code: str, key: str):
     return result
 
 
-def _cache_store(cache: Path, code: str, key: str, result: VillageResult) -> None:
-    from pucha.gis.write import write_bytes
-
-    secret = _secret()
-    if secret is None:
+def _cache_store(cache, code: str, key: str, result: VillageResult) -> None:
+    cache = _as_cache(cache)
+    if cache is None:
         return
-    payload = pickle.dumps((key, result), protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        cache.mkdir(parents=True, exist_ok=True)
-        write_bytes(cache / f"{code}.pkl",
-                    _MAGIC + hmac.new(secret, payload, hashlib.sha256).digest() + payload)
+        dump_signed(cache.path / f"{code}.pkl", (key, result), cache.secret)
     except OSError as exc:  # a read-only folder: no resume, same result
         log.warning("resume cache not written (%s)", exc)
-

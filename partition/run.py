@@ -36,7 +36,7 @@ from pucha.partition.cache import (  # noqa: F401 - re-exported (tests, revision
 from pucha.partition.cells import barrier_lines, village_cells
 from pucha.partition.codes import assign_codes
 from pucha.partition.revision import MAX_SEQ
-from pucha.partition.schedule import _solve_args, _village_inputs, run_tasks  # noqa: F401
+from pucha.partition.schedule import _solve_args, _village_inputs, solve_all  # noqa: F401
 from pucha.partition.graph import cell_graph
 from pucha.partition.polygons import area_polygons, without_slivers
 from pucha.partition.quality import (balance_note, deviation, fill_area_quality, known_sum, part_people,
@@ -509,7 +509,9 @@ def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: Partit
     dask bag: the local process scheduler when ``jobs`` > 1, else synchronous) or
     ``"distributed"`` (the current ``dask.distributed`` client, e.g. a LocalCluster).
     ``previous``: per-居/村 earlier plan for stable codes. ``cache_dir``: per-居/村
-    results kept for a resumed run (see :func:`resume_dir`).
+    results kept for a resumed run (a folder, see :func:`resume_dir`, or a
+    :class:`~pucha.partition.cache.ResumeCache`); on a cluster the inputs then go by
+    reference through it (:mod:`pucha.partition.schedule`).
     """
     st = settings or PartitionSettings()
     t0 = time.monotonic()
@@ -528,12 +530,11 @@ def partition_frames(layers: Mapping[str, gpd.GeoDataFrame], *, settings: Partit
                              f"valid codes: {', '.join(codes[:5])}...")
         codes = sorted(set(villages))
     pins = {str(k): str(v) for k, v in (pinned or {}).items()}
-    cache = Path(cache_dir) if cache_dir is not None else None
     previous = previous or {}
-    inputs = [(c, n, p, b, br, st, {k: pins[k] for k in sorted(set(b["building_id"]) & set(pins))},
-               crs, previous.get(c), cache)
-              for c, n, p, b, br in _village_inputs(vil, bld, bar, codes)]
-    results = run_tasks(inputs, jobs=jobs, scheduler=scheduler, progress=progress)
+    inputs = ((c, n, p, b, br, st, {k: pins[k] for k in sorted(set(b["building_id"]) & set(pins))},
+               crs, previous.get(c))
+              for c, n, p, b, br in _village_inputs(vil, bld, bar, codes))
+    results = solve_all(inputs, cache=cache_dir, jobs=jobs, scheduler=scheduler, progress=progress)
     results = sorted(results, key=lambda r: r.village_code)
     frames = [r.areas for r in results if len(r.areas)]
     area_cols = list(S.AREA_COLUMNS) + ["geometry"]

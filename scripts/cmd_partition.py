@@ -26,8 +26,10 @@ __all__ = ["partition"]
               help="Work per 居/村 at most, in seconds of a reference PC core (a budget of work, "
                    "so the plan does not depend on the machine's speed). "
                    "Default: [partition] time_limit_s (20).")
-@click.option("--jobs", type=int, default=None,
-              help="居/村 solved in parallel (local processes). Default: [partition] jobs (1).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Local processes solving 居/村 in parallel (with --dask local: the "
+                   "LocalCluster's workers; with a scheduler address: not used). "
+                   "Default: [partition] jobs (1).")
 @click.option("--village", "villages", multiple=True, help="Only this 居/村 code (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; only the township line.")
 @click.option("--fresh", is_flag=True,
@@ -39,13 +41,16 @@ __all__ = ["partition"]
               help="Implies --fresh: number the areas 001... again and restart the code history "
                    "(only before the codes were issued to enumerators).")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
-              help="Solve the 居/村 on a Dask cluster: a scheduler address "
-                   "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers. "
-                   "Needs pip install 'pucha[dask]'.")
+              help="Solve the 居/村 on a Dask cluster, one task per 居/村, largest first: a "
+                   "scheduler address (tcp://10.0.0.5:8786) or 'local' for a LocalCluster of "
+                   "--jobs workers. The project folder must be mounted at the same path on "
+                   "every worker (inputs and the resume cache go through it). Needs "
+                   "pip install 'pucha[dask]'.")
+@click.option("--dashboard", is_flag=True, help="With --dask: print the link of the Dask dashboard.")
 def partition(project_gpkg: Path, target: int | None, band_min: int | None, band_max: int | None,
               households_target: int | None, seed: int | None, time_limit: float | None,
               jobs: int | None, villages: tuple[str, ...], quiet: bool,
-              fresh: bool, renumber: bool, dask_address: str | None) -> None:
+              fresh: bool, renumber: bool, dask_address: str | None, dashboard: bool) -> None:
     """Cut every 居/村 in PROJECT_GPKG into 普查小区 (census enumeration areas).
 
     Areas are contiguous, hold between --min and --max people (about --target),
@@ -65,9 +70,14 @@ def partition(project_gpkg: Path, target: int | None, band_min: int | None, band
       pucha partition out/project.gpkg --target 300 --min 240 --max 360 --jobs 2
       pucha partition out/project.gpkg --village 310118002001
       pucha partition city.gpkg --dask tcp://10.0.0.5:8786     (city scale)
+
+    A killed run (Ctrl-C, SIGTERM, power cut) leaves the project as it was and
+    resumes: every 居/村 finished is kept, signed, in .PROJECT.gpkg.resume/ beside
+    the project, whatever --jobs or cluster the next run uses.
     """
     from pucha.gis.settings import project_config, with_overrides
     from pucha.partition.run import partition_project
+    from pucha.partition.schedule import dask_client, stop_on_sigterm
 
     # the project's [partition] settings (stored by pucha import); flags override them
     # for this run only, and the new revision records what the run used
@@ -80,10 +90,11 @@ def partition(project_gpkg: Path, target: int | None, band_min: int | None, band
     kw = dict(settings=st, jobs=jobs, progress=(not quiet) and sys.stderr.isatty(),
               villages=list(villages) or None, fresh=fresh, renumber=renumber)
     if dask_address:
-        with _dask_client(dask_address, jobs):
+        with dask_client(dask_address, jobs=jobs, dashboard=dashboard, say=click.echo):
             res = partition_project(project_gpkg, scheduler="distributed", **kw)
     else:
-        res = partition_project(project_gpkg, **kw)
+        with stop_on_sigterm():
+            res = partition_project(project_gpkg, **kw)
     q = res.quality
     if not quiet and len(q):
         click.echo(q.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="—"))
@@ -93,18 +104,3 @@ def partition(project_gpkg: Path, target: int | None, band_min: int | None, band
                    f"{t['within_10']:.0%} within ±10%, {int(t['outside_band'])} outside the band, "
                    f"{int(t['non_contiguous'])} non-contiguous; {len(res.problems)} problems "
                    f"({res.timings['total']:.1f} s)")
-
-
-def _dask_client(address: str, jobs: int):
-    """A dask.distributed Client for ``--dask`` ('local': a LocalCluster of ``jobs`` workers)."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as exc:
-        from pucha.errors import ConfigError
-
-        raise ConfigError("--dask needs dask.distributed: pip install 'pucha[dask]'") from exc
-    if address == "local":
-        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        return Client(cluster)
-    return Client(address, timeout="30s")
