@@ -130,8 +130,10 @@ def _village_task(vcode: str, overview_path: str, atlas_path: str | None,
 # -- driver -------------------------------------------------------------------
 
 def _run(tasks: list[tuple], fn, *, jobs: int, gpkg: str, attribution: str | None,
-         progress: bool, desc: str, project: MapProject) -> list:
+         progress: bool, desc: str, project: MapProject, runner=None) -> list:
     global _PROJECT
+    if runner is not None:  # e.g. a Dask cluster (pucha.outputs.parallel)
+        return runner(tasks, fn, gpkg=gpkg, attribution=attribution, progress=progress, desc=desc)
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc=desc, unit="个", disable=not progress, file=sys.stderr,
@@ -174,7 +176,7 @@ def _sha256(path: Path) -> str:
 def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
               jobs: int | None = os.cpu_count(), progress: bool = True,
               tile_source: TileSource | None = None, only_village: str | None = None,
-              pdf: bool = True, attribution: str | None = None) -> PackResult:
+              pdf: bool = True, attribution: str | None = None, runner=None) -> PackResult:
     """Write the whole map pack for a partitioned project.
 
     Parameters
@@ -197,6 +199,9 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
         False: HTML only (no PDF pages, atlases).
     attribution
         Override the data attribution printed on the maps.
+    runner
+        Runs the drawing tasks instead of the local pool (see
+        :func:`pucha.outputs.parallel.dask_runner`).
 
     Returns
     -------
@@ -230,7 +235,7 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
     logger.info("绘制 %d 个普查小区（%d 个居/村），%d 个进程", len(area_tasks), len(vcodes), jobs)
     results = _run(area_tasks, _area_task, jobs=min(jobs, max(1, len(area_tasks))),
                    gpkg=str(gpkg), attribution=attribution, progress=progress,
-                   desc="普查小区图", project=project)
+                   desc="普查小区图", project=project, runner=runner)
     numbered = {r["code"]: r["buildings"] for r in results}
     for code, (h, p) in sorted(area_files.items()):
         res.html.append(h)
@@ -247,7 +252,8 @@ def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
                         {c: str(area_files[c][1]) for c in codes if area_files[c][1]},
                         {c: area_files[c][0].name for c in codes}, tile_source))
     _run(v_tasks, _village_task, jobs=min(jobs, max(1, len(v_tasks))), gpkg=str(gpkg),
-         attribution=attribution, progress=progress, desc="居/村总图与图册", project=project)
+         attribution=attribution, progress=progress, desc="居/村总图与图册", project=project,
+         runner=runner)
     for v in vcodes:
         res.html.append(layout.overview_html(vdirs[v]))
         if pdf:

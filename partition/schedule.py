@@ -348,6 +348,10 @@ def dask_client(address: str, *, jobs: int = 1, dashboard: bool = False,
 
         raise ConfigError("--dask needs dask.distributed: pip install 'pucha[dask]'") from exc
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    current = _current_client(address)
+    if current is not None:  # e.g. pucha run --dask: one cluster for every step
+        yield current
+        return
     with stop_on_sigterm(), contextlib.ExitStack() as stack:
         if address == "local":
             cluster = stack.enter_context(LocalCluster(
@@ -368,3 +372,16 @@ def dask_client(address: str, *, jobs: int = 1, dashboard: bool = False,
         n = len(client.scheduler_info().get("workers", {}))
         log.info("Dask: %s, %d worker(s)", address, n)
         yield client
+
+
+def _current_client(address: str):
+    """The current client if it is connected to ``address`` (any, for ``local``)."""
+    from distributed import get_client
+
+    try:
+        c = get_client()
+    except ValueError:
+        return None
+    if address == "local" and getattr(c, "cluster", None) is not None:
+        return c
+    return c if c.scheduler is not None and c.scheduler.address == address else None

@@ -26,9 +26,15 @@ __all__ = ["maps"]
               help="Draw only this 居/村 (12-digit code).")
 @click.option("--no-pdf", "no_pdf", is_flag=True, help="HTML only: skip PDF pages and atlases.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Draw on a Dask cluster, one task per 居/村: a scheduler address or 'local' "
+                   "(--jobs workers). PROJECT and OUT_DIR must be mounted at the same path on "
+                   "every worker.")
+@click.option("--dashboard", is_flag=True, help="With --dask: print the Dask dashboard's link.")
 def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
          only_village: str | None,
-         no_pdf: bool, quiet: bool) -> None:
+         no_pdf: bool, quiet: bool, dask_address: str | None = None,
+         dashboard: bool = False) -> None:
     """Draw every map the enumerators (普查员) carry, from a partitioned PROJECT.gpkg.
 
     \b
@@ -56,8 +62,16 @@ def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
 
     source = parse_tile_spec(tiles) if tiles is not None else _tiles_from_settings(project)
     progress = not quiet and sys.stderr.isatty()
-    res = make_pack(project, out_dir, jobs=jobs or os.cpu_count() or 1, progress=progress,
-                    tile_source=source, only_village=only_village, pdf=not no_pdf)
+    kw = dict(jobs=jobs or os.cpu_count() or 1, progress=progress, tile_source=source,
+              only_village=only_village, pdf=not no_pdf)
+    if dask_address:
+        from pucha.outputs.parallel import make_pack_dask
+        from pucha.partition.schedule import dask_client
+
+        with dask_client(dask_address, jobs=kw["jobs"], dashboard=dashboard, say=click.echo):
+            res = make_pack_dask(project, out_dir, **kw)
+    else:
+        res = make_pack(project, out_dir, **kw)
     per = res.seconds / max(1, res.n_areas)
     click.echo(f"{res.n_areas} 个普查小区, {res.n_villages} 个居/村: {len(res.html)} HTML, "
                f"{len(res.pdf)} PDF ({res.pages} 页), {len(res.registers)} 登记表; "

@@ -8,6 +8,7 @@ library versions, so the run is auditable.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -38,14 +39,15 @@ def _versions() -> dict[str, str]:
 
 
 def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: bool = True,
-                 fresh: bool = False, quiet: bool = False) -> dict:
+                 fresh: bool = False, quiet: bool = False, dask: str | None = None) -> dict:
     """Run every step for the project file ``toml`` into folder ``out``.
 
     Each step is the sub-command a user would type (same code path, same outputs):
     ``import -o out/project.gpkg``, ``boundaries -o out/boundaries``, ``partition`` (with
     the TOML's [partition] settings), ``check -o out/check-report.txt``, ``maps -o out/maps``.
     A boundary conflict or a broken hard rule is reported, not fatal: the census office
-    reviews them in the outputs. Returns the run.json manifest.
+    reviews them in the outputs. ``dask``: partition and maps on this Dask cluster (a
+    scheduler address or ``local``), one client for both. Returns the run.json manifest.
     """
     from pucha.config import load_config
     from pucha.gis.write import read_meta, write_text
@@ -97,7 +99,8 @@ def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: 
     def _partition():
         st = dataclasses.replace(config.partition, jobs=jobs)
         res = partition_project(gpkg, settings=st, jobs=jobs,
-                                progress=(not quiet) and sys.stderr.isatty(), fresh=fresh)
+                                progress=(not quiet) and sys.stderr.isatty(), fresh=fresh,
+                                scheduler="distributed" if dask else "processes")
         if len(res.quality):
             t = res.quality.iloc[-1]
             say(f"{int(t['n_areas'])} areas, {int(t['population'])} people; "
@@ -105,20 +108,25 @@ def run_pipeline(ctx: click.Context, toml: Path, out: Path, *, jobs: int, maps: 
                 f"{int(t['non_contiguous'])} non-contiguous; {len(res.problems)} problems")
         return res
 
-    res = step(3, "划分普查小区 partition (人普办)", "partition", _partition)
-    people = int(res.quality.iloc[-1]["population"]) if len(res.quality) else 0
-    if people == 0:
-        return stop("partition", "the plan holds 0 people: nothing to enumerate")
-    rc = step(4, "核查 check", "check",
-              lambda: ctx.invoke(check, project_gpkg=gpkg, report_path=out / "check-report.txt",
-                                 quiet=True))
-    status["check"] = "passed" if not rc else "hard rules broken (see check-report.txt)"
-    if rc:
-        return stop("check", f"hard rules broken (see {out / 'check-report.txt'})")
-    if maps:
-        step(5, "地图与名册 maps, registers (普查员)", "maps",
-             lambda: ctx.invoke(maps_cmd, project=gpkg, out_dir=out / "maps", jobs=jobs,
-                                quiet=quiet or not sys.stderr.isatty()))
+    with contextlib.ExitStack() as stack:
+        if dask:
+            from pucha.partition.schedule import dask_client
+
+            stack.enter_context(dask_client(dask, jobs=jobs, say=say))
+        res = step(3, "划分普查小区 partition (人普办)", "partition", _partition)
+        people = int(res.quality.iloc[-1]["population"]) if len(res.quality) else 0
+        if people == 0:
+            return stop("partition", "the plan holds 0 people: nothing to enumerate")
+        rc = step(4, "核查 check", "check",
+                  lambda: ctx.invoke(check, project_gpkg=gpkg, report_path=out / "check-report.txt",
+                                     quiet=True))
+        status["check"] = "passed" if not rc else "hard rules broken (see check-report.txt)"
+        if rc:
+            return stop("check", f"hard rules broken (see {out / 'check-report.txt'})")
+        if maps:
+            step(5, "地图与名册 maps, registers (普查员)", "maps",
+                 lambda: ctx.invoke(maps_cmd, project=gpkg, out_dir=out / "maps", jobs=jobs,
+                                    quiet=quiet or not sys.stderr.isatty(), dask_address=dask))
 
     meta = read_meta(gpkg)
     manifest = {
@@ -157,9 +165,12 @@ def _with_common(f):
 @click.command("run")
 @click.argument("project_toml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_with_common
+@click.option("--dask", "dask", default=None, metavar="ADDRESS",
+              help="Partition and maps on a Dask cluster (a scheduler address, or 'local' for "
+                   "--jobs local workers); OUT must be mounted at the same path on every worker.")
 @click.pass_context
 def run(ctx: click.Context, project_toml: Path, out: Path, jobs: int, no_maps: bool,
-        fresh: bool) -> int:
+        fresh: bool, dask: str | None) -> int:
     """Run the whole pipeline for PROJECT_TOML into folder OUT.
 
     \b
@@ -168,9 +179,10 @@ def run(ctx: click.Context, project_toml: Path, out: Path, jobs: int, no_maps: b
     a plan of 0 people, a broken hard rule) with exit status 1.
     Example:
       pucha run yingpu.toml -o yingpu-2026/
+      pucha run city.toml -o /shared/city-2026/ --dask tcp://10.0.0.5:8786
     """
     manifest = run_pipeline(ctx, project_toml, out, jobs=jobs, maps=not no_maps, fresh=fresh,
-                            quiet=_quiet(ctx))
+                            quiet=_quiet(ctx), dask=dask)
     if manifest.get("exit"):
         return int(manifest["exit"])
     _print_outputs(out)

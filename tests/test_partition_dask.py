@@ -268,3 +268,29 @@ def test_failed_village_is_retried_then_reported_without_losing_the_others(
     assert cached == [c for c in codes if c != bad]
     assert not (resume_dir(project) / "inputs").exists()
     assert _sha(project) == before
+
+
+# --------------------------------------------------------------------------- maps
+@pytest.mark.slow
+def test_maps_on_the_cluster_equal_the_local_pack(cluster, serial, tmp_path, monkeypatch) -> None:
+    """``pucha maps --dask``: one task per 居/村 and phase, the workers write the files
+    (paths made absolute by the client) and every file equals the local pack's."""
+    from pucha.outputs.pack import make_pack
+    from pucha.outputs.parallel import make_pack_dask
+
+    areas = read_layer(serial, S.LAYER_AREAS)
+    v = areas["village_code"].value_counts().sort_index().idxmax()   # (one 居/村: CI time)
+    local = make_pack(serial, tmp_path / "local", jobs=1, progress=False, pdf=False, only_village=v)
+    monkeypatch.chdir(tmp_path)
+    with cluster.client() as client, distributed.get_task_stream(client) as ts:
+        res = make_pack_dask(serial, Path("onc"), progress=False, pdf=False, only_village=v)
+    keys = {t["key"] for t in ts.data if str(t["key"]).startswith("pucha-maps-")}
+    assert len(keys) == 2                                 # its area maps, then its overview
+    assert res.n_areas == local.n_areas == (areas["village_code"] == v).sum() > 1
+    a = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file())
+    b = sorted(p.relative_to(tmp_path / "onc") for p in (tmp_path / "onc").rglob("*") if p.is_file())
+    assert a == b
+    for rel in a:
+        if rel.suffix in (".html", ".csv"):
+            assert (tmp_path / "local" / rel).read_bytes() == (tmp_path / "onc" / rel).read_bytes(), rel
+    assert list(cluster.cwd.iterdir()) == []
