@@ -506,3 +506,17 @@ def test_balance_note_names_what_forces_an_area_outside_the_window():
     assert balance_note(250, [("x", 0, 150), ("y", 0, 100)], {}, st) == ""
     assert balance_note(124, [("x", 0, 124)], {}, st, village_people=124) == \
         "only 124 people in the 居/村 (apart from locked areas): one area"
+
+
+def test_resume_folder_is_absolute_and_its_key_ignores_jobs(tmp_path, monkeypatch) -> None:
+    """The client resolves a relative project path (workers never write into their own
+    working directory), and ``--jobs`` does not change the key: a run killed with
+    --jobs 1 resumes with --jobs 2 or on a cluster."""
+    from pucha.partition.cache import _cache_key
+
+    monkeypatch.chdir(tmp_path)
+    assert resume_dir("p.gpkg") == tmp_path / ".p.gpkg.resume"
+    args = ("310118002001", "一居", box(0, 0, 1, 1), pd.DataFrame({"a": [1]}), pd.DataFrame(),
+            PartitionSettings(jobs=1), {}, "EPSG:4549", None)
+    assert _cache_key(args) == _cache_key(args[:5] + (PartitionSettings(jobs=8),) + args[6:])
+    assert _cache_key(args) != _cache_key(args[:5] + (PartitionSettings(seed=3),) + args[6:])
