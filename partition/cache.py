@@ -58,9 +58,10 @@ def _code_digest() -> str:
 
     h = hashlib.sha256(f"{_CACHE_FORMAT}|{__version__}".encode())
     here = Path(__file__).resolve().parent
-    for f in sorted(here.glob("*.py")) + [here.parent / "gis" / "schema.py"]:
+    # (every module of the package, sub-packages such as solver/ included)
+    for f in sorted(here.rglob("*.py")) + [here.parent / "gis" / "schema.py"]:
         with contextlib.suppress(OSError):
-            h.update(f.name.encode())
+            h.update(f.relative_to(here.parent).as_posix().encode())
             h.update(f.read_bytes())
     return h.hexdigest()
 
