@@ -133,6 +133,18 @@ _NOT_NAMES = ("信息", "楼", "区", "户数", "数", "人数", "电话", "手�
               "单位", "公司", "委托", "姓名", "名字", "联系")
 
 
+#: a word of 2-4 Chinese characters standing on its own (a name beside a number)
+_ALONE = re.compile(r"(?<![\u4e00-\u9fff*])([\u4e00-\u9fff·]{2,4})(?![\u4e00-\u9fff])")
+#: endings of place words that are not names
+_PLACE_ENDINGS = ("路", "街", "道", "号", "楼", "栋", "幢", "座", "室", "单元", "村", "区", "社区",
+                  "委会", "小区", "弄", "巷", "里", "苑", "园", "厦", "城", "寓", "院", "组", "队",
+                  "门", "层", "镇", "乡", "县", "市", "省", "桥", "站", "场", "馆", "店", "厂", "司",
+                  "所", "局", "中心", "大楼", "花园", "新村", "公寓", "住宅", "宅", "浜", "塘",
+                  "湾", "埭", "泾", "港", "庄", "坊", "铺", "寨", "墩", "头", "口", "河", "湖",
+                  "山", "岭", "沟", "堂", "阁", "亭", "宫", "寺", "庙", "证", "部", "处", "科",
+                  "房", "屋", "舍", "库", "棚")
+
+
 def id_checksum_ok(s: str) -> bool:
     """The ISO 7064 MOD 11-2 check character of an 18-character 公民身份号码.
 
@@ -175,10 +187,19 @@ def mask_text(text: str) -> tuple[str, list[str]]:
     date or check character, 15-digit ones with a valid birth date), ``phone`` (mobile
     1[3-9]x xxxx xxxx, landline 0xx-xxxxxxxx / (0xx)xxxxxxxx, 7-8 digit numbers after
     电话/手机/tel), ``name`` (the 2-3 characters after 户主/姓名/联系人/业主/房东 ...).
-    Non-text values are returned unchanged with no kinds.
+    In a value that holds an ID or phone number, a word of 2-4 Chinese characters
+    standing on its own is a name too (it needs no keyword beside the number), unless it
+    ends like a place (路, 号, 楼, 村, 宅, 居委会 ...). Non-text values are returned
+    unchanged with no kinds.
 
     >>> mask_text("身份证310118199001011234，联系人：李四 (021)59731234")[1]
     ['id_number', 'name', 'phone']
+    >>> mask_text("张三 310118199001011234 城中路1号")[0]
+    '** ****************** 城中路1号'
+    >>> mask_text("张三 310118199001011234")
+    ('** ******************', ['id_number', 'name'])
+    >>> mask_text("户主：李四")
+    ('户主：**', ['name'])
     """
     if not isinstance(text, str) or not text:
         return text, []
@@ -223,6 +244,18 @@ def mask_text(text: str) -> tuple[str, list[str]]:
 
     if any(w in out for w in _NAME_WORDS):
         out = _NAME.sub(name, out)
+    if kinds & {"id_number", "phone"}:
+        # a value that holds an ID or phone number is about a person: a name standing
+        # beside the number needs no keyword ("张三 3101...1234"); a place name stays
+        def alone(m: re.Match) -> str:
+            word = m.group(1)
+            if (word.endswith(_PLACE_ENDINGS) or word in _NAME_WORDS
+                    or any(word.startswith(w) for w in _NOT_NAMES)):
+                return word
+            kinds.add("name")
+            return "*" * len(word)
+
+        out = _ALONE.sub(alone, out)
     return out, sorted(kinds)
 
 

@@ -451,6 +451,18 @@ def read_source(source: LayerSource, *, base_dir: Path | str, kind: str,
         gdf, enc = _read_gdal(path, source, kind)
     if gdf.geometry.name != "geometry":
         gdf = gdf.rename_geometry("geometry")
+    if len(gdf) == 0 and source.where and kind not in ("buildings", "villages", "township"):
+        # a filter that keeps nothing of a layer that has features is a mistake, not an
+        # empty layer (roads filtered away leave areas that ignore every road)
+        try:
+            total = int(pyogrio.read_info(path, layer=source.layer or None)["features"]) \
+                if path.suffix.lower() not in (".csv", ".txt") else 1
+        except Exception:  # noqa: BLE001 - the count is only for the message
+            total = 1
+        if total:  # a warning, not an error: all rail underground is a real case (the demo)
+            log.warning("%s: [layers.%s] where = %r leaves 0 of %d features: check the column "
+                        "and the value it compares with (e.g. a text column holding "
+                        "'True'/'False', not 0/1)", where, kind, source.where, total)
     if len(gdf) == 0 and kind in ("buildings", "villages", "township"):
         if source.where:
             raise InputError(f"{where}: [layers.{kind}] where = {source.where!r} leaves 0 "

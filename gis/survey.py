@@ -176,9 +176,19 @@ def survey(paths: list[Path]) -> tuple[list[LayerSurvey], list[Path]]:
                              encoding=f"{enc} ({why})" if enc else "", fields=samples,
                              kind=kind, why=kwhy, gcj02_hint=_gcj02_hint(df, crs))
             if "is_tunnel" in cols and kind in ("roads", "railways"):
-                ls.where = "is_tunnel = 0"
+                ls.where = _tunnel_filter(df["is_tunnel"] if "is_tunnel" in df else None)
             layers.append(ls)
     return layers, tables
+
+
+def _tunnel_filter(values) -> str:
+    """A ``where`` that leaves tunnels out (no boundary on the ground), by the column's type:
+    0/1 integers (the demo), or OSM/Tilezen text ('True' or empty)."""
+    import pandas as pd
+
+    if values is not None and pd.api.types.is_numeric_dtype(values):
+        return "is_tunnel IS NULL OR is_tunnel = 0"
+    return "is_tunnel IS NULL OR is_tunnel NOT IN ('True', 'true', 'yes', '1')"
 
 
 def _q(s: str) -> str:
