@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 
 if TYPE_CHECKING:
-    from pucha.partition.run import VillageResult
+    from pucha.partition.results import VillageResult
 
 __all__ = ["ResumeCache", "resume_dir", "dump_signed", "load_signed"]
 
@@ -208,7 +208,7 @@ def _cache_load(cache, code: str, key: str):
     except (LookupError, TypeError, ValueError):  # a damaged or foreign entry is recomputed
         log.debug("resume: %s not signed by this user or unreadable, solving again", f)
         return None
-    from pucha.partition.run import VillageResult
+    from pucha.partition.results import VillageResult
 
     if stored_key != key or not isinstance(result, VillageResult):
         return None

@@ -8,11 +8,16 @@ codes stable (``previous``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import shapely
 
-__all__ = ["serpentine_order", "assign_codes", "stable_codes", "MAX_SEQ", "VIRTUAL_SEQ"]
+from pucha.errors import InputError
+
+__all__ = ["serpentine_order", "assign_codes", "stable_codes", "MAX_SEQ", "VIRTUAL_SEQ",
+           "CodesExhausted", "CodeMemory", "village_stable_codes"]
 
 
 def serpentine_order(polygons: Sequence) -> list[int]:
@@ -113,3 +118,44 @@ def stable_codes(village_code: str, new_assign, old_assign, *, used_seqs: set[in
         ever.add(q)
         out[key] = f"{village_code}{q:03d}"
     return out
+
+
+class CodesExhausted(InputError):
+    """No free 普查小区 sequence is left in a 居/村 (001-899, none reused)."""
+
+
+@dataclass(frozen=True)
+class CodeMemory:
+    """A 居/村's earlier plan, for stable codes: its ``building_areas`` rows
+    (building_id, area_code, part, population), its area codes, and every sequence
+    ever issued in it (``code_history``)."""
+    assignment: pd.DataFrame
+    codes: tuple[str, ...] = ()
+    used_seqs: frozenset[int] = frozenset()
+
+
+def village_stable_codes(village_code: str, codes: list[str], ba: pd.DataFrame, previous: CodeMemory) -> list[str]:
+    """Replace the serpentine codes by stable ones (see :class:`CodeMemory`); ``ba`` is the
+    assignment under the serpentine codes."""
+    new = ba[["building_id", "area_code", "part", "population"]]
+    old = previous.assignment
+    old = old[old["area_code"].astype(str).str.startswith(village_code)]
+    old = old[["building_id", "area_code", "part", "population"]]
+    used = set(previous.used_seqs)
+    out = (stable_codes(village_code, new, old, used_seqs=used, reserved=set(), exhausted=CodesExhausted)
+           if len(new) else {})
+    # areas without buildings (empty land): the old empty areas' codes, else new ones
+    empty = [c for c in codes if c not in out]
+    given = set(out.values())
+    old_empty = [c for c in sorted(previous.codes) if c.startswith(village_code)
+                 and c not in set(old["area_code"]) and c not in given]
+    for k, c in zip(empty, old_empty):
+        out[k] = c
+    rest = [k for k in empty if k not in out]
+    if rest:
+        pseudo = pd.DataFrame({"building_id": [f"\0{k}" for k in rest], "area_code": rest,
+                               "part": 0, "population": 0})
+        out.update(stable_codes(village_code, pseudo, old.iloc[:0],
+                          used_seqs=used | {int(c[12:]) for c in out.values()},
+                          reserved=set(out.values()), exhausted=CodesExhausted))
+    return [out[c] for c in codes]

@@ -275,11 +275,8 @@ def record_revision(gpkg: str | os.PathLike, *, settings: PartitionSettings | No
 
 # --------------------------------------------------------------------------- codes
 
-from pucha.partition.codes import MAX_SEQ, VIRTUAL_SEQ, stable_codes  # noqa: E402,F401 (re-exported)
-
-
-class CodesExhausted(InputError):
-    """No free 普查小区 sequence is left in a 居/村 (001-899, none reused)."""
+from pucha.partition.codes import (  # noqa: E402,F401 (re-exported)
+    MAX_SEQ, VIRTUAL_SEQ, CodesExhausted, stable_codes)
 
 
 def assign_codes(village_code: str, new_assign: pd.DataFrame, old_assign: pd.DataFrame, *,
@@ -395,7 +392,7 @@ def engine_solver(gpkg: str | os.PathLike, *, cache_dir: str | os.PathLike | Non
     project read once. ``cache_dir``: keep each solved remainder there so a killed run
     resumes (:func:`pucha.partition.run.resume_dir`)."""
     from pucha.partition.cells import barrier_lines
-    from pucha.partition.run import _solve_args
+    from pucha.partition.schedule import _solve_args
 
     path = Path(gpkg)
     names = set(list_layers(path))

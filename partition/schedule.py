@@ -1,6 +1,6 @@
 """Scheduling of ``pucha partition``: one task per 居/村, on one machine or a Dask cluster.
 
-Every 居/村 is solved independently (:func:`pucha.partition.run.solve_village`), so
+Every 居/村 is solved independently (:func:`pucha.partition.engine.solve_village`), so
 the work is one task per 居/村, submitted largest first (most buildings) so that no
 worker is left idle while another holds a big one, and merged in code order: the
 result is the serial one whatever ran it.
@@ -93,7 +93,7 @@ def _village_inputs(villages, buildings, barriers, codes):
 
 def _solve_cached(args: tuple, cache) -> object:
     """Solve one 居/村 (``args`` as :class:`VillageTask`), through the resume cache."""
-    from pucha.partition import run
+    from pucha.partition import engine
 
     code, name, poly, b, bar, settings, pinned, crs, previous = args[:9]
     cache = _as_cache(cache)
@@ -104,7 +104,7 @@ def _solve_cached(args: tuple, cache) -> object:
         if hit is not None:
             hit.resumed = True
             return hit
-    res = run.solve_village(code, name, poly, b, bar, settings=settings, pinned=pinned, crs=crs,
+    res = engine.solve_village(code, name, poly, b, bar, settings=settings, pinned=pinned, crs=crs,
                             previous=previous)
     if cache is not None:
         _cache_store(cache, code, key, res)

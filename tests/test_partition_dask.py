@@ -216,7 +216,7 @@ def test_resume_with_other_jobs_solves_only_the_unfinished(project, serial, tmp_
     """The cache key holds what shapes the plan, not --jobs: a run of two 居/村 with
     --jobs 1 (a killed run's cache), then the whole run with --jobs 2, solves only the
     other six (solves counted in the pool's processes through a file)."""
-    import pucha.partition.run as run_mod
+    import pucha.partition.engine as run_mod  # the per-居/村 engine the scheduler calls
     from pucha.partition.run import partition_frames
 
     layers = {n: read_layer(project, n) for n in (S.LAYER_VILLAGES, S.LAYER_BUILDINGS,
@@ -244,7 +244,7 @@ def test_failed_village_is_retried_then_reported_without_losing_the_others(
         project, monkeypatch) -> None:
     """One 居/村 always fails in the pool: it is tried 1 + 2 times, the error names it,
     every other 居/村 is in the resume cache and the project is untouched."""
-    import pucha.partition.run as run_mod
+    import pucha.partition.engine as run_mod  # the per-居/村 engine the scheduler calls
     from pucha.partition.schedule import TaskFailed
 
     codes = sorted(read_layer(project, S.LAYER_VILLAGES)["village_code"])

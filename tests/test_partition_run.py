@@ -297,7 +297,7 @@ def test_killed_repartition_resumes_the_resolved_villages(project: Path, tmp_pat
     import shutil
 
     import pucha.partition.revision as revision_mod
-    import pucha.partition.run as run_mod
+    import pucha.partition.engine as run_mod  # the per-居/村 engine the scheduler calls
     from pucha.gis.styles import connect_gpkg
 
     partition_project(project, settings=SETTINGS, progress=False)
@@ -457,7 +457,7 @@ def test_both_passes_share_the_time_limit(monkeypatch):
     """The second pass (buildings cut for the band) gets what the first left of the
     居/村's time limit, so a 居/村 never takes more than one limit of work; with too
     little left it does not run at all."""
-    from pucha.partition import run as run_mod
+    from pucha.partition import engine as run_mod
 
     limits = []
     real = run_mod.solve_graph
