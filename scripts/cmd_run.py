@@ -215,5 +215,7 @@ def _quiet(ctx: click.Context) -> bool:
 
 
 def _print_outputs(out: Path) -> None:
-    click.echo(f"\n完成 done. Open {out / 'maps' / 'index.html'} (township index of every area's "
-               f"map), {out / 'project.gpkg'} in QGIS, and {out / 'run.json'} for provenance.")
+    index = out / "maps" / "index.html"
+    maps = (f"{index} (township index of every area's map), " if index.exists() else "")
+    click.echo(f"\n完成 done. Open {maps}{out / 'project.gpkg'} in QGIS, and {out / 'run.json'} "
+               f"for provenance.")
