@@ -50,7 +50,7 @@ __all__ = ["partition"]
 def partition(project_gpkg: Path, target: int | None, band_min: int | None, band_max: int | None,
               households_target: int | None, seed: int | None, time_limit: float | None,
               jobs: int | None, villages: tuple[str, ...], quiet: bool,
-              fresh: bool, renumber: bool, dask_address: str | None, dashboard: bool) -> None:
+              fresh: bool, renumber: bool, dask_address: str | None, dashboard: bool) -> int:
     """Cut every 居/村 in PROJECT_GPKG into 普查小区 (census enumeration areas).
 
     Areas are contiguous, hold between --min and --max people (about --target),
@@ -65,6 +65,11 @@ def partition(project_gpkg: Path, target: int | None, band_min: int | None, band
     for this run only (the revision records what the run used).
 
     \b
+    Exit status: 0 done (warnings allowed), 1 the plan is written but the problems
+    layer holds errors (e.g. a hand move that could not be kept), 2 bad input (nothing
+    written), 75 the project is being edited in another program (nothing written).
+
+    \b
     Example:
       pucha partition out/project.gpkg
       pucha partition out/project.gpkg --target 300 --min 240 --max 360 --jobs 2
@@ -75,6 +80,7 @@ def partition(project_gpkg: Path, target: int | None, band_min: int | None, band
     resumes: every 居/村 finished is kept, signed, in .PROJECT.gpkg.resume/ beside
     the project, whatever --jobs or cluster the next run uses.
     """
+    from pucha.errors import EXIT_PROBLEMS
     from pucha.gis.settings import project_config, with_overrides
     from pucha.partition.run import partition_project
     from pucha.partition.schedule import dask_client, stop_on_sigterm
@@ -104,3 +110,12 @@ def partition(project_gpkg: Path, target: int | None, band_min: int | None, band
                    f"{t['within_10']:.0%} within ±10%, {int(t['outside_band'])} outside the band, "
                    f"{int(t['non_contiguous'])} non-contiguous; {len(res.problems)} problems "
                    f"({res.timings['total']:.1f} s)")
+    probs = res.problems
+    errors = probs[probs["severity"] == "error"] if len(probs) and "severity" in probs else probs[:0]
+    if len(errors):
+        # the plan is written (to be inspected in QGIS), but the exit status tells the truth
+        codes = ", ".join(f"{c} ({n})" for c, n in errors["code"].value_counts().sort_index().items())
+        click.echo(f"错误 errors in the problems layer: {codes}; see {project_gpkg} (problems)",
+                   err=True)
+        return EXIT_PROBLEMS
+    return 0
