@@ -339,8 +339,11 @@ def add_to_folium(m, layers: BasemapLayers, *, shift: Callable | None = None,
 
 
 def draw_on_axes(ax, layers: BasemapLayers, *, fontsize: float = 6.5,
-                 road_labels: bool = True) -> None:
-    """Draw ``layers`` on a matplotlib axes in the working CRS (metres)."""
+                 road_labels: bool = True, max_labels: int = 40) -> None:
+    """Draw ``layers`` on a matplotlib axes in the working CRS (metres).
+
+    ``max_labels``: road and water names drawn at most (longest first); a printed
+    sheet needs a dozen, and every label costs text layout twice (placement, PDF)."""
     halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     w = layers.water
     if len(w):
@@ -380,11 +383,11 @@ def draw_on_axes(ax, layers: BasemapLayers, *, fontsize: float = 6.5,
     if len(layers.areas):
         layers.areas.boundary.plot(ax=ax, color=STYLE["neighbour_line"], linewidth=0.6, zorder=4)
     if road_labels:
-        for text, x, y, ang in label_points(layers.roads):
+        for text, x, y, ang in label_points(layers.roads, max_labels=max_labels):
             ax.text(x, y, text, fontsize=fontsize, color=STYLE["road_text"], rotation=ang,
                     rotation_mode="anchor", ha="center", va="center", zorder=8,
                     bbox=halo, clip_on=True)
-        for text, x, y, ang in label_points(layers.water):
+        for text, x, y, ang in label_points(layers.water, max_labels=max_labels):
             ax.text(x, y, text, fontsize=fontsize, color=STYLE["water_text"], rotation=ang,
                     rotation_mode="anchor", ha="center", va="center", zorder=8,
                     bbox=halo, clip_on=True)

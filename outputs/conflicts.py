@@ -31,7 +31,8 @@ from jinja2 import Template  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pucha.gis.write import atomic_path, write_text  # noqa: E402
-from pucha.outputs.fonts import cjk_family  # noqa: E402
+from pucha.outputs.fonts import pdf_rc, save_pdf  # noqa: E402
+from pucha.outputs.labels import NUMBER, declutter, mark  # noqa: E402
 from pucha.outputs.offline import new_map, save_html  # noqa: E402
 
 __all__ = ["KIND_ZH", "SEVERITY_COLOURS", "conflicts_map", "write_conflicts_map",
@@ -50,6 +51,23 @@ KIND_ZH = {
     "building_cut": "建筑被切", "claimed_both": "重复登记建筑", "near_line": "近路/河未沿线",
 }
 _SEV_ZH = {"error": "超限", "warning": "提示", "info": "信息"}
+WARN_COLOUR = "#b8002e"
+
+
+def level(r) -> tuple[str, str]:
+    """(Chinese level, colour) of a conflict row: a building with people cut by the
+    township line is a 警告 whatever its geometric severity (people would be counted
+    twice or not at all), an error stays 超限."""
+    sev = str(r["severity"])
+    people = 0
+    for c in ("people_township", "people_neighbour"):
+        try:
+            people += int(float(r[c]))
+        except (KeyError, TypeError, ValueError):
+            pass
+    if sev != "error" and str(r["kind"]) in ("building_cut", "claimed_both") and people > 0:
+        return "警告", WARN_COLOUR
+    return _SEV_ZH.get(sev, ""), SEVERITY_COLOURS.get(sev, "#333333")
 
 
 def _wgs(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
@@ -68,16 +86,29 @@ class _ConflictList(MacroElement):
 
     _template = Template("""
 {% macro html(this, kwargs) %}
-<div id="pucha-conflicts" style="position:fixed;top:10px;right:10px;z-index:1000;background:white;
- padding:8px 10px;border:1px solid #888;font:12px sans-serif;max-width:380px;max-height:85vh;
- overflow:auto"><b>边界冲突 boundary conflicts</b> <span id="pucha-conflicts-n"></span><ol
- id="pucha-conflicts-list" style="padding-left:18px;margin:4px 0"></ol></div>
+<style>
+.leaflet-tooltip{white-space:normal;max-width:min(260px,70vw);font:12px sans-serif}
+#pucha-conflicts{position:fixed;top:10px;right:10px;z-index:1000;background:white;
+ padding:6px 10px;border:1px solid #888;font:12px sans-serif;max-width:min(380px,80vw);
+ max-height:85vh;overflow:auto}
+#pucha-conflicts summary{cursor:pointer;font-weight:bold}
+@media (max-width:600px){ #pucha-conflicts{max-height:45vh} }
+#pucha-credit{position:fixed;bottom:0;right:0;z-index:1000;background:rgba(255,255,255,.85);
+ padding:1px 5px;font:11px sans-serif;color:#333}
+</style>
+<details id="pucha-conflicts" open><summary>边界冲突 boundary conflicts
+ <span id="pucha-conflicts-n"></span> <small>(点此收起/展开)</small></summary><ol
+ id="pucha-conflicts-list" style="padding-left:18px;margin:4px 0"></ol></details>
+<div id="pucha-credit">地图数据 © OpenStreetMap contributors (ODbL 1.0)</div>
 {% endmacro %}
 {% macro script(this, kwargs) %}
 (function() {
   var map = {{ this._parent.get_name() }};
   var items = {{ this.data }};
   var ol = document.getElementById("pucha-conflicts-list");
+  var box = document.getElementById("pucha-conflicts");
+  var phone = window.matchMedia("(max-width: 600px)").matches;
+  if (phone) { box.open = false; }
   document.getElementById("pucha-conflicts-n").textContent = "(" + items.length + ")";
   items.forEach(function(it) {
     var li = document.createElement("li");
@@ -86,6 +117,8 @@ class _ConflictList(MacroElement):
     li.textContent = it.label;
     li.title = it.message;
     li.addEventListener("click", function() {
+      // on a phone the list folds away so it does not hide the conflict zoomed to
+      if (window.matchMedia("(max-width: 600px)").matches) { box.open = false; }
       map.fitBounds([[it.b[1], it.b[0]], [it.b[3], it.b[2]]], {maxZoom: 19});
     });
     ol.appendChild(li);
@@ -100,18 +133,24 @@ class _ConflictList(MacroElement):
         self.data = _safe_json(data)
 
 
+def _tip(text: str) -> folium.Tooltip:
+    """A tooltip that opens on the side with room and wraps (stays on a phone screen)."""
+    return folium.Tooltip(text, sticky=False, direction="auto")
+
+
 def _add_outline(group: folium.FeatureGroup, geom: shapely.Geometry, tip: str, **style) -> None:
     for p in shapely.get_parts(geom):
         if p.is_empty:
             continue
         if p.geom_type == "Polygon":
             rings = [[[round(y, 7), round(x, 7)] for x, y in r.coords] for r in (p.exterior, *p.interiors)]
-            folium.Polygon(rings, tooltip=tip, **style).add_to(group)
+            folium.Polygon(rings, tooltip=_tip(tip), **style).add_to(group)
         elif p.geom_type == "LineString":
-            folium.PolyLine([[round(y, 7), round(x, 7)] for x, y in p.coords], tooltip=tip,
+            folium.PolyLine([[round(y, 7), round(x, 7)] for x, y in p.coords], tooltip=_tip(tip),
                             **{k: v for k, v in style.items() if not k.startswith("fill")}).add_to(group)
         elif p.geom_type == "Point":
-            folium.CircleMarker([p.y, p.x], radius=6, tooltip=tip, color=style.get("color")).add_to(group)
+            folium.CircleMarker([p.y, p.x], radius=6, tooltip=_tip(tip),
+                                color=style.get("color")).add_to(group)
 
 
 def conflicts_map(conflicts: gpd.GeoDataFrame, *, lines: gpd.GeoDataFrame | None = None,
@@ -146,8 +185,8 @@ def conflicts_map(conflicts: gpd.GeoDataFrame, *, lines: gpd.GeoDataFrame | None
     if c is not None:
         g = folium.FeatureGroup(name="冲突 conflicts").add_to(m)
         for _, r in c.iterrows():
-            colour = SEVERITY_COLOURS.get(str(r["severity"]), "#333333")
-            label = (f"{r['conflict_id']} {KIND_ZH.get(str(r['kind']), str(r['kind']))} "
+            lvl, colour = level(r)
+            label = (f"{r['conflict_id']} [{lvl}] {KIND_ZH.get(str(r['kind']), str(r['kind']))} "
                      f"{r['neighbour']} {r['area_m2']:.0f} m²")
             tip = html.escape(f"{label}: {r['message']} {r['suggestion']}")
             _add_outline(g, r.geometry, tip, color=colour, weight=2, fill=True, fill_color=colour,
@@ -202,29 +241,55 @@ def _figure(conflicts: gpd.GeoDataFrame, township: gpd.GeoDataFrame | None,
         gpd.GeoSeries([geom], crs=conflicts.crs).plot(ax=ax, color=colour, edgecolor=colour,
                                                       linewidth=1.2, alpha=0.7)
         p = shapely.point_on_surface(geom)
-        ax.annotate(str(r["conflict_id"]), (p.x, p.y), fontsize=6, color=colour)
+        mark(ax.text(p.x, p.y, str(r["conflict_id"]), fontsize=6, color=level(r)[1],
+                     ha="center", va="center",
+                     bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none",
+                               alpha=0.8)), priority=NUMBER, must=True)
     ax.set_title("总览 (红: 本街镇, 蓝虚线: 邻方)", fontsize=9)
+    ax.set_axis_on()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.apply_aspect()
+    from pucha.outputs.printmap import north_arrow as _north_arrow, scale_bar as _scale_bar
+
+    _north_arrow(ax)
+    _scale_bar(ax, ax.get_xlim(), ax.get_ylim())
+    declutter(ax)
+    fig.text(0.03, 0.05, "地图数据 © OpenStreetMap contributors (ODbL 1.0)", fontsize=6,
+             va="top", color="#333")
     tx = fig.add_axes((0.41, 0.05, 0.57, 0.83))
     tx.set_axis_off()
     n_err = int((conflicts["severity"] == "error").sum()) if len(conflicts) else 0
     n_warn = int((conflicts["severity"] == "warning").sum()) if len(conflicts) else 0
-    head = f"共 {len(conflicts)} 处: 超限 {n_err} 处, 提示 {n_warn} 处"
+    code = ""
+    if township is not None and len(township) and "code" in township.columns:
+        code = f"街镇代码 {township['code'].astype(str).iloc[0]}    "
+    levels = [level(r)[0] for _, r in conflicts.iterrows()]
+    n_people = levels.count("警告")
+    head = (f"{code}共 {len(conflicts)} 处: 超限 {n_err} 处, 警告 {n_people} 处 (有人口的建筑被切), "
+            f"提示 {n_warn - n_people} 处")
     tx.text(0, 1.0, head, fontsize=10, va="top")
     if len(conflicts):
         rows = []
         for _, r in conflicts.head(max_rows).iterrows():
             msg = str(r["message"])
             rows.append([str(r["conflict_id"]), KIND_ZH.get(str(r["kind"]), str(r["kind"])),
-                         _SEV_ZH.get(str(r["severity"]), ""), str(r["neighbour"])[:14],
+                         level(r)[0], str(r["neighbour"])[:14],
                          f"{r['area_m2']:.0f}", f"{r['max_width_m']:.1f}",
                          f"{int(r['people_township'])}/{int(r['people_neighbour'])}",
-                         msg[:34] + ("…" if len(msg) > 34 else "")])
+                         msg[:26] + ("…" if len(msg) > 26 else "")])
         table = tx.table(cellText=rows, colLabels=["编号", "类型", "级别", "相关方", "面积m²",
                                                    "宽m", "人口本/邻", "说明"],
                          loc="upper left", bbox=(0, 0.9 - 0.035 * (len(rows) + 1), 1, 0.035 * (len(rows) + 1)),
-                         colWidths=[0.06, 0.1, 0.05, 0.14, 0.08, 0.06, 0.08, 0.43])
+                         colWidths=[0.05, 0.12, 0.05, 0.19, 0.07, 0.05, 0.08, 0.39])
         table.auto_set_font_size(False)
         table.set_fontsize(6.5)
+        for (row, col), cell in table.get_celld().items():
+            if col in (3, 7):  # 相关方, 说明: left-aligned text
+                cell.set_text_props(ha="left")
+                cell.PAD = 0.02
         if len(conflicts) > max_rows:
             tx.text(0, 0.0, f"另有 {len(conflicts) - max_rows} 处见 conflicts.csv", fontsize=8)
     return fig
@@ -235,8 +300,13 @@ def write_conflicts_pdf(conflicts: gpd.GeoDataFrame, path: str | os.PathLike, *,
                         neighbours: gpd.GeoDataFrame | None = None, title: str = "",
                         max_rows: int = 24) -> Path:
     """A one-page Chinese summary (overview map + table) for the boundary meeting."""
-    rc = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": [cjk_family()],
-          "axes.unicode_minus": False}
+    here = Path(__file__).parent  # labels of this module and the north arrow / scale bar
+    texts = [title] + [(here / f).read_text(encoding="utf-8")
+                       for f in ("conflicts.py", "printmap.py")]
+    for df in (conflicts, township, neighbours):
+        if df is not None:
+            texts += [str(v) for c in df.columns if c != "geometry" for v in df[c].astype(str)]
+    rc = pdf_rc(texts)
     # matplotlib's font subsetting logs every glyph list at INFO: keep the CLI readable
     ft = logging.getLogger("fontTools")
     old_level = ft.level
@@ -253,5 +323,5 @@ def _write_pdf(conflicts, path, rc, township, neighbours, title, max_rows) -> Pa
         meta = {"Title": title or "边界冲突核查", "Creator": "pucha", "CreationDate": None,
                 "ModDate": None}
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="pdf", metadata=meta)
+            save_pdf(fig, tmp, metadata=meta)
     return Path(path)

@@ -106,11 +106,11 @@ def listing_sheet_pdf(project: MapProject, area_code: str, *,
     n = len(listing_sheet_figures(project, area_code, numbered=numbered))
     parts = []
     for i in range(n):
-        fig, full = _draw(make, i)
+        fig = _draw(make, i)  # (printmap: the subset font widens itself if need be)
         buf = io.BytesIO()
         _save(fig, buf, {"Title": f"摸底表 {area_code}", "Creator": "pucha",
                          "Producer": "pucha (matplotlib)", "CreationDate": None,
-                         "ModDate": None}, full=full)
+                         "ModDate": None})
         parts.append(buf.getvalue())
     if len(parts) == 1:
         return parts[0]

@@ -19,7 +19,6 @@ naming the area and the text: a map must not silently drop characters.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import math
@@ -42,7 +41,10 @@ from pucha.basemaps.attribution import attribution_text  # noqa: E402
 from pucha.basemaps.layers import STYLE, clip_layers, draw_on_axes  # noqa: E402
 from pucha.errors import FontError  # noqa: E402
 from pucha.gis.write import atomic_path  # noqa: E402
-from pucha.outputs.fonts import cjk_family  # noqa: E402
+from pucha.outputs.buildinglist import draw_table, list_rows, rows_fitting  # noqa: E402
+from pucha.outputs.labels import NEIGHBOUR, NUMBER, START, declutter, mark  # noqa: E402
+from pucha.outputs.fonts import cjk_family, missing_glyphs, pdf_font, pdf_writing, save_pdf  # noqa: E402
+from pucha.outputs.fonts import pdf_rc as fonts_pdf_rc  # noqa: E402
 from pucha.outputs.naming import area_seq_text, area_title  # noqa: E402
 from pucha.outputs.project import MapProject  # noqa: E402
 from pucha.partition.quality import known_sum  # noqa: E402
@@ -51,7 +53,7 @@ from pucha.outputs.webmap import (AREA_COLOUR, BUILDING_FILL, CUT_FILL, ROUTE_CO
                                   neighbour_label_points)
 
 __all__ = ["area_figure", "village_figure", "write_area_pdf", "write_atlas", "merge_pdfs",
-           "pdf_rc", "use_subset_font", "project_texts", "A4_MM", "BINDING_MM"]
+           "pdf_rc", "use_subset_font", "area_pages", "list_figure", "project_texts", "A4_MM", "BINDING_MM"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,102 +63,33 @@ MARGIN_MM = 10.0
 MM = 1 / 25.4
 
 
-_SUBSET: dict[str, object] = {"family": None, "chars": frozenset()}
+def use_subset_font(texts: list[str]) -> str:
+    """Draw pages with a TrueType subset of the CJK font holding the characters needed.
 
-
-def use_subset_font(texts: list[str]) -> str | None:
-    """Draw pages with a subset of the CJK font holding only the characters needed.
-
-    Embedding (fontTools subsetting of a 20 MB CJK collection) dominates the time
-    of a page; subsetting once per process to the few hundred characters of a
-    project makes each page's own subsetting cheap. The subset keeps the
-    PostScript name (``NotoSansCJKsc-Regular``) and is registered under its own
-    family name. ``texts``: every string the pages may draw from the data; the
-    fixed labels of this package are added. Returns the family name (None if the
-    subset could not be made: then the full font is used).
+    ``texts``: every string the pages may draw from the data; the fixed labels of
+    this package are added. Returns the family name (see
+    :func:`pucha.outputs.fonts.pdf_font`: a subset converted to TrueType outlines,
+    which every PDF reader draws).
     """
-    import hashlib
-
-    from matplotlib import font_manager
-
     here = Path(__file__).parent
     src = "".join((here / f).read_text(encoding="utf-8") for f in
-                  ("printmap.py", "project.py", "naming.py", "webmap.py", "staffing.py",
-                   "listing_sheet.py"))
+                  ("printmap.py", "project.py", "naming.py", "webmap.py", "registers.py",
+                   "buildinglist.py", "labels.py", "staffing.py", "listing_sheet.py")
+                  if (here / f).exists())
     src += (here.parent / "basemaps" / "layers.py").read_text(encoding="utf-8")
     src += (here.parent / "basemaps" / "attribution.py").read_text(encoding="utf-8")
-    ascii_ = "".join(chr(c) for c in range(32, 127))
-    family = cjk_family()
-    cmap = _charmap(family)
-    chars = sorted({ch for ch in "".join(texts) + src + ascii_ + "…—·，、（）：；"
-                    if ord(ch) in cmap})
-    key = hashlib.sha256(("".join(chars) + family).encode("utf-8")).hexdigest()[:16]
-    sub_family = f"pucha SC {key}"
-    if _SUBSET["family"] == sub_family:
-        return sub_family
-    try:
-        from fontTools import subset
-        from fontTools.ttLib import TTFont
-
-        fp = font_manager.findfont(font_manager.FontProperties(family=family),
-                                   fallback_to_default=False)
-        # per-user cache, not the shared temp dir (no planted fonts, no temp files left)
-        folder = Path(matplotlib.get_cachedir()) / "pucha-fonts"
-        folder.mkdir(parents=True, exist_ok=True)
-        out = folder / f"{key}.otf"
-        if not out.exists():
-            font = TTFont(str(fp), fontNumber=int(getattr(fp, "face_index", 0) or 0))
-            opts = subset.Options()
-            opts.name_IDs = ["*"]
-            opts.name_languages = ["*"]
-            opts.notdef_outline = True
-            opts.layout_features = []
-            sub = subset.Subsetter(opts)
-            sub.populate(unicodes=[ord(c) for c in chars])
-            sub.subset(font)
-            for rec in font["name"].names:
-                if rec.nameID in (1, 4, 16):
-                    rec.string = sub_family
-            with atomic_path(out) as tmp:
-                font.save(str(tmp))
-        font_manager.fontManager.addfont(str(out))
-    except Exception as exc:  # noqa: BLE001 - any failure: fall back to the full font
-        logger.warning("字体子集失败，使用完整字体: %s", exc)
-        return None
-    _SUBSET["family"] = sub_family
-    _SUBSET["chars"] = frozenset(chars)
-    return sub_family
+    return pdf_font(list(texts) + [src])
 
 
-def _subset_covers(texts: list[str]) -> bool:
-    chars = _SUBSET["chars"]
-    return bool(_SUBSET["family"]) and all(
-        ch in chars for t in texts for ch in t if not ch.isspace())  # type: ignore[operator]
-
-
-def pdf_rc(*, full: bool = False) -> dict:
-    """matplotlib rcParams for extractable, embedded CJK text."""
-    fam = cjk_family() if full or not _SUBSET["family"] else str(_SUBSET["family"])
-    return {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": [fam],
-            "axes.unicode_minus": False, "pdf.compression": 6,
-            "svg.fonttype": "none"}
-
-
-@functools.lru_cache(maxsize=4)
-def _charmap(family: str) -> frozenset[int]:
-    from matplotlib import font_manager
-    from matplotlib.ft2font import FT2Font
-
-    path = font_manager.findfont(font_manager.FontProperties(family=family),
-                                 fallback_to_default=False)
-    return frozenset(FT2Font(path).get_charmap())
+def pdf_rc(*, texts: list[str] | tuple = ()) -> dict:
+    """matplotlib rcParams for extractable, embedded CJK text (TrueType subset)."""
+    return fonts_pdf_rc(texts)
 
 
 def _check_text(texts: list[str], where: str) -> None:
     """FontError naming the characters of ``texts`` the CJK font lacks."""
     family = cjk_family()
-    cmap = _charmap(family)
-    missing = sorted({ch for t in texts for ch in t if not ch.isspace() and ord(ch) not in cmap})
+    missing = missing_glyphs(texts, family)
     if missing:
         bad = [t for t in texts if any(ch in t for ch in missing)][:3]
         raise FontError(f"{where}: font {family!r} has no glyph for {''.join(missing)!r} "
@@ -184,14 +117,21 @@ def _nice_scale(width_m: float) -> float:
     return exp
 
 
-def _north_arrow(ax, *, x: float = 0.94, y: float = 0.90) -> None:
-    ax.annotate("", xy=(x, y + 0.06), xytext=(x, y - 0.02), xycoords="axes fraction",
+def _north_arrow(ax, *, x: float = 0.94) -> None:
+    """N, arrow and 北 hanging from the top of the frame (sizes in points, so they stay
+    inside the frame whatever the map's shape)."""
+    from matplotlib.transforms import offset_copy
+
+    def at(dy: float):
+        return offset_copy(ax.transAxes, fig=ax.figure, x=0, y=dy, units="points")
+
+    mark(ax.annotate("N", xy=(x, 1), xycoords=at(-4), ha="center", va="top", fontsize=11,
+                     zorder=20), fixed=True)
+    ax.annotate("", xy=(x, 1), xycoords=at(-19), xytext=(x, 1), textcoords=at(-44),
                 arrowprops=dict(facecolor="black", width=4, headwidth=12, headlength=12),
                 zorder=20)
-    ax.text(x, y + 0.075, "N", transform=ax.transAxes, ha="center", va="bottom",
-            fontsize=11, zorder=20)
-    ax.text(x, y - 0.035, "北", transform=ax.transAxes, ha="center", va="top", fontsize=8,
-            zorder=20)
+    mark(ax.annotate("北", xy=(x, 1), xycoords=at(-46), ha="center", va="top", fontsize=8,
+                     zorder=20), fixed=True)
 
 
 def _scale_bar(ax, xlim: tuple[float, float], ylim: tuple[float, float]) -> None:
@@ -207,8 +147,12 @@ def _scale_bar(ax, xlim: tuple[float, float], ylim: tuple[float, float]) -> None
     halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     unit = f"{length / 1000:g} 千米" if length >= 1000 else f"{length:g} 米"
     for xx, t in ((x0, "0"), (x0 + length, unit)):
-        ax.text(xx, y0 + h * 1.6, t, ha="center", va="bottom", fontsize=7, zorder=20,
-                bbox=halo)
+        mark(ax.text(xx, y0 + h * 1.6, t, ha="center", va="bottom", fontsize=7, zorder=20,
+                     bbox=halo), fixed=True)
+
+
+north_arrow = _north_arrow
+scale_bar = _scale_bar
 
 
 def _view(geom, aspect: float, pad_frac: float = 0.08) -> tuple[tuple[float, float],
@@ -244,6 +188,8 @@ def _legend_handles() -> list:
                label="走访路线（按编号顺序）"),
         Patch(facecolor=BUILDING_FILL, edgecolor="#234", label="本小区建筑（编号）"),
         Patch(facecolor=CUT_FILL, edgecolor="#234", label="切割建筑（部分楼层/单元）"),
+        Patch(facecolor="white", edgecolor=EMPTY_EDGE, linestyle=(0, (2, 1.5)),
+              label="无人居住建筑（空心编号）"),
         Patch(facecolor=STYLE["building_other"], edgecolor=STYLE["building_other_edge"],
               label="其他建筑"),
         Line2D([], [], color=STYLE["road_major"], linewidth=3, label="道路"),
@@ -267,9 +213,51 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
+EMPTY_EDGE = "#8a8a8a"
+
+
+def _draw_numbered(ax, b: gpd.GeoDataFrame) -> None:
+    """The area's buildings with their numbers: filled where people live (orange for a
+    cut building), hollow (white, grey dashed outline) where nobody is counted."""
+    holds = b["holds_people"].to_numpy(dtype=bool) if "holds_people" in b.columns \
+        else np.ones(len(b), dtype=bool)
+    cut = b["cut"].to_numpy(dtype=bool)
+    full = b[holds]
+    if len(full):
+        full.plot(ax=ax, color=[CUT_FILL if c else BUILDING_FILL for c in cut[holds]],
+                  edgecolor="#223344", linewidth=0.4, zorder=5)
+    if (~holds).any():
+        b[~holds].plot(ax=ax, facecolor="white", edgecolor=EMPTY_EDGE, linewidth=0.7,
+                       linestyle=(0, (2, 1.5)), zorder=5)
+    fs = 7 if len(b) <= 60 else 5.5 if len(b) <= 150 else 4.5
+    for num, p, c, h in zip(b["number"], b.geometry.representative_point(), cut, holds):
+        edge = (CUT_FILL if c else ROUTE_COLOUR) if h else EMPTY_EDGE
+        mark(ax.text(p.x, p.y, str(int(num)), fontsize=fs, ha="center", va="center",
+                     zorder=12, color="black" if h else EMPTY_EDGE,
+                     bbox=dict(boxstyle="circle,pad=0.18",
+                               facecolor=("#fff3e0" if c else "white"), edgecolor=edge,
+                               linewidth=0.7 if h else 0.6,
+                               linestyle="solid" if h else (0, (1.5, 1)))),
+             priority=NUMBER, must=True)
+
+
+def _project_rc(project: MapProject) -> dict:
+    """PDF rcParams whose font covers every string of ``project`` (computed once)."""
+    if not getattr(project, "_pucha_font_ready", False):
+        use_subset_font(project_texts(project))
+        project._pucha_font_ready = True  # type: ignore[attr-defined]
+    return pdf_rc()
+
+
 def area_figure(project: MapProject, area_code: str, *,
                 numbered: tuple[gpd.GeoDataFrame, Route] | None = None) -> Figure:
     """The A4 page of one area as a matplotlib Figure (not yet saved)."""
+    with matplotlib.rc_context(_project_rc(project)):
+        return _area_figure(project, area_code, numbered=numbered)
+
+
+def _area_figure(project: MapProject, area_code: str, *,
+                 numbered: tuple[gpd.GeoDataFrame, Route] | None = None) -> Figure:
     area = project.area(area_code)
     vname = project.village_name(str(area["village_code"]))
     b, route = numbered if numbered is not None else number_area(project, area_code)
@@ -300,7 +288,7 @@ def area_figure(project: MapProject, area_code: str, *,
     title_h = 22.0
     foot_h = 8.0
     if landscape:
-        side_w = 78.0
+        side_w = 90.0
         map_box = (left, MARGIN_MM + foot_h, W - left - MARGIN_MM - side_w - 4,
                    H - top - title_h - MARGIN_MM - foot_h)
         side_box = (W - MARGIN_MM - side_w, MARGIN_MM + foot_h, side_w,
@@ -332,33 +320,27 @@ def area_figure(project: MapProject, area_code: str, *,
                          exclude_buildings=set(b["building_id"]), exclude_areas={area_code})
     texts += [t for t in layers.roads["name"]] + [t for t in layers.water["name"]]
     texts += [t for t, *_ in layers.town_labels or []]
-    draw_on_axes(ax, layers)
+    draw_on_axes(ax, layers, max_labels=14)
     gpd.GeoSeries([geom], crs=project.crs).boundary.plot(ax=ax, color=AREA_COLOUR,
                                                         linewidth=2.2, zorder=6)
     halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     for code, p in neighbour_label_points(geom, project.neighbours(area_code)):
         if xlim[0] < p.x < xlim[1] and ylim[0] < p.y < ylim[1]:
-            ax.text(p.x, p.y, f"{code[-3:]}\n{code}", fontsize=6.5, ha="center", va="center",
-                    color=STYLE["neighbour_text"], zorder=9, bbox=halo,
-                    linespacing=1.1)
+            mark(ax.text(p.x, p.y, f"{code[-3:]}\n{code}", fontsize=6.5, ha="center",
+                         va="center", color=STYLE["neighbour_text"], zorder=9, bbox=halo,
+                         linespacing=1.1), priority=NEIGHBOUR)
     for line in route.legs:
         xy = np.asarray(line.coords)
         if len(xy) >= 2:
             ax.plot(xy[:, 0], xy[:, 1], color=ROUTE_COLOUR, linewidth=1.3,
                     linestyle=(0, (4, 2)), zorder=7, solid_capstyle="round")
     if route.start is not None:
-        ax.text(route.start.x, route.start.y, "起点", fontsize=7, color="white", ha="center",
-                va="center", zorder=11,
-                bbox=dict(boxstyle="round,pad=0.2", facecolor=ROUTE_COLOUR, edgecolor="none"))
+        mark(ax.text(route.start.x, route.start.y, "起点", fontsize=7, color="white",
+                     ha="center", va="center", zorder=11,
+                     bbox=dict(boxstyle="round,pad=0.2", facecolor=ROUTE_COLOUR,
+                               edgecolor="none")), priority=START)
     if len(b):
-        colours = [CUT_FILL if c else BUILDING_FILL for c in b["cut"]]
-        b.plot(ax=ax, color=colours, edgecolor="#223344", linewidth=0.4, zorder=5)
-        reps = b.geometry.representative_point()
-        fs = 7 if len(b) <= 60 else 5.5 if len(b) <= 150 else 4.5
-        for num, p, cut in zip(b["number"], reps, b["cut"]):
-            ax.text(p.x, p.y, str(int(num)), fontsize=fs, ha="center", va="center", zorder=12,
-                    bbox=dict(boxstyle="circle,pad=0.18", facecolor="#fff3e0" if cut else "white",
-                              edgecolor=CUT_FILL if cut else ROUTE_COLOUR, linewidth=0.7))
+        _draw_numbered(ax, b)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
@@ -370,6 +352,7 @@ def area_figure(project: MapProject, area_code: str, *,
         s.set_linewidth(0.8)
     _north_arrow(ax)
     _scale_bar(ax, xlim, ylim)
+    declutter(ax)
 
     # side / bottom panel: legend, 四至, building list, signatures
     sx, sy, sw, sh = side_box
@@ -378,9 +361,9 @@ def area_figure(project: MapProject, area_code: str, *,
     lax.set_xlim(0, sw)
     lax.set_ylim(0, sh)
     if landscape:
-        leg_box = (0, sh - 62, sw, 62)
-        list_box = (0, 40, sw, sh - 62 - 40)
-        sign_box = (0, 0, sw, 38)
+        leg_box = (0, sh - 52, sw, 52)
+        list_box = (0, 30, sw, sh - 52 - 30)
+        sign_box = (0, 0, sw, 28)
     else:
         leg_box = (0, 0, 62, sh)
         list_box = (64, 22, sw - 64, sh - 22)
@@ -389,37 +372,21 @@ def area_figure(project: MapProject, area_code: str, *,
                      bbox_to_anchor=(leg_box[0] / sw, (leg_box[1] + leg_box[3]) / sh),
                      frameon=True, title="图例", title_fontsize=8, borderaxespad=0)
     leg.get_frame().set_linewidth(0.5)
-    # 四至 + building list
+    # 四至 + building list (8 pt table; the whole list on a continuation page if long)
     lx, ly, lw, lh = list_box
-    chars = max(20, int(lw / 2.6))
-    lax.text(lx + 1, ly + lh - 1, _wrap(sizhi, chars), fontsize=7.5, va="top", ha="left")
-    n_lines = sizhi.count("\n") + 1 + len(sizhi) // chars
-    rows = []
-    for r in b.itertuples():
-        label = (str(r.address) or str(r.name) or str(r.building_id)).strip()
-        part = f" [{r.part_label}]" if r.cut and r.part_label else ""
-        rows.append(f"{int(r.number)}. {label}{part}  {_fmt(r.floors)}层 {_fmt(r.population)}人")
-    texts += rows
-    list_top = ly + lh - 4.5 * n_lines - 3
-    cols = 2 if lw > 100 else 1
-    # shrink the list (down to 4.6 pt) before cutting it short
-    line_h = 3.1
-    while line_h > 2.45 and len(rows) > cols * max(1, int((list_top - ly) / line_h)):
-        line_h -= 0.1
-    fs_list = 5.8 * line_h / 3.1
-    per_col = max(1, int((list_top - ly) / line_h))
-    cap = per_col * cols
-    shown = rows[:cap]
-    if len(rows) > cap:
-        shown = rows[:cap - 1] + [f"……另 {len(rows) - cap + 1} 栋见登记表"]
-    col_w = lw / cols
-    max_chars = int(col_w / (1.9 * fs_list / 5.8))
-    for i, text in enumerate(shown):
-        c, k = divmod(i, per_col)
-        if len(text) > max_chars:
-            text = text[:max_chars - 1] + "…"
-        lax.text(lx + 1 + c * col_w, list_top - k * line_h, text, fontsize=fs_list, va="top",
-                 ha="left")
+    chars = max(20, int(lw / 2.7))
+    sizhi_txt = _wrap(sizhi, chars)
+    lax.text(lx + 1, ly + lh - 1, sizhi_txt, fontsize=7.5, va="top", ha="left")
+    list_top = ly + lh - 3.3 * (sizhi_txt.count("\n") + 1) - 2.5
+    rows = list_rows(b, project.roads)
+    fits = len(rows) <= rows_fitting(list_top - ly)
+    if fits:
+        draw_table(lax, rows, lx, list_top, lw, texts=texts)
+    else:
+        note = f"建筑清单：共 {len(rows)} 栋，见续页（第2页）"
+        lax.text(lx + 1, list_top - 4, note, fontsize=8.5, va="top", ha="left")
+        texts.append(note)
+    fig._pucha_list = [] if fits else rows  # type: ignore[attr-defined]
     # signatures
     gx, gy, gw, gh = sign_box
     for i, who in enumerate(("普查员（签字）", "普查指导员（签字）")):
@@ -440,6 +407,11 @@ def area_figure(project: MapProject, area_code: str, *,
 
 def village_figure(project: MapProject, village_code: str) -> Figure:
     """The overview page of one 居/村: every area with its number and totals."""
+    with matplotlib.rc_context(_project_rc(project)):
+        return _village_figure(project, village_code)
+
+
+def _village_figure(project: MapProject, village_code: str) -> Figure:
     areas = project.areas[project.areas["village_code"] == village_code]
     areas = areas[~(areas.geometry.isna() | areas.geometry.is_empty)]  # virtual: no land
     vname = project.village_name(village_code)
@@ -470,7 +442,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     layers.roads = layers.roads[layers.roads["road_class"] != "path"]
     texts = [title, stats, footer] + list(layers.roads["name"]) + list(layers.water["name"])
     texts += [t for t, *_ in layers.town_labels or []]
-    draw_on_axes(ax, layers)
+    draw_on_axes(ax, layers, max_labels=14)
     areas.boundary.plot(ax=ax, color=AREA_COLOUR, linewidth=1.2, zorder=6)
     from pucha.outputs.staffing import draw_groups  # staff plan: 指导区 outlines
 
@@ -478,8 +450,8 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     halo = dict(boxstyle="square,pad=0.08", facecolor="white", edgecolor="none", alpha=0.75)
     for code, seq, p, ppl in zip(areas["area_code"], areas["seq"],
                                  areas.geometry.representative_point(), areas["population"]):
-        ax.text(p.x, p.y, f"{str(code)[-3:]}\n{_fmt(ppl)}人", fontsize=7, ha="center",
-                va="center", zorder=10, bbox=halo)
+        mark(ax.text(p.x, p.y, f"{str(code)[-3:]}\n{_fmt(ppl)}人", fontsize=7, ha="center",
+                     va="center", zorder=10, bbox=halo), priority=NUMBER, must=True)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
@@ -489,6 +461,7 @@ def village_figure(project: MapProject, village_code: str) -> Figure:
     ax.set_ylabel("")
     _north_arrow(ax)
     _scale_bar(ax, xlim, ylim)
+    declutter(ax)
     fig.text(_fx(W, left), _fx(H, MARGIN_MM), footer, fontsize=6.5, va="bottom", color="#333")
     _check_text(texts, f"居/村 {village_code}")
     fig._pucha_texts = texts  # type: ignore[attr-defined]
@@ -502,7 +475,7 @@ def project_texts(project: MapProject) -> list[str]:
     towns = project.towns if project.towns is not None else project.villages.iloc[0:0]
     for df, cols in ((project.villages, ("name", "kind", "village_code")), (towns, ("name",)),
                      (project.roads, ("name",)), (project.water, ("name",)),
-                     (project.buildings, ("name", "address", "building_id")),
+                     (project.buildings, ("name", "address", "use", "building_id")),
                      (project.areas, ("area_code", "sizhi", "east", "south", "west", "north"))):
         for c in cols:
             if c in df.columns:
@@ -512,21 +485,68 @@ def project_texts(project: MapProject) -> list[str]:
     return out + staff_texts(project)
 
 
-def _draw(make, *args, **kwargs) -> tuple[Figure, bool]:
-    """Build a figure with the subset font; rebuild with the full font if it lacks a glyph."""
+def _draw(make, *args, **kwargs) -> Figure:
+    """Build a figure with the subset font; if the page needs characters outside the
+    subset, widen the subset (:func:`~pucha.outputs.fonts.pdf_font`) and redraw."""
+    family = pdf_rc()["font.family"][0]
     with matplotlib.rc_context(pdf_rc()), warnings.catch_warnings():
         # A glyph outside the subset is caught below and the page redrawn.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig = make(*args, **kwargs)
-    if _SUBSET["family"] and not _subset_covers(getattr(fig, "_pucha_texts", [])):
-        with matplotlib.rc_context(pdf_rc(full=True)):
-            return make(*args, **kwargs), True
-    return fig, not _SUBSET["family"]
+    rc = pdf_rc(texts=getattr(fig, "_pucha_texts", []))
+    if rc["font.family"][0] != family:
+        with matplotlib.rc_context(rc):
+            fig = make(*args, **kwargs)
+    return fig
 
 
-def _save(fig: Figure, dest: Path | io.BytesIO, metadata: dict, *, full: bool = False) -> None:
-    with matplotlib.rc_context(pdf_rc(full=full)):
-        fig.savefig(dest, format="pdf", metadata=metadata)
+def _save(fig: Figure | list[Figure], dest: Path | io.BytesIO, metadata: dict) -> None:
+    figs = fig if isinstance(fig, list) else [fig]
+    if len(figs) == 1:
+        save_pdf(figs[0], dest, metadata=metadata)
+        return
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with pdf_writing(), PdfPages(dest, metadata=metadata) as pdf:
+        for f in figs:
+            pdf.savefig(f)
+
+
+def list_figure(project: MapProject, area_code: str, rows: list[tuple], *,
+                page: int = 2) -> Figure:
+    """A portrait A4 continuation page (续页) with the area's building list at 8 pt."""
+    area = project.area(area_code)
+    vname = project.village_name(str(area["village_code"]))
+    fig, W, H = _page(False)
+    left, top = BINDING_MM, MARGIN_MM
+    title = f"{area_title(vname, area_code, area.get('seq'))} 建筑清单（续页，第{page}页）"
+    head = f"普查小区代码 {area_code}    建筑 {len(rows)} 栋"
+    footer = (f"{project.township_name}（{project.township_code}）  数据日期："
+              f"{project.data_date or '—'}  由 pucha 生成")
+    fig.text(_fx(W, left), 1 - _fx(H, top + 8), title, fontsize=14, va="baseline")
+    fig.text(_fx(W, left), 1 - _fx(H, top + 15), head, fontsize=9.5, va="baseline")
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_axis_off()
+    ax.set_xlim(0, W)
+    ax.set_ylim(0, H)
+    texts = [title, head, footer]
+    draw_table(ax, rows, left, H - top - 20, W - left - MARGIN_MM, texts=texts)
+    fig.text(_fx(W, left), _fx(H, MARGIN_MM), footer, fontsize=6.5, va="bottom", color="#333")
+    fig._pucha_texts = texts  # type: ignore[attr-defined]
+    return fig
+
+
+def area_pages(project: MapProject, area_code: str, *,
+               numbered: tuple[gpd.GeoDataFrame, Route] | None = None) -> list[Figure]:
+    """The area's sheet, then continuation pages for a building list too long for it."""
+    fig = _draw(area_figure, project, area_code, numbered=numbered)
+    rows = getattr(fig, "_pucha_list", [])
+    pages = [fig]
+    per_page = rows_fitting(A4_MM[1] - 2 * MARGIN_MM - 20 - 10)
+    for k in range(0, len(rows), max(1, per_page)):
+        pages.append(_draw(list_figure, project, area_code, rows[k:k + per_page],
+                           page=len(pages) + 1))
+    return pages
 
 
 def _meta(title: str) -> dict:
@@ -537,13 +557,13 @@ def _meta(title: str) -> dict:
 
 def write_area_pdf(project: MapProject, area_code: str, dest: str | os.PathLike, *,
                    numbered: tuple[gpd.GeoDataFrame, Route] | None = None) -> Path:
-    """Draw one area's A4 page and write it atomically to ``dest``."""
-    fig, full = _draw(area_figure, project, area_code, numbered=numbered)
+    """Draw one area's A4 sheet (and continuation pages) and write it atomically."""
+    fig = area_pages(project, area_code, numbered=numbered)
     area = project.area(area_code)
     title = area_title(project.village_name(str(area["village_code"])), area_code,
                        area.get("seq")) + " " + area_code
     with atomic_path(dest) as tmp:
-        _save(fig, tmp, _meta(title), full=full)
+        _save(fig, tmp, _meta(title))
         from pucha.outputs.listing_sheet import append_listing_sheet  # 摸底表 after the map
         append_listing_sheet(project, area_code, tmp, numbered=numbered)
     return Path(dest)
@@ -570,17 +590,17 @@ def write_atlas(project: MapProject, village_code: str, dest: str | os.PathLike,
     Area pages already written (``area_pdfs``: code -> file) are reused; the
     others are drawn now.
     """
-    fig, full = _draw(village_figure, project, village_code)
+    fig = _draw(village_figure, project, village_code)
     buf = io.BytesIO()
-    _save(fig, buf, _meta(f"{project.village_name(village_code)} 普查小区图册"), full=full)
+    _save(fig, buf, _meta(f"{project.village_name(village_code)} 普查小区图册"))
     parts: list[str | os.PathLike | bytes] = [buf.getvalue()]
     for code in project.area_codes(village_code):
         if area_pdfs and code in area_pdfs and Path(area_pdfs[code]).exists():
             parts.append(area_pdfs[code])
         else:
-            f, full = _draw(area_figure, project, code)
+            f = area_pages(project, code)
             bb = io.BytesIO()
-            _save(f, bb, _meta(code), full=full)
+            _save(f, bb, _meta(code))
             parts.append(bb.getvalue())
             from pucha.outputs.listing_sheet import listing_sheet_pdf  # 摸底表 after the map
             parts.append(listing_sheet_pdf(project, code))

@@ -124,7 +124,7 @@ class MapProject:
         """
         ba = self.building_areas[self.building_areas["area_code"] == area_code]
         if len(ba) == 0:
-            cols = ["building_id", "name", "address", "floors", "residential", "population",
+            cols = ["building_id", "name", "address", "use", "floors", "residential", "population",
                     "dwellings", "part_label", "cut"]
             return _empty(tuple(cols), self.crs)
         rows = []
@@ -142,8 +142,8 @@ class MapProject:
                              dwellings=float(dw.sum()) if dw.notna().any() else np.nan,
                              part_label="、".join(labels), cut=cut))
         parts = pd.DataFrame(rows)
-        b = self.buildings[["building_id", "name", "address", "floors", "residential",
-                            "geometry"]]
+        b = self.buildings[[c for c in ("building_id", "name", "address", "use", "floors",
+                                        "residential", "geometry") if c in self.buildings]]
         out = parts.merge(b, on="building_id", how="left")
         missing = out["geometry"].isna()
         if missing.any():
@@ -151,7 +151,9 @@ class MapProject:
             raise InputError(f"{self.path}: building_areas of area {area_code} names building(s) "
                              f"{ids} missing from layer 'buildings'; re-run `pucha partition`")
         out = gpd.GeoDataFrame(out, geometry="geometry", crs=self.crs)
-        for c in ("name", "address"):
+        if "use" not in out.columns:
+            out["use"] = ""
+        for c in ("name", "address", "use"):
             out[c] = out[c].fillna("").astype(str)
         return out.sort_values("building_id").reset_index(drop=True)
 

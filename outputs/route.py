@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
@@ -32,7 +33,7 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 __all__ = ["Route", "walking_route", "route_area", "number_area", "entrance_corner", "tour_length",
-           "open_tour"]
+           "open_tour", "holds_people"]
 
 logger = logging.getLogger(__name__)
 
@@ -324,7 +325,7 @@ def entrance_corner(area: BaseGeometry, roads: gpd.GeoDataFrame | None, *,
 def walking_route(points: NDArray[np.float64], *, roads: gpd.GeoDataFrame | None = None,
                   area: BaseGeometry | None = None, start: Point | None = None,
                   max_snap: float = 80.0, detour: float = 3.0,
-                  clip_margin: float = 300.0) -> Route:
+                  clip_margin: float = 300.0, populated=None) -> Route:
     """Visiting order of ``points`` (N x 2, working CRS metres).
 
     Parameters
@@ -345,6 +346,10 @@ def walking_route(points: NDArray[np.float64], *, roads: gpd.GeoDataFrame | None
         Use the street distance unless it exceeds ``detour`` x the straight line.
     clip_margin
         Roads within this distance of the area are used.
+    populated
+        Optional booleans, one per point: True for a building that holds people.
+        Where any does, the route's first stop is one of them (the nearest to the
+        start), never an empty building.
     """
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     n = len(pts)
@@ -376,11 +381,20 @@ def walking_route(points: NDArray[np.float64], *, roads: gpd.GeoDataFrame | None
         use_net = np.isfinite(nd) & (nd <= detour * eu) & (nd < eu + 1e12)
         np.fill_diagonal(use_net, False)
         d = np.where(use_net, nd, eu)
+    pop = np.asarray(populated, dtype=bool).reshape(-1) if populated is not None else None
+    has_pop = pop is not None and len(pop) == n and bool(pop.any()) and not bool(pop.all())
     if start is None:
-        order = open_tour(d, 0)
+        first = int(np.flatnonzero(pop)[0]) if has_pop else 0
+        order = open_tour(d, first)
         tour = order
     else:
-        tour = open_tour(d, n)  # start corner is node n
+        d_tour = d
+        if has_pop:
+            # leaving the start corner for an empty building costs a detour no tour
+            # takes: the first stop holds people (2-opt/or-opt keep it first too)
+            d_tour = d.copy()
+            d_tour[n, :n][~pop] += 1e9
+        tour = open_tour(d_tour, n)  # start corner is node n
         order = [i for i in tour if i != n]
 
     legs: list[LineString] = []
@@ -421,14 +435,39 @@ def route_area(buildings: gpd.GeoDataFrame, area: BaseGeometry, roads: gpd.GeoDa
     """
     b = buildings.sort_values("building_id").reset_index(drop=True)
     pts = shapely.get_coordinates(b.geometry.representative_point().values)
+    if "holds_people" in b.columns and "populated" not in kwargs:
+        kwargs["populated"] = b["holds_people"].to_numpy(dtype=bool)
     route = walking_route(pts, roads=roads, area=area, **kwargs)
     out = b.iloc[route.order].reset_index(drop=True)
     out["number"] = np.arange(1, len(out) + 1)
     return out, route
 
 
-def number_area(project, area_code: str, **kwargs) -> tuple[gpd.GeoDataFrame, Route]:
+def holds_people(b: pd.DataFrame) -> pd.Series:
+    """True for a building that may hold people: people counted in it, or residential.
+
+    >>> holds_people(pd.DataFrame({"population": [0, 5, 0], "residential": [False, False, True]})).tolist()
+    [False, True, True]
+    """
+    pop = pd.to_numeric(b.get("population", pd.Series(0, index=b.index)), errors="coerce")
+    res = b.get("residential", pd.Series(False, index=b.index))
+    res = res.map(lambda v: bool(v) if v is not None and v == v else False)
+    return (pop.fillna(0) > 0) | res.astype(bool)
+
+
+def number_area(project, area_code: str, *, residential_only: bool = False,
+                **kwargs) -> tuple[gpd.GeoDataFrame, Route]:
     """The buildings of ``area_code`` of a :class:`~pucha.outputs.project.MapProject`,
-    numbered in walking order (column ``number``), and the route."""
+    numbered in walking order (column ``number``), and the route.
+
+    Every building that may hold people (:func:`holds_people`, column
+    ``holds_people``) is numbered and on the route, whose first stop holds
+    people where any does; the others are numbered too (maps draw them hollow)
+    unless ``residential_only``, which leaves them out of the numbering and the
+    route (they stay on the map as other buildings).
+    """
     b = project.area_buildings(area_code)
+    b["holds_people"] = holds_people(b).to_numpy(dtype=bool)
+    if residential_only:
+        b = b[b["holds_people"]].reset_index(drop=True)
     return route_area(b, project.area_geometry(area_code), project.roads, **kwargs)

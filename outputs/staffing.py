@@ -267,10 +267,12 @@ def write_staffing_pdf(table: pd.DataFrame, dest: str | os.PathLike, *,
     """The one-page A4 summary an office sends to the district (CJK font embedded)."""
     import matplotlib
 
-    from pucha.outputs.fonts import check_glyphs, cjk_family
+    from pucha.outputs.fonts import check_glyphs, pdf_rc, save_pdf
 
-    rc = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": [cjk_family()],
-          "axes.unicode_minus": False}
+    # a TrueType subset every PDF reader draws (outputs/fonts.py), covering this table
+    rc = pdf_rc([title, data_date, Path(__file__).read_text(encoding="utf-8"),
+                 *map(str, (settings or {}).values()),
+                 *(str(v) for c in table.columns for v in table[c])])
     ft = logging.getLogger("fontTools")
     old = ft.level
     ft.setLevel(max(old, logging.WARNING))
@@ -280,7 +282,7 @@ def write_staffing_pdf(table: pd.DataFrame, dest: str | os.PathLike, *,
             check_glyphs("".join(texts))
             meta = {"Title": title, "Creator": "pucha", "CreationDate": None, "ModDate": None}
             with atomic_path(dest) as tmp:
-                fig.savefig(tmp, format="pdf", metadata=meta)
+                save_pdf(fig, tmp, metadata=meta)
     finally:
         ft.setLevel(old)
     return Path(dest)

@@ -114,6 +114,10 @@ class CheckReport:
     population: int = 0
     band: tuple[int, int] = (240, 360)
     area_population: dict[str, int] = field(default_factory=dict)
+    #: per rule, the figures behind its line; then the other steps' warnings
+    #: (:mod:`pucha.partition.report`)
+    figures: dict[str, str] = field(default_factory=dict)
+    context: list[str] = field(default_factory=list)
 
     @property
     def hard_broken(self) -> bool:
@@ -154,10 +158,13 @@ class CheckReport:
             lines.append(f"[{mark}] {zh} / {en}" + (f": {len(errs)} error(s)" if errs else "")
                          + (f", {len(found) - len(errs)} warning/info" if len(found) > len(errs)
                             else ""))
+            if rule in self.figures:
+                lines.append(f"       {self.figures[rule]}")
             for i in found[:50]:
                 lines.append(f"    {i.severity:7s} {i.message}")
             if len(found) > 50:
                 lines.append(f"    ... {len(found) - 50} more in the problems layer (stage=check)")
+        lines += [""] + self.context if self.context else []
         lines.append("")
         n_err = len(self.errors())
         lines.append(f"结论 result: {'有硬性规则未满足 hard rule(s) broken' if n_err else '通过 passed'}"
@@ -761,11 +768,23 @@ def check_plan(gpkg: str | os.PathLike, *, settings: PartitionSettings | None = 
     sev = {s: k for k, s in enumerate(S.SEVERITIES)}
     issues.sort(key=lambda i: (order[i.rule], sev.get(i.severity, 9), i.feature_ids, i.code))
     report.issues = issues
+    _add_figures(report, path, areas, buildings, ba, villages, settings)
     logger.info("核查 check %s: %d error(s), %d warning(s)", path.name,
                 len(report.errors()), sum(i.severity == "warning" for i in issues))
     if write_problems:
         _write_problems(path, report, areas.crs, layers)
     return report
+
+
+def _add_figures(report: CheckReport, path: Path, areas, buildings, ba, villages,
+                 settings: PartitionSettings) -> None:
+    """The figures behind each line and the other steps' warnings (partition/report.py)."""
+    from pucha.partition.report import other_warnings, read_context, rule_figures
+
+    report.figures = rule_figures(areas, buildings, ba, villages,
+                                  (int(settings.min), int(settings.max)),
+                                  target=int(settings.target))
+    report.context = other_warnings(*read_context(path), buildings=buildings)
 
 
 def _write_problems(path: Path, report: CheckReport, crs, layers: set[str]) -> None:

@@ -219,6 +219,11 @@ def solve_village(village_code: str, name: str, polygon, buildings: pd.DataFrame
                                named_zones=named_zones, neighbour_zones=[edge_zones[j] for j in js]))
         for k in ("east", "south", "west", "north", "sizhi"):
             areas[k] = [t[k] for t in texts]
+    if len(areas) and len(ba):  # buildings counted as the register counts them
+        from pucha.partition.figures import area_figures
+
+        nb_of = area_figures(ba)["n_buildings"]
+        areas["n_buildings"] = [int(nb_of.get(c, 0)) for c in areas["area_code"]]
     labels = {codes[i]: lab for i, lab in sol.labels.items()}
     return VillageResult(village_code, areas, ba.reset_index(drop=True), problems, labels,
                          time.monotonic() - t0)

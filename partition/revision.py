@@ -373,7 +373,9 @@ def _area_stats(areas: gpd.GeoDataFrame, ba: pd.DataFrame, lo: int, hi: int, tar
 
     pop = ba.groupby("area_code")["population"].sum().round().astype(int)
     dw = pd.to_numeric(ba["dwellings"], errors="coerce").groupby(ba["area_code"]).sum(min_count=1)
-    nb = ba.groupby("area_code")["building_id"].nunique()
+    from pucha.partition.figures import area_figures
+
+    nb = area_figures(ba)["n_buildings"]
     a = areas.copy()
     a["population"] = [int(pop.get(c, 0)) for c in a["area_code"]]
     fill_area_quality(a, target)  # (locked areas keep the balance note of the run that drew them)

@@ -25,6 +25,10 @@ __all__ = ["maps"]
 @click.option("--only-village", "only_village", default=None, metavar="CODE",
               help="Draw only this 居/村 (12-digit code).")
 @click.option("--no-pdf", "no_pdf", is_flag=True, help="HTML only: skip PDF pages and atlases.")
+@click.option("--residential-only", "residential_only", is_flag=True,
+              help="Number and route only the buildings that may hold people (people "
+                   "counted, or residential); others stay on the map unnumbered. Default: "
+                   "every building is numbered, empty ones drawn hollow.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
               help="Draw on a Dask cluster, one task per 居/村: a scheduler address or 'local' "
@@ -34,7 +38,7 @@ __all__ = ["maps"]
 def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
          only_village: str | None,
          no_pdf: bool, quiet: bool, dask_address: str | None = None,
-         dashboard: bool = False) -> None:
+         dashboard: bool = False, residential_only: bool = False) -> None:
     """Draw every map the enumerators (普查员) carry, from a partitioned PROJECT.gpkg.
 
     \b
@@ -46,7 +50,11 @@ def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
       <居村>/<area_code>.pdf            the same area on one A4 page (binding margin,
                                         title block, legend, north arrow, scale, signatures)
       <居村>/总图.html, <居村>_图册.pdf   overview of the 居/村; atlas = overview + all areas
-      <居村>_登记表.csv/.xlsx, 登记表/    registers per 居/村 and for the township
+      <居村>_登记表.csv/.xlsx/.pdf, 登记表/  registers per 居/村 and for the township
+
+    The pack is built in a staging folder beside OUT_DIR and swapped in whole at
+    the end: a killed run leaves the previous pack as it was, and maps of areas
+    that no longer exist are removed.
 
     \b
     Example:
@@ -63,7 +71,8 @@ def maps(project: Path, out_dir: Path, jobs: int | None, tiles: str | None,
     source = parse_tile_spec(tiles) if tiles is not None else _tiles_from_settings(project)
     progress = not quiet and sys.stderr.isatty()
     kw = dict(jobs=jobs or os.cpu_count() or 1, progress=progress, tile_source=source,
-              only_village=only_village, pdf=not no_pdf)
+              only_village=only_village, pdf=not no_pdf,
+              residential_only=residential_only)
     if dask_address:
         from pucha.outputs.parallel import make_pack_dask
         from pucha.partition.schedule import dask_client

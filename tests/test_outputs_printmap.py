@@ -29,11 +29,13 @@ def test_orientation_fits_the_shape(project):
 def test_page_text_and_embedded_font(project, tmp_path):
     use_subset_font(project_texts(project))
     out = write_area_pdf(project, f"{VA}002", tmp_path / "a.pdf")
-    assert len(PdfReader(out).pages) == 2  # the map, then the 摸底表
+    # the map (its 13 buildings fit the panel as an 8 pt table with headers), then the 摸底表
+    assert len(PdfReader(out).pages) == 2
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True,
                           check=True).stdout.decode()
     for s in ("东方居委会 第002普查小区", f"{VA}002", "人口", "住房", "建筑", "四至",
-              "普查员", "普查指导员", "北", "11-20层"):
+              "普查员", "普查指导员", "北", "11-20层", "编号", "名称/地址", "层数", "住房单元",
+              "人数", "楼层范围", "来源编号", "东方路"):
         assert s in text, s
     fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, check=True).stdout.decode()
     assert "NotoSansCJKsc" in fonts or "SC" in fonts

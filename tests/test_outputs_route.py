@@ -110,3 +110,28 @@ def test_real_lujiazui_routes_use_streets(tmp_path, lujiazui_gpkg):
         assert straight >= r.length_m * 0.5
     assert total_pop == int(p.building_areas["population"].sum())
     assert used >= 4
+
+
+def test_residential_first_on_the_demo(tmp_path_factory):
+    """On the demo (real import + partition): every building that may hold people is
+    numbered, the first stop of every area with people holds people, and
+    ``residential_only`` leaves out exactly the buildings nobody lives in."""
+    from fixture_demo import demo_dir
+
+    from pucha.outputs.route import holds_people
+
+    p = load_project(demo_dir(tmp_path_factory) / "project.gpkg")
+    mixed = 0
+    for code in p.area_codes():
+        b, route = number_area(p, code)
+        holders = set(b.loc[b["holds_people"], "building_id"])
+        assert holders == set(p.area_buildings(code).pipe(
+            lambda d: d.loc[holds_people(d), "building_id"]))
+        if holders:
+            assert bool(b.iloc[0]["holds_people"]), f"{code}: stop 1 holds nobody"
+        if holders and len(holders) < len(b):
+            mixed += 1
+            only, _ = number_area(p, code, residential_only=True)
+            assert set(only["building_id"]) == holders
+            assert list(only["number"]) == list(range(1, len(only) + 1))
+    assert mixed >= 10  # the demo has many areas mixing homes and offices
