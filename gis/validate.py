@@ -468,15 +468,9 @@ _NO_FONT_RANGES = ((0x1F000, 0x1FAFF), (0xFE00, 0xFE0F), (0xE0000, 0xE0FFF), (0x
 def _font_charmap() -> tuple[str, frozenset[int]] | None:
     """(family, code points) of the CJK font the PDF maps use, None if none is installed."""
     try:
-        from matplotlib import font_manager
-        from matplotlib.ft2font import FT2Font
+        from pucha.glyphs import font_charmap  # the one font choice and glyph table
 
-        from pucha.outputs.fonts import cjk_family
-
-        family = cjk_family()
-        path = font_manager.findfont(font_manager.FontProperties(family=family),
-                                     fallback_to_default=False)
-        return family, frozenset(FT2Font(path).get_charmap())
+        return font_charmap()
     except Exception as exc:  # no font / no matplotlib: fall back to the Unicode rule
         log.debug("no CJK font for the glyph check (%s); using the Unicode rule", exc)
         return None

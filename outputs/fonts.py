@@ -23,78 +23,29 @@ garbage for every Chinese character); :func:`save_pdf` writes the same map as
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import matplotlib
 from matplotlib import font_manager
 
-from pucha.errors import FontError
+from pucha.glyphs import (  # noqa: F401 - re-exported: the maps' font is the one the import checks
+    INSTALL_HINT, SC_FAMILIES, _charmap, _font_path, check_glyphs, cjk_family, missing_glyphs)
 
 __all__ = ["SC_FAMILIES", "cjk_family", "check_glyphs", "missing_glyphs", "pdf_font",
+           "draw_with_font", "save_figures",
            "pdf_rc", "pdf_writing", "save_pdf", "truetype_subset", "BASE_CHARS"]
 
 logger = logging.getLogger(__name__)
-
-SC_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "SimSun",
-    "PingFang SC", "Droid Sans Fallback",
-)
-
-INSTALL_HINT = (
-    "No Simplified-Chinese font is installed. Install one and re-run, e.g. on "
-    "Debian/Ubuntu: `sudo apt-get install fonts-noto-cjk` (or fonts-wqy-zenhei); "
-    "on Windows, Microsoft YaHei is already present. Then clear matplotlib's font "
-    "cache if needed: `rm -rf ~/.cache/matplotlib`."
-)
 
 #: characters every PDF may draw besides the data: printable ASCII and common punctuation
 BASE_CHARS = "".join(chr(c) for c in range(32, 127)) + "…—·，、（）：；。“”‘’《》【】±×÷°№"
 
 _CONVERTER = "ttf2"  # bump when the conversion changes: cached fonts are rebuilt
-
-
-@functools.lru_cache(maxsize=1)
-def cjk_family() -> str:
-    """The first installed Simplified-Chinese family name, or raise FontError."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for fam in SC_FAMILIES:
-        if fam in installed:
-            return fam
-    raise FontError(INSTALL_HINT)
-
-
-def _font_path(family: str):
-    return font_manager.findfont(font_manager.FontProperties(family=family),
-                                 fallback_to_default=False)
-
-
-@functools.lru_cache(maxsize=8)
-def _charmap(family: str) -> frozenset[int]:
-    from matplotlib.ft2font import FT2Font
-
-    return frozenset(FT2Font(_font_path(family)).get_charmap())
-
-
-def missing_glyphs(texts: Iterable[str], family: str | None = None) -> list[str]:
-    """The characters of ``texts`` (sorted, spaces ignored) the font cannot draw."""
-    cmap = _charmap(family or cjk_family())
-    return sorted({ch for t in texts for ch in t if not ch.isspace() and ord(ch) not in cmap})
-
-
-def check_glyphs(text: str, family: str | None = None) -> None:
-    """Raise FontError naming the characters the font cannot draw."""
-    family = family or cjk_family()
-    missing = missing_glyphs([text], family)
-    if missing:
-        raise FontError(f"font {family!r} ({_font_path(family)}) has no glyph for: "
-                        f"{''.join(missing)!r}; install fonts-noto-cjk or remove these "
-                        "characters from the data")
 
 
 def truetype_subset(source: str | Path, chars: str, dest: str | Path, *, family: str,
@@ -256,3 +207,31 @@ def save_pdf(fig, dest, *, metadata: dict | None = None, texts: Iterable[str] = 
     and extract alike (TrueType subset, ToUnicode as ``bfchar``)."""
     with pdf_writing(texts):
         fig.savefig(dest, format="pdf", metadata=metadata)
+
+
+def draw_with_font(make, *args, **kwargs):
+    """Build a figure with the subset font; if the page needs characters outside the
+    subset, widen the subset (:func:`~pucha.outputs.fonts.pdf_font`) and redraw."""
+    family = pdf_rc()["font.family"][0]
+    with matplotlib.rc_context(pdf_rc()), warnings.catch_warnings():
+        # A glyph outside the subset is caught below and the page redrawn.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig = make(*args, **kwargs)
+    rc = pdf_rc(texts=getattr(fig, "_pucha_texts", []))
+    if rc["font.family"][0] != family:
+        with matplotlib.rc_context(rc):
+            fig = make(*args, **kwargs)
+    return fig
+
+
+def save_figures(fig, dest, metadata: dict) -> None:
+    """One figure, or several as pages of one PDF, with the subset font."""
+    figs = fig if isinstance(fig, list) else [fig]
+    if len(figs) == 1:
+        save_pdf(figs[0], dest, metadata=metadata)
+        return
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with pdf_writing(), PdfPages(dest, metadata=metadata) as pdf:
+        for f in figs:
+            pdf.savefig(f)

@@ -98,7 +98,8 @@ def listing_sheet_figures(project: MapProject, area_code: str, *,
 def listing_sheet_pdf(project: MapProject, area_code: str, *,
                       numbered: tuple[gpd.GeoDataFrame, Route] | None = None) -> bytes:
     """The 摸底表 pages of one area as PDF bytes (same fonts as the map pages)."""
-    from pucha.outputs.printmap import _draw, _save
+    from pucha.outputs.fonts import draw_with_font as _draw
+    from pucha.outputs.fonts import save_figures as _save
 
     def make(i: int) -> Figure:
         return listing_sheet_figures(project, area_code, numbered=numbered)[i]

@@ -23,7 +23,6 @@ import io
 import logging
 import math
 import os
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -43,7 +42,9 @@ from pucha.errors import FontError  # noqa: E402
 from pucha.gis.write import atomic_path  # noqa: E402
 from pucha.outputs.buildinglist import draw_table, list_rows, rows_fitting  # noqa: E402
 from pucha.outputs.labels import NEIGHBOUR, NUMBER, START, declutter, mark  # noqa: E402
-from pucha.outputs.fonts import cjk_family, missing_glyphs, pdf_font, pdf_writing, save_pdf  # noqa: E402
+from pucha.outputs.fonts import cjk_family, missing_glyphs, pdf_font  # noqa: E402
+from pucha.outputs.fonts import draw_with_font as _draw  # noqa: E402
+from pucha.outputs.fonts import save_figures as _save  # noqa: E402
 from pucha.outputs.fonts import pdf_rc as fonts_pdf_rc  # noqa: E402
 from pucha.outputs.naming import area_seq_text, area_title  # noqa: E402
 from pucha.outputs.project import MapProject  # noqa: E402
@@ -483,33 +484,6 @@ def project_texts(project: MapProject) -> list[str]:
     from pucha.outputs.staffing import staff_texts  # staff plan: names on signature lines
 
     return out + staff_texts(project)
-
-
-def _draw(make, *args, **kwargs) -> Figure:
-    """Build a figure with the subset font; if the page needs characters outside the
-    subset, widen the subset (:func:`~pucha.outputs.fonts.pdf_font`) and redraw."""
-    family = pdf_rc()["font.family"][0]
-    with matplotlib.rc_context(pdf_rc()), warnings.catch_warnings():
-        # A glyph outside the subset is caught below and the page redrawn.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        fig = make(*args, **kwargs)
-    rc = pdf_rc(texts=getattr(fig, "_pucha_texts", []))
-    if rc["font.family"][0] != family:
-        with matplotlib.rc_context(rc):
-            fig = make(*args, **kwargs)
-    return fig
-
-
-def _save(fig: Figure | list[Figure], dest: Path | io.BytesIO, metadata: dict) -> None:
-    figs = fig if isinstance(fig, list) else [fig]
-    if len(figs) == 1:
-        save_pdf(figs[0], dest, metadata=metadata)
-        return
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    with pdf_writing(), PdfPages(dest, metadata=metadata) as pdf:
-        for f in figs:
-            pdf.savefig(f)
 
 
 def list_figure(project: MapProject, area_code: str, rows: list[tuple], *,
