@@ -19,6 +19,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pucha.outputs.naming import fmt_number
+
 __all__ = ["LIST_COLUMNS", "FONT_PT", "building_label", "list_rows", "row_height_mm",
            "draw_table", "rows_fitting"]
 
@@ -38,13 +40,7 @@ def _s(v: object) -> str:
 
 
 def _fmt(v: object) -> str:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "—"
-    if math.isnan(f):
-        return "—"
-    return f"{int(f)}" if f.is_integer() else f"{f:.1f}"
+    return fmt_number(v)
 
 
 def building_label(name: str, address: str, use: str = "", road: str = "") -> str:

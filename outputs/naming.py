@@ -24,6 +24,7 @@ Layout of a pack (``OUT`` = the folder given to ``pucha maps -o``)::
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from pathlib import Path
@@ -114,3 +115,32 @@ class PackLayout:
     def rel(self, path: Path) -> str:
         """``path`` relative to the root, with forward slashes (for links)."""
         return Path(path).relative_to(self.root).as_posix()
+
+
+def fmt_number(v: object, unit: str = "", *, missing: str = "—") -> str:
+    """A count or measure as the maps, sheets and registers print it: whole numbers
+    without a decimal point, others to one decimal, ``missing`` when unknown.
+
+    >>> fmt_number(12.0), fmt_number(3.25, " m"), fmt_number(float("nan")), fmt_number(None)
+    ('12', '3.2 m', '—', '—')
+    """
+    value = number_value(v)
+    if value is None:
+        return missing
+    return (str(value) if isinstance(value, int) else f"{value:.1f}") + unit
+
+
+def number_value(v: object) -> int | float | None:
+    """The number of ``v`` for a spreadsheet cell: an int when whole, else rounded to one
+    decimal; None when unknown (empty, NaN, not a number).
+
+    >>> number_value("7"), number_value(2.54), number_value("")
+    (7, 2.5, None)
+    """
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(f):
+        return None
+    return int(f) if f.is_integer() else round(f, 1)

@@ -46,7 +46,7 @@ from pucha.outputs.fonts import cjk_family, missing_glyphs, pdf_font  # noqa: E4
 from pucha.outputs.fonts import draw_with_font as _draw  # noqa: E402
 from pucha.outputs.fonts import save_figures as _save  # noqa: E402
 from pucha.outputs.fonts import pdf_rc as fonts_pdf_rc  # noqa: E402
-from pucha.outputs.naming import area_seq_text, area_title  # noqa: E402
+from pucha.outputs.naming import area_seq_text, area_title, fmt_number  # noqa: E402
 from pucha.outputs.project import MapProject  # noqa: E402
 from pucha.partition.quality import known_sum  # noqa: E402
 from pucha.outputs.route import Route, number_area  # noqa: E402
@@ -99,13 +99,7 @@ def _check_text(texts: list[str], where: str) -> None:
 
 
 def _fmt(v: object) -> str:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "—"
-    if math.isnan(f):
-        return "—"
-    return f"{int(f)}" if f.is_integer() else f"{f:.1f}"
+    return fmt_number(v)
 
 
 def _nice_scale(width_m: float) -> float:

@@ -39,6 +39,7 @@ import pandas as pd
 
 from pucha.gis.write import write_bytes
 from pucha.partition.figures import PERSONS_PER_HOUSEHOLD, area_figures
+from pucha.outputs.naming import number_value
 from pucha.outputs.project import MapProject
 
 __all__ = ["REGISTER_COLUMNS", "TOTAL_LABEL", "area_figures", "register_rows", "totals_row",
@@ -52,13 +53,8 @@ TOTAL_LABEL = "合计"
 
 
 def _num(v: object) -> object:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return ""
-    if math.isnan(f):
-        return ""
-    return int(f) if f.is_integer() else round(f, 1)
+    value = number_value(v)
+    return "" if value is None else value
 
 
 def _clean(text: object) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ from shapely.geometry import LineString, MultiLineString, Point
 from pucha.basemaps.attribution import attribution_text
 from pucha.basemaps.layers import STYLE, add_to_folium, clip_layers, escape_text, round_for_web
 from pucha.basemaps.tiles import TileSource, shift_geoms, tile_url_for
-from pucha.outputs.naming import area_seq_text, area_title
+from pucha.outputs.naming import area_seq_text, area_title, fmt_number
 from pucha.outputs.offline import RawHtml, new_map, render_html
 from pucha.outputs.project import MapProject
 from pucha.outputs.route import Route, number_area
@@ -52,13 +51,7 @@ CUT_FILL = "#f08c00"        # cut buildings (纵向切割)
 
 
 def _fmt(v: object, unit: str = "") -> str:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "—"
-    if math.isnan(f):
-        return "—"
-    return (f"{int(f)}" if f.is_integer() else f"{f:.1f}") + unit
+    return fmt_number(v, unit)
 
 
 def neighbour_label_points(area_geom, neighbours: gpd.GeoDataFrame, *, ring: float = 40.0
