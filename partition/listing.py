@@ -496,8 +496,11 @@ def _apply(buildings: gpd.GeoDataFrame, eff: pd.DataFrame, winners: dict[tuple, 
     b["pop_estimate"] = np.nan
     b["estimate_method"] = ""
     b["listing_status"] = ""
-    parts = {(bid, c): float(p) for bid, c, p in zip(eff["building_id"], eff["area_code"],
-                                                    eff["population"])}
+    # a building's people per area (a tower cut by floors may hold several ranges in one
+    # area: they add up, the enumerator of that area counts them together)
+    parts: dict[tuple, float] = {}
+    for bid, c, p in zip(eff["building_id"], eff["area_code"], eff["population"]):
+        parts[(bid, c)] = parts.get((bid, c), 0.0) + float(p)
     base = dict(zip(b["building_id"], b["population"].astype(int)))
     whole = eff.groupby("building_id")["area_code"].nunique() == 1
     after_parts: dict[tuple, float] = {}
