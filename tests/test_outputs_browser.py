@@ -314,6 +314,9 @@ def test_web_labels_do_not_overlap_on_the_demo(listing_demo, tmp_path):  # noqa:
                     if dz:
                         page.evaluate("dz => { const m = window[PUCHA_AREA.map];"
                                       " m.setZoom(m.getZoom() + dz, {animate: false}); }", dz)
+                    # the labels are laid out on the map's zoomend/moveend events: let them
+                    # run (a loaded CI machine is slow to deliver them)
+                    page.wait_for_timeout(400)
                     n, hidden, shown = page.evaluate(_OVERLAP_JS)
                     assert n == 0, (html.name, dz, n)
                     totals = [totals[0] + n, totals[1] + hidden, totals[2] + shown]
