@@ -236,7 +236,7 @@ def test_move_the_solver_cannot_honour_is_an_error_row(drawn: Path) -> None:
               key=lambda i: read_layer(drawn, "buildings").set_index("building_id")
               .loc[i, "geometry"].distance(_geoms(drawn)[a2]))
     _pucha("move", drawn, far, a2)
-    _pucha("partition", drawn, "-q")
+    assert "edits not kept: move_not_honoured (1)" in _pucha("partition", drawn, "-q").output
     rows = _problems(drawn, "move_not_honoured")
     assert len(rows) == 1 and rows["severity"].iloc[0] == "error"
     assert rows["feature_ids"].iloc[0] == f"{far},{a1},{a2}"
