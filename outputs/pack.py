@@ -13,7 +13,6 @@ file names built from data are sanitised and checked to stay inside
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ import pandas as pd
 
 from pucha.basemaps.tiles import TileSource
 from pucha.errors import InputError
+from pucha.gis.inputs import sha256_file
 from pucha.gis.write import write_text
 from pucha.outputs.naming import PackLayout
 from pucha.outputs.project import MapProject, load_project
@@ -183,14 +183,6 @@ def _run(tasks: list[tuple], fn, *, jobs: int, gpkg: str, attribution: str | Non
         return results
     finally:
         bar.close()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def make_pack(gpkg: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -426,7 +418,7 @@ def _write_manifest(out: Path, gpkg: Path, res: PackResult, tiles: TileSource | 
 
     info = {
         "pucha": __version__, "folium": folium.__version__, "matplotlib": matplotlib.__version__,
-        "input": {"path": gpkg.name, "sha256": _sha256(gpkg)},
+        "input": {"path": gpkg.name, "sha256": sha256_file(gpkg)},
         "tile_source": tiles.name if tiles else "none",
         "areas": res.n_areas, "villages": res.n_villages, "pdf_pages": res.pages,
         "files": sorted({p.relative_to(out).as_posix() for p in res.files} | set(kept)),
